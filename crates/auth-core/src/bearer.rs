@@ -1,0 +1,747 @@
+//! The bearer session: login, refresh with rotation, account switches (SPEC.md §2–§5a).
+//!
+//! ```text
+//!                 poll_transmit                 handle_response(200)
+//!   (no token) ───────────────▶ Login in flight ─────────────────────▶ Fresh ──▶ Stale ──▶ Expired
+//!        ▲                          │                                    │  time    │ time     │
+//!        │            rejected: fatal│ transient: backoff                 │          │          │
+//!        │                          ▼                                    ▼          ▼          ▼
+//!        │                   CredentialsRejected              (in service)  Refresh in flight (token still
+//!        │                                                                   attached until the cutoff)
+//!        └── refresh rejected / refresh token spent or expired: log in again (or SessionExpired) ──┘
+//! ```
+//!
+//! Invariants the code keeps, each relied on by the tests:
+//! - at most one auth request is in flight (`in_flight` is an `Option`);
+//! - a refresh token is moved into the request that spends it, so it can never be sent twice;
+//! - a token is never handed out at or past its cutoff;
+//! - a failure never replaces a token that is still in service;
+//! - a rejected login is final.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::time::Duration;
+
+use http::{HeaderValue, Response, StatusCode, Uri};
+use time::OffsetDateTime;
+
+use crate::clock::{Clock, later, shifted};
+use crate::config::{AccountId, AccountSwitch, BaseUrl, Config, RefreshPolicy};
+use crate::error::{AuthError, TransientCause};
+use crate::request::{
+    ApiVerdict, AuthRequest, Authorization, Credential, Event, Exchange, RequestId, TokenGeneration,
+};
+use crate::rng::Rng;
+use crate::secret::{BearerToken, Password, RefreshToken};
+use crate::snapshot::Snapshot;
+use crate::token::{Schedule, TokenState};
+use crate::wire::{self, Failure, Grant};
+
+/// The token in service.
+struct Token {
+    value: BearerToken,
+    header: HeaderValue,
+    generation: TokenGeneration,
+    schedule: Schedule,
+    /// An API call with this generation came back 401/403: never hand it out again.
+    invalidated: bool,
+}
+
+impl Token {
+    fn usable(&self, now: OffsetDateTime) -> bool {
+        !self.invalidated && self.schedule.state(now) != TokenState::Expired
+    }
+}
+
+/// The unspent refresh token.
+struct Refresh {
+    token: RefreshToken,
+    /// Estimated expiry in the client's clock (server value corrected by the clock offset).
+    expires_at: Option<OffsetDateTime>,
+}
+
+struct InFlight {
+    id: RequestId,
+    exchange: Exchange,
+    sent_at: OffsetDateTime,
+    deadline: OffsetDateTime,
+    /// For a login: the account it asked for.
+    account: Option<AccountId>,
+}
+
+struct PendingSwitch {
+    account: AccountId,
+    requested_at: OffsetDateTime,
+}
+
+struct Backoff {
+    error: AuthError,
+    retry_at: OffsetDateTime,
+}
+
+/// A bearer-token session: the state machine behind [`Session`](crate::Session) for
+/// [`Scheme::Bearer`](crate::Scheme::Bearer). Its methods are documented on `Session`.
+pub struct BearerSession {
+    base: BaseUrl,
+    username: String,
+    password: Option<Password>,
+    policy: RefreshPolicy,
+    switch_strategy: AccountSwitch,
+    clock: Clock,
+    rng: Rng,
+    token: Option<Token>,
+    refresh: Option<Refresh>,
+    /// The account the token is bound to; `None` means the user's default account.
+    account: Option<AccountId>,
+    switch: Option<PendingSwitch>,
+    last_switch_error: Option<AuthError>,
+    in_flight: Option<InFlight>,
+    next_id: u64,
+    generation: TokenGeneration,
+    backoff: Option<Backoff>,
+    failures_in_a_row: u32,
+    unusable_in_a_row: u32,
+    fatal: Option<AuthError>,
+    /// Credentials handed out whose API answer has not been reported yet.
+    outstanding: u64,
+    events: VecDeque<Event>,
+}
+
+impl fmt::Debug for BearerSession {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let now = self.clock.now();
+        f.debug_struct("BearerSession")
+            .field("origin", &self.base.origin())
+            .field("username", &self.username)
+            .field("has_password", &self.password.is_some())
+            .field("account", &self.account)
+            .field("generation", &self.generation)
+            .field(
+                "token_state",
+                &self
+                    .token
+                    .as_ref()
+                    .map(|t| (t.schedule.state(now), t.invalidated)),
+            )
+            .field("has_refresh_token", &self.refresh.is_some())
+            .field(
+                "in_flight",
+                &self.in_flight.as_ref().map(|f| (f.id, f.exchange)),
+            )
+            .field("switching_to", &self.switch.as_ref().map(|s| s.account))
+            .field("backoff", &self.backoff.as_ref().map(|b| &b.error))
+            .field("fatal", &self.fatal)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BearerSession {
+    pub(crate) fn new(config: Config, seed: u64, now: OffsetDateTime) -> Self {
+        BearerSession {
+            base: config.base,
+            username: config.username,
+            password: config.password,
+            policy: config.policy,
+            switch_strategy: config.account_switch,
+            clock: Clock::new(now),
+            rng: Rng::new(seed),
+            token: None,
+            refresh: None,
+            account: config.account,
+            switch: None,
+            last_switch_error: None,
+            in_flight: None,
+            next_id: 0,
+            generation: TokenGeneration(0),
+            backoff: None,
+            failures_in_a_row: 0,
+            unusable_in_a_row: 0,
+            fatal: None,
+            outstanding: 0,
+            events: VecDeque::new(),
+        }
+    }
+
+    // ----- getters -------------------------------------------------------------------------
+
+    /// The configured base URL.
+    pub fn base_url(&self) -> &BaseUrl {
+        &self.base
+    }
+
+    /// Whether `poll_transmit` would emit an auth request at `now`.
+    pub fn wants_transmit(&mut self, now: OffsetDateTime) -> bool {
+        let now = self.observe(now);
+        self.next_exchange(now).is_some()
+    }
+
+    /// The account the current token is bound to (`None`: the user's default account).
+    pub fn account(&self) -> Option<AccountId> {
+        self.account
+    }
+
+    /// The generation of the current token (0 before the first login).
+    pub fn generation(&self) -> TokenGeneration {
+        self.generation
+    }
+
+    /// The current token's state at `now`, or `None` without a token in service.
+    pub fn token_state(&self, now: OffsetDateTime) -> Option<TokenState> {
+        let now = now.max(self.clock.now());
+        self.token
+            .as_ref()
+            .filter(|t| !t.invalidated)
+            .map(|t| t.schedule.state(now))
+    }
+
+    /// Whether an auth request is in flight.
+    pub fn is_exchange_in_flight(&self) -> bool {
+        self.in_flight.is_some()
+    }
+
+    /// The account a requested switch is heading for, while it runs.
+    pub fn pending_switch(&self) -> Option<AccountId> {
+        self.switch.as_ref().map(|s| s.account)
+    }
+
+    /// Why the last account switch failed, if it did.
+    pub fn last_switch_error(&self) -> Option<&AuthError> {
+        self.last_switch_error.as_ref()
+    }
+
+    /// The error that ended this session for good, if any.
+    pub fn fatal_error(&self) -> Option<&AuthError> {
+        self.fatal.as_ref()
+    }
+
+    /// A snapshot of the token state for persistence, if a token is held.
+    pub fn snapshot(&self) -> Option<Snapshot> {
+        let token = self.token.as_ref()?;
+        Some(Snapshot {
+            username: self.username.clone(),
+            token: token.value.clone(),
+            generation: token.generation,
+            sent_at: token.schedule.sent_at,
+            lifetime: token.schedule.lifetime,
+            refresh_token: self.refresh.as_ref().map(|r| r.token.clone()),
+            refresh_expires_at: self.refresh.as_ref().and_then(|r| r.expires_at),
+            account: self.account,
+        })
+    }
+
+    // ----- commands ------------------------------------------------------------------------
+
+    pub(crate) fn authorize(
+        &mut self,
+        uri: &Uri,
+        now: OffsetDateTime,
+    ) -> Result<Authorization, AuthError> {
+        if !self.base.same_origin(uri) {
+            return Err(AuthError::ForeignOrigin);
+        }
+        self.credential(now).map(|ready| match ready {
+            Some(credential) => Authorization::Ready(credential),
+            None => Authorization::Pending,
+        })
+    }
+
+    /// The current credential, or `None` while an exchange must complete first.
+    pub(crate) fn credential(
+        &mut self,
+        now: OffsetDateTime,
+    ) -> Result<Option<Credential>, AuthError> {
+        let now = self.observe(now);
+        if let Some(fatal) = &self.fatal {
+            return Err(fatal.clone());
+        }
+        if self.switch.is_none()
+            && let Some(token) = self.token.as_ref().filter(|t| t.usable(now))
+        {
+            self.outstanding += 1;
+            return Ok(Some(Credential {
+                header: token.header.clone(),
+                generation: token.generation,
+                account_param: None,
+            }));
+        }
+        if self.in_flight.is_some() {
+            return Ok(None);
+        }
+        if let Some(backoff) = self.backoff.as_ref().filter(|b| b.retry_at > now) {
+            return Err(backoff.error.clone());
+        }
+        if self.switch.is_some() {
+            // The switch exchange runs (or waits for old-account requests to drain) first.
+            return Ok(None);
+        }
+        // Deciding may discover that the session cannot continue (no password, no refresh).
+        match self.next_exchange(now) {
+            Some(_) => Ok(None),
+            None => Err(self.fatal.clone().unwrap_or(AuthError::SessionExpired)),
+        }
+    }
+
+    /// Starts moving the session to `account` (SPEC.md §4).
+    pub(crate) fn switch_account(
+        &mut self,
+        account: AccountId,
+        now: OffsetDateTime,
+    ) -> Result<(), AuthError> {
+        let now = self.observe(now);
+        if let Some(fatal) = &self.fatal {
+            return Err(fatal.clone());
+        }
+        if self.switch.is_none() && self.account == Some(account) && self.token.is_some() {
+            return Ok(());
+        }
+        if self.switch_strategy == AccountSwitch::Relogin && self.password.is_none() {
+            return Err(AuthError::PasswordRequired);
+        }
+        self.last_switch_error = None;
+        self.switch = Some(PendingSwitch {
+            account,
+            requested_at: now,
+        });
+        Ok(())
+    }
+
+    pub(crate) fn handle_api_response(
+        &mut self,
+        generation: TokenGeneration,
+        status: StatusCode,
+    ) -> ApiVerdict {
+        self.outstanding = self.outstanding.saturating_sub(1);
+        if status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN {
+            return ApiVerdict::Accept;
+        }
+        // SPEC.md §5a: 401 and 403 both mean "maybe expired". Only the current generation is
+        // invalidated; a newer token already replaced an older one.
+        if let Some(token) = self.token.as_mut().filter(|t| t.generation == generation) {
+            token.invalidated = true;
+        }
+        ApiVerdict::RetryOnce
+    }
+
+    pub(crate) fn release(&mut self) {
+        self.outstanding = self.outstanding.saturating_sub(1);
+    }
+
+    /// Adopts a snapshot written by another session sharing the store, when it is newer.
+    pub(crate) fn adopt(&mut self, snapshot: Snapshot, now: OffsetDateTime) -> bool {
+        let now = self.observe(now);
+        let newer = snapshot.generation > self.generation || self.token.is_none();
+        if self.in_flight.is_some() || snapshot.username != self.username || !newer {
+            return false;
+        }
+        self.install_snapshot(snapshot, now);
+        true
+    }
+
+    pub(crate) fn install_snapshot(&mut self, snapshot: Snapshot, now: OffsetDateTime) {
+        // A snapshot from the future (the clock was stepped back) is treated as obtained now.
+        let sent_at = snapshot.sent_at.min(now);
+        let Ok(header) = bearer_header(&snapshot.token) else {
+            return;
+        };
+        let schedule = Schedule::new(&self.policy, sent_at, snapshot.lifetime, self.rng.unit());
+        self.generation = snapshot.generation.max(self.generation);
+        self.token = Some(Token {
+            value: snapshot.token,
+            header,
+            generation: self.generation,
+            schedule,
+            invalidated: false,
+        });
+        self.refresh = snapshot.refresh_token.map(|token| Refresh {
+            token,
+            expires_at: snapshot.refresh_expires_at,
+        });
+        self.account = snapshot.account.or(self.account);
+        self.backoff = None;
+        self.failures_in_a_row = 0;
+    }
+
+    // ----- auth exchanges ------------------------------------------------------------------
+
+    pub(crate) fn poll_transmit(&mut self, now: OffsetDateTime) -> Option<AuthRequest> {
+        let now = self.observe(now);
+        let exchange = self.next_exchange(now)?;
+        let id = RequestId(self.next_id);
+        self.next_id += 1;
+        let mut login_account = None;
+        let request = match exchange {
+            Exchange::Login => {
+                let password = self.password.as_ref()?;
+                login_account = self.switch.as_ref().map(|s| s.account).or(self.account);
+                wire::login_request(
+                    self.base.join("/auth/login"),
+                    &self.username,
+                    password,
+                    login_account,
+                    false,
+                )
+            }
+            Exchange::Refresh => {
+                // The refresh token is moved into the request: it is spent from here on
+                // (SPEC.md §3, rotation safety), and the store learns that at once.
+                let refresh = self.refresh.take()?;
+                let request = wire::refresh_request(self.base.join("/auth/refresh"), refresh.token);
+                if let Some(snapshot) = self.snapshot() {
+                    self.events.push_back(Event::TokensUpdated(snapshot));
+                }
+                request
+            }
+            Exchange::Masquerade(account) => {
+                let AccountSwitch::Masquerade { path } = &self.switch_strategy else {
+                    return None;
+                };
+                let header = &self.token.as_ref()?.header;
+                wire::masquerade_request(self.base.join(path), header, account)
+            }
+        };
+        self.in_flight = Some(InFlight {
+            id,
+            exchange,
+            sent_at: now,
+            deadline: later(now, self.policy.auth_timeout),
+            account: login_account,
+        });
+        Some(AuthRequest {
+            id,
+            exchange,
+            request,
+        })
+    }
+
+    pub(crate) fn handle_response<B: AsRef<[u8]>>(
+        &mut self,
+        id: RequestId,
+        response: &Response<B>,
+        now: OffsetDateTime,
+    ) {
+        let now = self.observe(now);
+        let Some(flight) = self.in_flight.take_if(|f| f.id == id) else {
+            return; // An answer to a request we gave up on: ignore it.
+        };
+        let scrub = |text: &str| self.scrub(text);
+        let outcome = wire::classify(
+            response.status(),
+            response.headers(),
+            response.body().as_ref(),
+            now,
+            &scrub,
+        );
+        match (outcome, flight.exchange) {
+            (Ok(map), Exchange::Masquerade(account)) if !wire::has_token(&map) => {
+                self.masquerade_kept_token(account);
+            }
+            (Ok(map), _) => match wire::parse_grant(&map) {
+                Ok(grant) => self.install(grant, &flight, now),
+                Err(malformed) => self.transient(TransientCause::Malformed(malformed), None, now),
+            },
+            (Err(Failure::Rejected(error)), exchange) => self.rejected(error, exchange, &flight),
+            (Err(Failure::Server(error)), _) => {
+                self.transient(TransientCause::Server(error), None, now)
+            }
+            (Err(Failure::RateLimited { error, retry_after }), _) => {
+                self.transient(TransientCause::RateLimited(error), retry_after, now)
+            }
+            (Err(Failure::Malformed(malformed)), _) => {
+                self.transient(TransientCause::Malformed(malformed), None, now)
+            }
+        }
+    }
+
+    pub(crate) fn handle_failure(&mut self, id: RequestId, now: OffsetDateTime) {
+        let now = self.observe(now);
+        if self.in_flight.take_if(|f| f.id == id).is_some() {
+            self.transient(TransientCause::Transport, None, now);
+        }
+    }
+
+    pub(crate) fn handle_timeout(&mut self, now: OffsetDateTime) {
+        self.observe(now);
+    }
+
+    pub(crate) fn poll_timeout(&self) -> Option<OffsetDateTime> {
+        if self.fatal.is_some() {
+            return None;
+        }
+        if let Some(flight) = &self.in_flight {
+            return Some(flight.deadline);
+        }
+        let now = self.clock.now();
+        let mut next: Option<OffsetDateTime> = None;
+        let mut consider = |t: OffsetDateTime| next = Some(next.map_or(t, |n| n.min(t)));
+        if let Some(backoff) = &self.backoff {
+            consider(backoff.retry_at.max(now));
+        }
+        if let Some(switch) = &self.switch
+            && self.outstanding > 0
+        {
+            consider(later(switch.requested_at, self.policy.auth_timeout));
+        }
+        if let Some(token) = self.token.as_ref().filter(|t| !t.invalidated) {
+            match token.schedule.state(now) {
+                TokenState::Fresh => consider(token.schedule.stale_at),
+                TokenState::Stale => consider(token.schedule.cutoff_at),
+                TokenState::Expired => {}
+            }
+        }
+        next
+    }
+
+    pub(crate) fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    // ----- internals -----------------------------------------------------------------------
+
+    /// Records `now` and gives up on an auth request that outlived its deadline.
+    fn observe(&mut self, now: OffsetDateTime) -> OffsetDateTime {
+        let now = self.clock.observe(now);
+        if self.in_flight.as_ref().is_some_and(|f| f.deadline <= now) {
+            self.in_flight = None;
+            self.transient(TransientCause::Timeout, None, now);
+        }
+        now
+    }
+
+    /// The exchange the session wants at `now`, if any. Sets `fatal` when the session
+    /// discovers it can never get a token again.
+    fn next_exchange(&mut self, now: OffsetDateTime) -> Option<Exchange> {
+        if self.fatal.is_some() || self.in_flight.is_some() {
+            return None;
+        }
+        if self.backoff.as_ref().is_some_and(|b| b.retry_at > now) {
+            return None;
+        }
+        let usable = self.token.as_ref().filter(|t| t.usable(now));
+        let refresh_usable = self
+            .refresh
+            .as_ref()
+            .is_some_and(|r| r.expires_at.is_none_or(|at| now < at));
+        if let Some(switch) = &self.switch {
+            match (&self.switch_strategy, usable) {
+                (AccountSwitch::Masquerade { .. }, Some(_)) => {
+                    // Wait for the requests that carry the old account to come back, so none
+                    // of them runs on the new one (SPEC.md §4), but not forever.
+                    let drained = self.outstanding == 0
+                        || now >= later(switch.requested_at, self.policy.auth_timeout);
+                    return drained.then_some(Exchange::Masquerade(switch.account));
+                }
+                // Relogin, or no token to masquerade with: a login can name the account.
+                _ if self.password.is_some() => return Some(Exchange::Login),
+                _ => {} // Masquerade without a token or password: refresh first.
+            }
+        }
+        let wanted = match usable {
+            Some(token) => token.schedule.state(now) == TokenState::Stale,
+            None => true,
+        };
+        if !wanted {
+            None
+        } else if refresh_usable {
+            Some(Exchange::Refresh)
+        } else if self.password.is_some() {
+            Some(Exchange::Login)
+        } else {
+            if usable.is_none() {
+                // SPEC.md §3: no refresh token and no password: the session is over.
+                self.fatal = Some(AuthError::SessionExpired);
+            }
+            None
+        }
+    }
+
+    fn install(&mut self, grant: Grant, flight: &InFlight, now: OffsetDateTime) {
+        let Ok(header) = bearer_header(&grant.token) else {
+            return self.transient(
+                TransientCause::Malformed(crate::error::Malformed::InvalidField("token")),
+                None,
+                now,
+            );
+        };
+        // SPEC.md §3 clock rule: expiry = send time + tokenLifetime, in our clock. The server's
+        // tokenExpiration only tells us its clock offset, applied to refreshTokenExpiration.
+        let schedule = Schedule::new(
+            &self.policy,
+            flight.sent_at,
+            grant.lifetime,
+            self.rng.unit(),
+        );
+        let offset = grant
+            .token_expiration
+            .map(|server| server - schedule.expires_at);
+        let refresh_expires_at = grant
+            .refresh_expiration
+            .map(|server| offset.map_or(server, |offset| shifted(server, -offset)));
+        self.generation = TokenGeneration(self.generation.0 + 1);
+        self.token = Some(Token {
+            value: grant.token,
+            header,
+            generation: self.generation,
+            schedule,
+            invalidated: false,
+        });
+        self.refresh = grant.refresh_token.map(|token| Refresh {
+            token,
+            expires_at: refresh_expires_at,
+        });
+        self.backoff = None;
+        self.failures_in_a_row = 0;
+        let account = match flight.exchange {
+            Exchange::Login => flight.account,
+            Exchange::Refresh => self.account,
+            Exchange::Masquerade(account) => Some(account),
+        };
+        self.set_account(account);
+        // SPEC.md §3, no refresh loops: count tokens that arrive already stale.
+        if schedule.state(now) == TokenState::Fresh {
+            self.unusable_in_a_row = 0;
+        } else {
+            self.unusable_in_a_row += 1;
+            if self.unusable_in_a_row >= self.policy.max_unusable_tokens {
+                let retry_at = later(now, self.policy.backoff_max);
+                let error = AuthError::UnusableTokenLifetime {
+                    count: self.unusable_in_a_row,
+                    lifetime_secs: grant.lifetime.as_secs(),
+                    retry_at,
+                };
+                self.unusable_in_a_row = 0;
+                self.backoff = Some(Backoff { error, retry_at });
+            }
+        }
+        if let Some(snapshot) = self.snapshot() {
+            self.events.push_back(Event::TokensUpdated(snapshot));
+        }
+    }
+
+    /// Masquerade without new tokens: same token, new account, new generation (so a 401 for
+    /// a request of the old account cannot invalidate the new binding).
+    fn masquerade_kept_token(&mut self, account: AccountId) {
+        self.backoff = None;
+        self.failures_in_a_row = 0;
+        if let Some(token) = self.token.as_mut() {
+            self.generation = TokenGeneration(self.generation.0 + 1);
+            token.generation = self.generation;
+        }
+        self.set_account(Some(account));
+        if let Some(snapshot) = self.snapshot() {
+            self.events.push_back(Event::TokensUpdated(snapshot));
+        }
+    }
+
+    fn set_account(&mut self, account: Option<AccountId>) {
+        let changed = account != self.account;
+        self.account = account;
+        if let (Some(switch), Some(account)) = (&self.switch, account)
+            && switch.account == account
+        {
+            self.switch = None;
+            self.last_switch_error = None;
+        }
+        if let (true, Some(account)) = (changed, account) {
+            self.events.push_back(Event::AccountSwitched(account));
+        }
+    }
+
+    fn rejected(
+        &mut self,
+        error: crate::error::ServerError,
+        exchange: Exchange,
+        flight: &InFlight,
+    ) {
+        let switching_to = self.switch.as_ref().map(|s| s.account);
+        match exchange {
+            Exchange::Login if switching_to.is_some() && flight.account == switching_to => {
+                // The account was refused; the session stays where it was (SPEC.md §4).
+                self.switch = None;
+                self.last_switch_error = Some(AuthError::AccountSwitchRejected(error));
+            }
+            // SPEC.md §5a: a rejected login is final.
+            Exchange::Login => self.fatal = Some(AuthError::CredentialsRejected(error)),
+            // SPEC.md §3: the refresh token is dead. The next exchange logs in again if we hold
+            // the password; otherwise the current token serves until its cutoff, then
+            // SessionExpired.
+            Exchange::Refresh => {}
+            Exchange::Masquerade(_) => {
+                self.switch = None;
+                self.last_switch_error = Some(AuthError::AccountSwitchRejected(error));
+            }
+        }
+    }
+
+    /// A failure that may pass: keep whatever token is in service, back off, try again
+    /// (SPEC.md §3, transient failures).
+    fn transient(
+        &mut self,
+        cause: TransientCause,
+        retry_after: Option<Duration>,
+        now: OffsetDateTime,
+    ) {
+        self.failures_in_a_row = self.failures_in_a_row.saturating_add(1);
+        let exponent = (self.failures_in_a_row - 1).min(16);
+        let base = self
+            .policy
+            .backoff_initial
+            .saturating_mul(1 << exponent)
+            .min(self.policy.backoff_max);
+        // Equal jitter: half fixed, half random, so a fleet does not retry in lockstep.
+        let mut delay = base / 2 + (base / 2).mul_f64(self.rng.unit());
+        if let Some(asked) = retry_after {
+            delay = delay.max(asked.min(self.policy.retry_after_max));
+        }
+        let retry_at = later(now, delay);
+        self.backoff = Some(Backoff {
+            error: AuthError::Unavailable { cause, retry_at },
+            retry_at,
+        });
+    }
+
+    /// Removes our own secrets from text the server sent back.
+    fn scrub(&self, text: &str) -> String {
+        let mut out = text.to_owned();
+        let mut secrets: Vec<&str> = Vec::new();
+        if let Some(p) = &self.password {
+            secrets.push(p.expose_secret());
+        }
+        if let Some(t) = &self.token {
+            secrets.push(t.value.expose_secret());
+        }
+        if let Some(r) = &self.refresh {
+            secrets.push(r.token.expose_secret());
+        }
+        for secret in secrets.into_iter().filter(|s| s.len() >= 3) {
+            out = out.replace(secret, "[redacted]");
+        }
+        out
+    }
+}
+
+fn bearer_header(token: &BearerToken) -> Result<HeaderValue, http::header::InvalidHeaderValue> {
+    let mut value = HeaderValue::try_from(format!("Bearer {}", token.expose_secret()))?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
+impl BearerSession {
+    /// The first message for a RealTime connection, built from a currently valid token
+    /// (SPEC.md §6: a reconnect always authenticates with a valid token). `Ok(None)` means an
+    /// auth exchange must complete first, exactly as [`Authorization::Pending`].
+    pub fn realtime_auth(
+        &mut self,
+        now: OffsetDateTime,
+    ) -> Result<Option<crate::realtime::RealtimeAuthRequest>, AuthError> {
+        let Some(credential) = self.credential(now)? else {
+            return Ok(None);
+        };
+        // Not an API request: nothing will be reported back for it.
+        self.release();
+        let token = self
+            .token
+            .as_ref()
+            .filter(|t| t.generation == credential.generation);
+        Ok(token.map(|t| crate::realtime::RealtimeAuthRequest::new(t.value.expose_secret())))
+    }
+}

@@ -1,0 +1,345 @@
+//! The RealTime (WebSocket) handshake and server messages (SPEC.md §6).
+//!
+//! Only a bearer session can authenticate a RealTime connection, and the types say so: the
+//! [`RealtimeAuthRequest`] that opens a connection comes from
+//! [`BearerSession::realtime_auth`](crate::BearerSession::realtime_auth) and nowhere else.
+//!
+//! ```
+//! use auth_core::realtime::{HandshakeProgress, RealtimeHandshake, ServerMessage, Stream};
+//! let mut handshake = RealtimeHandshake::new();
+//! // ... send `auth_request.as_text()` as the first message, then feed what arrives:
+//! assert_eq!(handshake.handle_message(r#"{"type":"authresponse","success":true}"#).unwrap(),
+//!            HandshakeProgress::Authenticated);
+//! assert_eq!(Stream::User.start_message(), r#"{"type":"startusereventrequest"}"#);
+//! ```
+
+use std::collections::VecDeque;
+use std::fmt;
+
+use serde_json::{Map, Value};
+
+use crate::secret::Secret;
+
+/// Server messages larger than this are refused without being parsed.
+pub const MAX_MESSAGE: usize = 1024 * 1024;
+
+/// The first message of a RealTime connection: `{"type":"authrequest","token":"…"}`.
+/// It carries the bearer token, so its `Debug` is redacted and reading it is explicit.
+#[derive(Clone)]
+pub struct RealtimeAuthRequest {
+    text: Secret,
+}
+
+impl RealtimeAuthRequest {
+    pub(crate) fn new(token: &str) -> Self {
+        let text = serde_json::json!({ "type": "authrequest", "token": token }).to_string();
+        RealtimeAuthRequest {
+            text: Secret::new(text),
+        }
+    }
+
+    /// The message text to send as the connection's first frame. It holds the token.
+    pub fn as_text(&self) -> &str {
+        self.text.expose_secret()
+    }
+}
+
+impl fmt::Debug for RealtimeAuthRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RealtimeAuthRequest([redacted])")
+    }
+}
+
+/// The two event streams (SPEC.md §6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Stream {
+    /// Events tied to the user (`userevent`).
+    User,
+    /// Events of the whole account (`accountevent`); needs elevated privileges.
+    Account,
+}
+
+impl Stream {
+    fn word(self) -> &'static str {
+        match self {
+            Stream::User => "user",
+            Stream::Account => "account",
+        }
+    }
+
+    /// The message that starts this stream.
+    pub fn start_message(self) -> &'static str {
+        match self {
+            Stream::User => r#"{"type":"startusereventrequest"}"#,
+            Stream::Account => r#"{"type":"startaccounteventrequest"}"#,
+        }
+    }
+
+    /// The message that stops this stream.
+    pub fn stop_message(self) -> &'static str {
+        match self {
+            Stream::User => r#"{"type":"stopusereventrequest"}"#,
+            Stream::Account => r#"{"type":"stopaccounteventrequest"}"#,
+        }
+    }
+}
+
+/// A message from the RealTime server, matched by its `type` (replies carry no request id).
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum ServerMessage {
+    /// The answer to `authrequest`.
+    AuthResponse {
+        /// Whether the connection is now authenticated.
+        success: bool,
+        /// A short excerpt of the server's reason, on failure.
+        detail: Option<String>,
+    },
+    /// The answer to a start or stop request.
+    StreamResponse {
+        /// Which stream.
+        stream: Stream,
+        /// `true` for start, `false` for stop.
+        start: bool,
+        /// Whether the server agreed.
+        success: bool,
+    },
+    /// An event of a started stream; the whole message.
+    Event {
+        /// Which stream it belongs to.
+        stream: Stream,
+        /// The message as received.
+        message: Map<String, Value>,
+    },
+    /// Any other message type; the whole message.
+    Other {
+        /// Its `type`.
+        kind: String,
+        /// The message as received.
+        message: Map<String, Value>,
+    },
+}
+
+/// A RealTime message that could not be used, or a refused handshake.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RealtimeError {
+    /// The message is larger than [`MAX_MESSAGE`].
+    #[error("message of {len} bytes exceeds the limit")]
+    TooLarge {
+        /// Its length.
+        len: usize,
+    },
+    /// The message is not a JSON object.
+    #[error("message is not a JSON object")]
+    NotJson,
+    /// The message has no string `type`.
+    #[error("message has no type")]
+    MissingType,
+    /// The server refused the token.
+    #[error("the RealTime server refused the token{}", .detail.as_ref().map(|d| format!(": {d}")).unwrap_or_default())]
+    AuthRejected {
+        /// A short excerpt of the server's reason.
+        detail: Option<String>,
+    },
+}
+
+/// Parses one server message.
+pub fn parse_server_message(text: &str) -> Result<ServerMessage, RealtimeError> {
+    if text.len() > MAX_MESSAGE {
+        return Err(RealtimeError::TooLarge { len: text.len() });
+    }
+    let Ok(Value::Object(message)) = serde_json::from_str::<Value>(text) else {
+        return Err(RealtimeError::NotJson);
+    };
+    let kind = match message.get("type") {
+        Some(Value::String(kind)) => kind.clone(),
+        _ => return Err(RealtimeError::MissingType),
+    };
+    let success = message.get("success") == Some(&Value::Bool(true));
+    let parsed = match kind.as_str() {
+        "authresponse" => {
+            let detail = ["error", "message", "code"]
+                .iter()
+                .find_map(|key| message.get(*key).and_then(Value::as_str))
+                .map(|text| text.chars().filter(|c| !c.is_control()).take(160).collect());
+            ServerMessage::AuthResponse {
+                success,
+                detail: if success { None } else { detail },
+            }
+        }
+        "userevent" => ServerMessage::Event {
+            stream: Stream::User,
+            message,
+        },
+        "accountevent" => ServerMessage::Event {
+            stream: Stream::Account,
+            message,
+        },
+        other => match stream_response(other) {
+            Some((stream, start)) => ServerMessage::StreamResponse {
+                stream,
+                start,
+                success,
+            },
+            None => ServerMessage::Other { kind, message },
+        },
+    };
+    Ok(parsed)
+}
+
+fn stream_response(kind: &str) -> Option<(Stream, bool)> {
+    [Stream::User, Stream::Account]
+        .into_iter()
+        .find_map(|stream| {
+            let word = stream.word();
+            if kind == format!("start{word}eventresponse") {
+                Some((stream, true))
+            } else if kind == format!("stop{word}eventresponse") {
+                Some((stream, false))
+            } else {
+                None
+            }
+        })
+}
+
+/// Where a handshake stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HandshakeProgress {
+    /// No `authresponse` yet.
+    Waiting,
+    /// The connection is authenticated; streams may be started.
+    Authenticated,
+}
+
+/// Tracks the `authrequest` → `authresponse` exchange. Messages that arrive before the answer
+/// (the server may interleave) are kept, in order, for the caller.
+#[derive(Debug, Default)]
+pub struct RealtimeHandshake {
+    authenticated: bool,
+    early: VecDeque<ServerMessage>,
+}
+
+impl RealtimeHandshake {
+    /// A handshake whose `authrequest` is about to be sent.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Feeds one server message.
+    pub fn handle_message(&mut self, text: &str) -> Result<HandshakeProgress, RealtimeError> {
+        match parse_server_message(text)? {
+            ServerMessage::AuthResponse { success: true, .. } => self.authenticated = true,
+            ServerMessage::AuthResponse {
+                success: false,
+                detail,
+            } if !self.authenticated => {
+                return Err(RealtimeError::AuthRejected { detail });
+            }
+            other => self.early.push_back(other),
+        }
+        Ok(if self.authenticated {
+            HandshakeProgress::Authenticated
+        } else {
+            HandshakeProgress::Waiting
+        })
+    }
+
+    /// Messages received besides the `authresponse`, oldest first.
+    pub fn take_messages(&mut self) -> impl Iterator<Item = ServerMessage> + '_ {
+        self.early.drain(..)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auth_request_matches_the_documented_shape_and_hides_the_token() {
+        let request = RealtimeAuthRequest::new("c04c7ff7-5fa1-48fb-aa2a-bcf97a6b8a79");
+        let value: Value = serde_json::from_str(request.as_text()).unwrap();
+        assert_eq!(
+            value,
+            serde_json::json!({"type":"authrequest","token":"c04c7ff7-5fa1-48fb-aa2a-bcf97a6b8a79"})
+        );
+        assert!(!format!("{request:?}").contains("c04c7ff7"));
+    }
+
+    #[test]
+    fn messages_are_matched_by_type() {
+        let cases = [
+            (
+                r#"{"type":"startusereventresponse","success":true}"#,
+                ServerMessage::StreamResponse {
+                    stream: Stream::User,
+                    start: true,
+                    success: true,
+                },
+            ),
+            (
+                r#"{"type":"stopaccounteventresponse","success":false}"#,
+                ServerMessage::StreamResponse {
+                    stream: Stream::Account,
+                    start: false,
+                    success: false,
+                },
+            ),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(parse_server_message(text).unwrap(), expected);
+        }
+        assert!(matches!(
+            parse_server_message(r#"{"type":"userevent","call":1}"#).unwrap(),
+            ServerMessage::Event {
+                stream: Stream::User,
+                ..
+            }
+        ));
+        assert!(matches!(
+            parse_server_message(r#"{"type":"x"}"#).unwrap(),
+            ServerMessage::Other { .. }
+        ));
+    }
+
+    #[test]
+    fn bad_messages_are_typed_errors() {
+        assert_eq!(parse_server_message("nope"), Err(RealtimeError::NotJson));
+        assert_eq!(parse_server_message("[]"), Err(RealtimeError::NotJson));
+        assert_eq!(
+            parse_server_message(r#"{"type":1}"#),
+            Err(RealtimeError::MissingType)
+        );
+        let big = format!(r#"{{"type":"{}"}}"#, "a".repeat(MAX_MESSAGE));
+        assert!(matches!(
+            parse_server_message(&big),
+            Err(RealtimeError::TooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn handshake_keeps_early_messages_and_reports_rejection() {
+        let mut handshake = RealtimeHandshake::new();
+        assert_eq!(
+            handshake.handle_message(r#"{"type":"hello"}"#).unwrap(),
+            HandshakeProgress::Waiting
+        );
+        assert_eq!(
+            handshake
+                .handle_message(r#"{"type":"authresponse","success":true}"#)
+                .unwrap(),
+            HandshakeProgress::Authenticated
+        );
+        assert_eq!(handshake.take_messages().count(), 1);
+
+        let mut handshake = RealtimeHandshake::new();
+        let err = handshake
+            .handle_message(r#"{"type":"authresponse","success":false,"error":"expired"}"#);
+        assert_eq!(
+            err,
+            Err(RealtimeError::AuthRejected {
+                detail: Some("expired".into())
+            })
+        );
+    }
+}

@@ -1,0 +1,296 @@
+//! [`Session`]: one type, one code path for adapters, whatever the scheme.
+
+use http::{Response, StatusCode, Uri};
+use time::OffsetDateTime;
+
+use crate::bearer::BearerSession;
+use crate::config::{AccountId, Config, ConfigError, Scheme};
+use crate::error::AuthError;
+use crate::request::{ApiVerdict, AuthRequest, Authorization, Event, RequestId, TokenGeneration};
+use crate::snapshot::Snapshot;
+use crate::static_auth::StaticAuth;
+
+/// The authentication state of one client: a Sans-IO state machine.
+///
+/// `Session` never performs I/O and never reads a clock. Its methods fall in four groups, in
+/// the manner of `quinn-proto`:
+///
+/// - **Getters** (`&self`): [`scheme`](Self::scheme), [`bearer`](Self::bearer),
+///   [`snapshot`](Self::snapshot), [`is_api_origin`](Self::is_api_origin).
+/// - **Commands**: [`authorize`](Self::authorize) for each API request,
+///   [`switch_account`](Self::switch_account), [`adopt`](Self::adopt).
+/// - **Inputs** (`handle_*`): the answer to an auth request
+///   ([`handle_response`](Self::handle_response) / [`handle_failure`](Self::handle_failure)),
+///   the status of an API response that used a credential
+///   ([`handle_api_response`](Self::handle_api_response), or [`release`](Self::release) when no
+///   answer came), and timer expiry ([`handle_timeout`](Self::handle_timeout)).
+/// - **Outputs** (`poll_*`): after any command or input, drain them in this order:
+///   [`poll_transmit`](Self::poll_transmit) (an auth request to send),
+///   [`poll_event`](Self::poll_event) until `None` (persist [`Event::TokensUpdated`] before anyone
+///   uses the new state), then [`poll_timeout`](Self::poll_timeout) (when to call
+///   `handle_timeout`).
+///
+/// **Time.** Every time-dependent call takes `now`. Time never moves backwards inside the
+/// session: an earlier `now` than one already seen is treated as the latest one. Spurious
+/// `handle_timeout` calls are harmless.
+///
+/// **Single flight.** At most one auth request (login, refresh, masquerade) is in flight: while
+/// one is, `poll_transmit` returns `None` and `authorize` answers `Pending` to callers that have
+/// no usable token. Adapters need only a lock and a wake-up.
+///
+/// Basic and Integrator sessions are stateless: `authorize` is always `Ready` or an error and
+/// the `poll_*` methods have nothing to say.
+#[derive(Debug)]
+pub struct Session {
+    inner: Inner,
+}
+
+#[derive(Debug)]
+enum Inner {
+    Bearer(Box<BearerSession>),
+    Static(StaticAuth),
+}
+
+/// A snapshot could not be restored into a session.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RestoreError {
+    /// Only bearer sessions have token state.
+    #[error("only a bearer session can be restored from a snapshot")]
+    NotBearer,
+    /// The snapshot belongs to another user.
+    #[error("the snapshot belongs to another user")]
+    OtherUser,
+}
+
+impl Session {
+    /// A session with no token yet. `seed` feeds the refresh and backoff jitter: pass a random
+    /// value in production and a fixed one in tests.
+    ///
+    /// A bearer configuration without a password cannot start this way (use
+    /// [`restore`](Self::restore)).
+    pub fn new(config: Config, seed: u64, now: OffsetDateTime) -> Result<Session, ConfigError> {
+        let inner = match config.scheme {
+            Scheme::Bearer if config.password.is_none() => {
+                return Err(ConfigError::NoPasswordToLogIn);
+            }
+            Scheme::Bearer => Inner::Bearer(Box::new(BearerSession::new(config, seed, now))),
+            Scheme::Basic | Scheme::Integrator => Inner::Static(StaticAuth::new(config)),
+        };
+        Ok(Session { inner })
+    }
+
+    /// A bearer session that continues from a persisted [`Snapshot`].
+    pub fn restore(
+        config: Config,
+        snapshot: Snapshot,
+        seed: u64,
+        now: OffsetDateTime,
+    ) -> Result<Session, RestoreError> {
+        if config.scheme != Scheme::Bearer {
+            return Err(RestoreError::NotBearer);
+        }
+        if config.username != snapshot.username {
+            return Err(RestoreError::OtherUser);
+        }
+        let mut bearer = BearerSession::new(config, seed, now);
+        bearer.install_snapshot(snapshot, now);
+        Ok(Session {
+            inner: Inner::Bearer(Box::new(bearer)),
+        })
+    }
+
+    /// The authentication scheme.
+    pub fn scheme(&self) -> Scheme {
+        match &self.inner {
+            Inner::Bearer(_) => Scheme::Bearer,
+            Inner::Static(s) => s.scheme(),
+        }
+    }
+
+    /// The bearer state machine, for bearer sessions (RealTime, token state, account).
+    pub fn bearer(&self) -> Option<&BearerSession> {
+        match &self.inner {
+            Inner::Bearer(b) => Some(b),
+            Inner::Static(_) => None,
+        }
+    }
+
+    /// The bearer state machine, mutably; this is how a RealTime handshake is obtained
+    /// (SPEC.md §6: bearer only).
+    pub fn bearer_mut(&mut self) -> Option<&mut BearerSession> {
+        match &mut self.inner {
+            Inner::Bearer(b) => Some(b),
+            Inner::Static(_) => None,
+        }
+    }
+
+    /// Whether credentials may be attached to a request for `uri` (same scheme, host and port
+    /// as the configured base URL). Middleware uses this to pass other requests through.
+    pub fn is_api_origin(&self, uri: &Uri) -> bool {
+        let base = match &self.inner {
+            Inner::Bearer(b) => b.base_url(),
+            Inner::Static(s) => s.base_url(),
+        };
+        base.same_origin(uri)
+    }
+
+    /// The account in effect: the bearer token's account, or the pinned Basic/Integrator one.
+    pub fn account(&self) -> Option<AccountId> {
+        match &self.inner {
+            Inner::Bearer(b) => b.account(),
+            Inner::Static(s) => s.account(),
+        }
+    }
+
+    /// A snapshot of the bearer token state for persistence (`None` for Basic/Integrator and
+    /// before the first login).
+    pub fn snapshot(&self) -> Option<Snapshot> {
+        self.bearer().and_then(|b| b.snapshot())
+    }
+
+    /// The credential for an API request to `uri`.
+    ///
+    /// - `Ok(Ready(credential))`: apply it ([`Credential::apply`](crate::Credential::apply)),
+    ///   send, then report the status with [`handle_api_response`](Self::handle_api_response).
+    /// - `Ok(Pending)`: an auth exchange must complete first. Call
+    ///   [`poll_transmit`](Self::poll_transmit); if it yields a request, send it and report the
+    ///   answer; if not, another caller is doing so: wait for it, then call `authorize` again.
+    /// - `Err(_)`: no credential can be had now; [`AuthError::retry_at`] says whether that
+    ///   will pass. Nothing was sent.
+    ///
+    /// Credentials are only ever given for the configured API origin
+    /// ([`AuthError::ForeignOrigin`] otherwise), and never for a token at or past its cutoff.
+    pub fn authorize(
+        &mut self,
+        uri: &Uri,
+        now: OffsetDateTime,
+    ) -> Result<Authorization, AuthError> {
+        match &mut self.inner {
+            Inner::Bearer(b) => b.authorize(uri, now),
+            Inner::Static(s) => s.authorize(uri).map(Authorization::Ready),
+        }
+    }
+
+    /// Reports the status of an API response sent with a credential of `generation`, and says
+    /// whether to retry (SPEC.md §5a). Call it exactly once per `Ready` credential.
+    pub fn handle_api_response(
+        &mut self,
+        generation: TokenGeneration,
+        status: StatusCode,
+        now: OffsetDateTime,
+    ) -> ApiVerdict {
+        match &mut self.inner {
+            Inner::Bearer(b) => {
+                b.handle_timeout(now);
+                b.handle_api_response(generation, status)
+            }
+            Inner::Static(_) => ApiVerdict::Accept,
+        }
+    }
+
+    /// Reports that an API request sent with a credential got no response (transport error,
+    /// cancelled). Call it instead of `handle_api_response`.
+    pub fn release(&mut self, generation: TokenGeneration) {
+        let _ = generation;
+        if let Inner::Bearer(b) = &mut self.inner {
+            b.release();
+        }
+    }
+
+    /// Moves a bearer session to another account (SPEC.md §4), by relogin or masquerade as
+    /// configured. New `authorize` calls answer `Pending` until the switch completes; with
+    /// masquerade, the switch waits until credentials handed out for the old account are
+    /// reported back (or `auth_timeout` passed), so no request of the old account runs on the
+    /// new one. Drive it like any exchange; [`BearerSession::pending_switch`] and
+    /// [`BearerSession::last_switch_error`] tell how it ended.
+    pub fn switch_account(
+        &mut self,
+        account: AccountId,
+        now: OffsetDateTime,
+    ) -> Result<(), AuthError> {
+        match &mut self.inner {
+            Inner::Bearer(b) => b.switch_account(account, now),
+            Inner::Static(_) => Err(AuthError::SwitchRequiresBearer),
+        }
+    }
+
+    /// Adopts a snapshot written by another session or process sharing the same store, if it
+    /// is newer than ours (by generation) and no exchange is in flight. Returns whether it was
+    /// adopted. Call it, under the store's lock, before `poll_transmit`, so two processes never
+    /// refresh the same session twice.
+    pub fn adopt(&mut self, snapshot: Snapshot, now: OffsetDateTime) -> bool {
+        match &mut self.inner {
+            Inner::Bearer(b) => b.adopt(snapshot, now),
+            Inner::Static(_) => false,
+        }
+    }
+
+    /// Whether [`poll_transmit`](Self::poll_transmit) would emit an auth request at `now`
+    /// (without emitting it). A store-backed driver uses this to take its lock and
+    /// [`adopt`](Self::adopt) a newer snapshot first.
+    pub fn wants_transmit(&mut self, now: OffsetDateTime) -> bool {
+        match &mut self.inner {
+            Inner::Bearer(b) => b.wants_transmit(now),
+            Inner::Static(_) => false,
+        }
+    }
+
+    /// The next auth request to send, if the session wants one at `now`. Emitting a refresh
+    /// spends its refresh token: report the answer with `handle_response`, or the failure with
+    /// `handle_failure`; an unreported request is given up after the policy's `auth_timeout`.
+    #[must_use]
+    pub fn poll_transmit(&mut self, now: OffsetDateTime) -> Option<AuthRequest> {
+        match &mut self.inner {
+            Inner::Bearer(b) => b.poll_transmit(now),
+            Inner::Static(_) => None,
+        }
+    }
+
+    /// Feeds the answer to the auth request `id`. The body should be read with a limit of
+    /// [`MAX_AUTH_BODY`](crate::MAX_AUTH_BODY)` + 1` bytes; larger bodies are rejected unparsed.
+    /// Answers to unknown or abandoned requests are ignored.
+    pub fn handle_response<B: AsRef<[u8]>>(
+        &mut self,
+        id: RequestId,
+        response: &Response<B>,
+        now: OffsetDateTime,
+    ) {
+        if let Inner::Bearer(b) = &mut self.inner {
+            b.handle_response(id, response, now);
+        }
+    }
+
+    /// Reports that the auth request `id` failed in transport (no response).
+    pub fn handle_failure(&mut self, id: RequestId, now: OffsetDateTime) {
+        if let Inner::Bearer(b) = &mut self.inner {
+            b.handle_failure(id, now);
+        }
+    }
+
+    /// Tells the session that time has passed (a timer set from `poll_timeout` fired).
+    pub fn handle_timeout(&mut self, now: OffsetDateTime) {
+        if let Inner::Bearer(b) = &mut self.inner {
+            b.handle_timeout(now);
+        }
+    }
+
+    /// When the session next wants attention: a token turning stale or expired, a backoff
+    /// ending, an auth request's deadline. `None`: nothing is scheduled.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<OffsetDateTime> {
+        match &self.inner {
+            Inner::Bearer(b) => b.poll_timeout(),
+            Inner::Static(_) => None,
+        }
+    }
+
+    /// The next event for the driver, oldest first.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<Event> {
+        match &mut self.inner {
+            Inner::Bearer(b) => b.poll_event(),
+            Inner::Static(_) => None,
+        }
+    }
+}
