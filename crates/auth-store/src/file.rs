@@ -1,0 +1,221 @@
+//! The file store: one JSON file, atomic replacement, owner-only permissions, an OS lock.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use auth_core::Snapshot;
+
+use crate::{SessionStore, StoreError, StoreGuard};
+
+/// Stores a session snapshot in one file, e.g. `~/.local/state/ttauth/session.json`.
+///
+/// - Writes go to a temporary file in the same directory, are flushed to disk, and replace
+///   the old file by rename, so a crash never leaves a torn file behind.
+/// - The file and its lock file are created readable and writable by the owner only (0600
+///   on Unix): the snapshot holds the tokens.
+/// - [`lock`](SessionStore::lock) takes an exclusive OS lock on `<file>.lock` (a separate file,
+///   because the data file is replaced on every save). The lock is released when the guard
+///   drops or the process dies, so a killed process never wedges the others.
+#[derive(Debug)]
+pub struct FileStore {
+    path: PathBuf,
+    lock_path: PathBuf,
+}
+
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+impl FileStore {
+    /// A store at `path`. Nothing is touched until the first call; missing parent
+    /// directories are created on save and lock (owner-only on Unix).
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        let path = path.into();
+        let mut lock_name = path
+            .file_name()
+            .map(|n| n.to_os_string())
+            .unwrap_or_default();
+        lock_name.push(".lock");
+        let lock_path = path.with_file_name(lock_name);
+        FileStore { path, lock_path }
+    }
+
+    /// The snapshot file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn io(&self, operation: &'static str, path: &Path) -> impl FnOnce(io::Error) -> StoreError {
+        let path = path.to_path_buf();
+        move |source| StoreError::Io {
+            operation,
+            path,
+            source,
+        }
+    }
+
+    fn create_parent(&self) -> Result<(), StoreError> {
+        match self.path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => {
+                let mut builder = fs::DirBuilder::new();
+                builder.recursive(true);
+                #[cfg(unix)]
+                std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+                builder
+                    .create(dir)
+                    .map_err(self.io("create the directory of", dir))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Opens for writing with owner-only permissions (on Unix) from the start: the content is
+/// never readable by others, not even for an instant.
+fn private_options() -> OpenOptions {
+    let mut options = OpenOptions::new();
+    options.write(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
+}
+
+impl SessionStore for FileStore {
+    fn load(&self) -> Result<Option<Snapshot>, StoreError> {
+        let bytes = match fs::read(&self.path) {
+            Ok(bytes) => bytes,
+            Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(err) => return Err(self.io("read", &self.path)(err)),
+        };
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|err| StoreError::Corrupt {
+                path: self.path.clone(),
+                // serde_json's messages name positions and expectations, not the content.
+                reason: err.to_string(),
+            })
+    }
+
+    fn save(&self, snapshot: &Snapshot) -> Result<(), StoreError> {
+        self.create_parent()?;
+        let json = serde_json::to_vec_pretty(snapshot).map_err(|err| StoreError::Corrupt {
+            path: self.path.clone(),
+            reason: err.to_string(),
+        })?;
+        let name = self
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let temp = self.path.with_file_name(format!(
+            ".{name}.{}.{}.tmp",
+            std::process::id(),
+            TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        let write = || -> io::Result<()> {
+            let mut file = private_options().create_new(true).open(&temp)?;
+            file.write_all(&json)?;
+            file.sync_all()?;
+            fs::rename(&temp, &self.path)?;
+            // Make the rename itself durable (best effort: not every platform can open a
+            // directory).
+            if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                if let Ok(dir) = File::open(dir) {
+                    let _ = dir.sync_all();
+                }
+            }
+            Ok(())
+        };
+        write().map_err(|err| {
+            let _ = fs::remove_file(&temp);
+            self.io("write", &self.path)(err)
+        })
+    }
+
+    fn lock(&self) -> Result<StoreGuard, StoreError> {
+        self.create_parent()?;
+        let file = private_options()
+            .create(true)
+            .truncate(false)
+            .open(&self.lock_path)
+            .map_err(self.io("open the lock file", &self.lock_path))?;
+        file.lock().map_err(self.io("lock", &self.lock_path))?;
+        Ok(StoreGuard::new(file))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::tests::snapshot;
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("auth-store-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        dir
+    }
+
+    #[test]
+    fn load_of_a_missing_file_is_none() {
+        let store = FileStore::new(temp_dir("missing").join("session.json"));
+        assert!(store.load().unwrap().is_none());
+    }
+
+    #[test]
+    fn save_then_load_round_trips_and_replaces() {
+        let dir = temp_dir("roundtrip");
+        let store = FileStore::new(dir.join("nested/session.json"));
+        store.save(&snapshot(1, "first")).unwrap();
+        store.save(&snapshot(2, "second")).unwrap();
+        let loaded = store.load().unwrap().unwrap();
+        assert_eq!(loaded, snapshot(2, "second"));
+        // No temporary files are left behind.
+        let names: Vec<_> = fs::read_dir(dir.join("nested"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("session.json")]);
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn files_are_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = temp_dir("perms");
+        let store = FileStore::new(dir.join("session.json"));
+        store.save(&snapshot(1, "t")).unwrap();
+        drop(store.lock().unwrap());
+        for file in ["session.json", "session.json.lock"] {
+            let mode = fs::metadata(dir.join(file)).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{file}");
+        }
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_corrupt_file_is_a_typed_error_without_its_content() {
+        let dir = temp_dir("corrupt");
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join("session.json"), "{\"token\": \"tok-secret-value\"").unwrap();
+        let err = FileStore::new(dir.join("session.json")).load().unwrap_err();
+        assert!(matches!(err, StoreError::Corrupt { .. }));
+        assert!(!err.to_string().contains("tok-secret-value"), "{err}");
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn the_lock_is_exclusive_between_open_files() {
+        // Two stores on one path stand for two processes: OS file locks conflict between
+        // separately opened files even within one process.
+        let dir = temp_dir("lock");
+        let a = FileStore::new(dir.join("session.json"));
+        let b = FileStore::new(dir.join("session.json"));
+        let guard = a.lock().unwrap();
+        let probe = OpenOptions::new().write(true).open(&b.lock_path).unwrap();
+        assert!(probe.try_lock().is_err(), "a second holder must wait");
+        drop(guard);
+        assert!(probe.try_lock().is_ok(), "released on drop");
+        fs::remove_dir_all(dir).unwrap();
+    }
+}

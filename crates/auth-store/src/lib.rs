@@ -1,0 +1,104 @@
+//! # auth-store: session persistence shared by the TeleTracker auth adapters
+//!
+//! A bearer session's refresh token is single use (SPEC.md §3): whoever loses the newest one
+//! loses the session. This crate keeps it safe across restarts and between processes:
+//!
+//! - [`SessionStore`]: the interface the adapters drive — load, save, and an exclusive lock
+//!   held around every login or refresh.
+//! - [`FileStore`]: one JSON file, written atomically (temporary file, `fsync`, rename),
+//!   readable by its owner only, with an OS file lock beside it, so that two processes sharing
+//!   the file never refresh the same session twice: the one that waited re-reads the file and
+//!   adopts the newer token ([`auth_core::Session::adopt`]).
+//! - [`MemoryStore`]: the same semantics in memory, for tests and for several clients in one
+//!   process.
+//!
+//! The protocol an adapter follows when [`auth_core::Session::wants_transmit`] says an auth
+//! exchange is due:
+//!
+//! 1. `let _guard = store.lock()?;` (blocks until no other holder refreshes),
+//! 2. `if let Some(s) = store.load()? { session.adopt(s, now); }`,
+//! 3. if the session still wants it, send `poll_transmit`'s request, feed the answer, and
+//!    `store.save(&snapshot)` for each [`auth_core::Event::TokensUpdated`],
+//! 4. drop the guard.
+//!
+//! A failed `save` must never discard the token held in memory: report it and carry on.
+//!
+//! All calls may block on the disk; async callers run them on a blocking thread.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+mod file;
+mod memory;
+
+use std::fmt;
+use std::path::PathBuf;
+
+pub use auth_core::Snapshot;
+pub use file::FileStore;
+pub use memory::MemoryStore;
+
+/// Where a session's token state is kept between runs and shared between clients.
+///
+/// Implementations must be safe to call from many threads; calls may block.
+pub trait SessionStore: Send + Sync + fmt::Debug {
+    /// The stored snapshot, or `None` when nothing has been stored yet.
+    fn load(&self) -> Result<Option<Snapshot>, StoreError>;
+
+    /// Replaces the stored snapshot atomically: a reader sees the old one or the new one,
+    /// never a mix, even if the process dies half-way.
+    fn save(&self, snapshot: &Snapshot) -> Result<(), StoreError>;
+
+    /// Takes the store's exclusive lock, waiting for other holders (in this process or
+    /// another) to release it. Held around every login or refresh; released on drop.
+    fn lock(&self) -> Result<StoreGuard, StoreError>;
+}
+
+/// Proof of holding a store's lock; dropping it releases the lock.
+#[must_use = "the lock is released as soon as the guard is dropped"]
+pub struct StoreGuard {
+    _held: Box<dyn Send + Sync>,
+}
+
+impl StoreGuard {
+    /// Wraps whatever keeps the lock held (a locked file, a permit, ...).
+    pub fn new(held: impl Send + Sync + 'static) -> Self {
+        StoreGuard {
+            _held: Box::new(held),
+        }
+    }
+}
+
+impl fmt::Debug for StoreGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("StoreGuard")
+    }
+}
+
+/// A store operation failed. The message names the file and the operation, never its content.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// Reading, writing, renaming or locking failed.
+    #[error("session store: cannot {operation} {}: {source}", path.display())]
+    Io {
+        /// What was being done.
+        operation: &'static str,
+        /// The file concerned.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file exists but does not hold a snapshot this version understands.
+    #[error("session store: {} does not hold a valid session snapshot ({reason})", path.display())]
+    Corrupt {
+        /// The file concerned.
+        path: PathBuf,
+        /// What is wrong, without the content.
+        reason: String,
+    },
+}
