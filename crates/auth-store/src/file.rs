@@ -119,10 +119,10 @@ impl SessionStore for FileStore {
             fs::rename(&temp, &self.path)?;
             // Make the rename itself durable (best effort: not every platform can open a
             // directory).
-            if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                if let Ok(dir) = File::open(dir) {
-                    let _ = dir.sync_all();
-                }
+            if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty())
+                && let Ok(dir) = File::open(dir)
+            {
+                let _ = dir.sync_all();
             }
             Ok(())
         };
