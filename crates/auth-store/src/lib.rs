@@ -24,6 +24,9 @@
 //! A failed `save` must never discard the token held in memory: report it and carry on.
 //!
 //! All calls may block on the disk; async callers run them on a blocking thread.
+//!
+//! The crate also holds the [`Clock`] both adapters read ([`SystemClock`] in production,
+//! [`ManualClock`] in tests), since `auth-core` itself never reads one.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(
@@ -31,6 +34,7 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+mod clock;
 mod file;
 mod memory;
 
@@ -38,6 +42,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 pub use auth_core::Snapshot;
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use file::FileStore;
 pub use memory::MemoryStore;
 
