@@ -744,4 +744,14 @@ impl BearerSession {
             .filter(|t| t.generation == credential.generation);
         Ok(token.map(|t| crate::realtime::RealtimeAuthRequest::new(t.value.expose_secret())))
     }
+
+    /// A currently valid bearer token, for callers that attach it themselves (a RealTime
+    /// client, `ttauth token`). `Ok(None)` means an auth exchange must complete first.
+    pub fn current_token(&mut self, now: OffsetDateTime) -> Result<Option<BearerToken>, AuthError> {
+        let Some(credential) = self.credential(now)? else {
+            return Ok(None);
+        };
+        self.release();
+        Ok(self.token.as_ref().filter(|t| t.generation == credential.generation).map(|t| t.value.clone()))
+    }
 }

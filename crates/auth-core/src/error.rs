@@ -70,6 +70,10 @@ pub enum AuthError {
         "switching accounts by logging in again needs the password, which this session does not hold"
     )]
     PasswordRequired,
+    /// RealTime and bearer tokens need a bearer session (SPEC.md §1, §6): Basic and Integrator
+    /// cannot authenticate a RealTime connection.
+    #[error("this needs a bearer session: the RealTime API accepts only bearer tokens")]
+    RequiresBearer,
     /// Account switching needs a bearer session.
     #[error(
         "only a bearer session can switch accounts; Basic and Integrator name the account per request"
