@@ -472,9 +472,13 @@ impl BearerSession {
         }
         let now = self.clock.now();
         let mut next: Option<OffsetDateTime> = None;
-        let mut consider = |t: OffsetDateTime| next = Some(next.map_or(t, |n| n.min(t)));
+        // Something already due is due now, never in the past.
+        let mut consider = |t: OffsetDateTime| {
+            let t = t.max(now);
+            next = Some(next.map_or(t, |n| n.min(t)));
+        };
         if let Some(backoff) = &self.backoff {
-            consider(backoff.retry_at.max(now));
+            consider(backoff.retry_at);
         }
         if let Some(switch) = &self.switch
             && self.outstanding > 0
@@ -752,6 +756,10 @@ impl BearerSession {
             return Ok(None);
         };
         self.release();
-        Ok(self.token.as_ref().filter(|t| t.generation == credential.generation).map(|t| t.value.clone()))
+        Ok(self
+            .token
+            .as_ref()
+            .filter(|t| t.generation == credential.generation)
+            .map(|t| t.value.clone()))
     }
 }

@@ -138,7 +138,10 @@
 //! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 mod bearer;
 mod clock;
@@ -152,6 +155,7 @@ mod session;
 mod snapshot;
 mod static_auth;
 mod token;
+pub mod verify;
 mod wire;
 
 pub use bearer::BearerSession;

@@ -32,7 +32,9 @@ pub struct RealtimeAuthRequest {
 
 impl RealtimeAuthRequest {
     pub(crate) fn new(token: &str) -> Self {
-        let text = serde_json::json!({ "type": "authrequest", "token": token }).to_string();
+        // Field order as in the vendor's example; the token is escaped as a JSON string.
+        let token = serde_json::Value::from(token).to_string();
+        let text = format!(r#"{{"type":"authrequest","token":{token}}}"#);
         RealtimeAuthRequest {
             text: Secret::new(text),
         }

@@ -1,0 +1,887 @@
+//! Scenario tests: the session against a simulated server, time moved by hand. Each test
+//! states one behaviour of SPEC.md (section in the comment).
+
+mod support;
+
+use auth_core::{
+    AccountId, AccountSwitch, ApiVerdict, AuthError, Authorization, Config, Event, Exchange,
+    Password, RefreshPolicy, Session, TokenState, TransientCause,
+};
+use http::StatusCode;
+use support::{BASE, Reply, Sim, bearer_config, start};
+use time::Duration;
+
+// ----- §2 login ----------------------------------------------------------------------------
+
+#[test]
+fn first_request_waits_for_one_login() {
+    let mut sim = Sim::bearer();
+    assert!(sim.is_pending());
+    let login = sim.emit().expect("a login");
+    assert_eq!(login.exchange(), Exchange::Login);
+    assert!(sim.is_pending(), "callers wait while the login runs");
+    assert!(
+        sim.session.poll_transmit(sim.now).is_none(),
+        "single flight: no second login"
+    );
+    sim.answer(login, Reply::Grant { lifetime: 3600 });
+    assert_eq!(sim.header(), "Bearer tok-1-secret");
+}
+
+#[test]
+fn login_sends_json_credentials_to_the_login_endpoint() {
+    let mut sim = Sim::logged_in();
+    let seen = &sim.seen[0];
+    assert_eq!(seen.uri.to_string(), format!("{BASE}/auth/login"));
+    assert_eq!(
+        seen.body,
+        serde_json::json!({"username": "alice", "password": support::PASSWORD})
+    );
+    assert!(sim.header().starts_with("Bearer "));
+}
+
+#[test]
+fn a_pinned_account_is_sent_with_login() {
+    let mut sim = Sim::with(bearer_config().account(AccountId(2002)));
+    sim.login();
+    assert_eq!(sim.seen[0].body["account_id"], 2002);
+    assert_eq!(sim.session.account(), Some(AccountId(2002)));
+}
+
+#[test]
+fn a_rejected_login_is_final() {
+    let mut sim = Sim::bearer();
+    sim.script([Reply::Status(
+        401,
+        r#"{"success":false,"error":"invalid_credentials"}"#,
+    )]);
+    assert!(sim.is_pending());
+    assert_eq!(sim.drive(), Some(Exchange::Login));
+    let err = sim.authorize().unwrap_err();
+    assert!(
+        matches!(err, AuthError::CredentialsRejected(ref e) if e.code() == Some("invalid_credentials"))
+    );
+    assert!(!err.is_transient());
+    sim.advance(86_400);
+    assert_eq!(
+        sim.drive(),
+        None,
+        "a rejected login is never retried automatically"
+    );
+    assert_eq!(sim.session.poll_timeout(), None);
+}
+
+#[test]
+fn success_false_with_status_200_is_a_rejection() {
+    let mut sim = Sim::bearer();
+    sim.script([Reply::Status(200, r#"{"success":false,"message":"nope"}"#)]);
+    let _ = sim.authorize();
+    sim.drive();
+    assert!(matches!(
+        sim.authorize(),
+        Err(AuthError::CredentialsRejected(_))
+    ));
+}
+
+#[test]
+fn auth_only_verifies_credentials_without_a_session() {
+    let config = bearer_config().build().unwrap();
+    let request = auth_core::verify::request(&config).unwrap();
+    let body: serde_json::Value = serde_json::from_slice(request.body()).unwrap();
+    assert_eq!(body["auth_only"], 1);
+    let ok = http::Response::new(br#"{"success":true}"#.to_vec());
+    assert_eq!(auth_core::verify::handle_response(&ok, start()), Ok(()));
+    let no = http::Response::builder()
+        .status(401)
+        .body(br#"{"success":false}"#.to_vec())
+        .unwrap();
+    assert!(matches!(
+        auth_core::verify::handle_response(&no, start()),
+        Err(AuthError::CredentialsRejected(_))
+    ));
+    let down = http::Response::builder()
+        .status(503)
+        .body(Vec::new())
+        .unwrap();
+    assert!(
+        auth_core::verify::handle_response(&down, start())
+            .unwrap_err()
+            .is_transient()
+    );
+}
+
+// ----- §3 refresh --------------------------------------------------------------------------
+
+#[test]
+fn stale_token_is_still_attached_while_refresh_runs() {
+    let mut sim = Sim::logged_in();
+    sim.advance(3600 - 300);
+    assert_eq!(
+        sim.session.bearer().unwrap().token_state(sim.now),
+        Some(TokenState::Stale)
+    );
+    assert_eq!(sim.header(), "Bearer tok-1-secret");
+    let refresh = sim.emit().expect("a refresh");
+    assert_eq!(refresh.exchange(), Exchange::Refresh);
+    assert_eq!(
+        sim.seen[1].body,
+        serde_json::json!({"refresh_token": "ref-1-secret"})
+    );
+    assert_eq!(
+        sim.header(),
+        "Bearer tok-1-secret",
+        "still served while the refresh runs"
+    );
+    assert!(
+        sim.session.poll_transmit(sim.now).is_none(),
+        "one refresh at a time"
+    );
+    sim.answer(refresh, Reply::Grant { lifetime: 3600 });
+    assert_eq!(sim.header(), "Bearer tok-2-secret");
+}
+
+#[test]
+fn fresh_token_triggers_no_refresh() {
+    let mut sim = Sim::logged_in();
+    sim.advance(3000);
+    assert_eq!(sim.header(), "Bearer tok-1-secret");
+    assert_eq!(sim.drive(), None);
+}
+
+#[test]
+fn expired_token_is_never_attached() {
+    let mut sim = Sim::logged_in();
+    sim.advance(3591);
+    assert!(sim.is_pending(), "past the cutoff callers wait");
+    assert_eq!(sim.drive(), Some(Exchange::Refresh));
+    assert_eq!(sim.header(), "Bearer tok-2-secret");
+}
+
+#[test]
+fn expiry_is_measured_from_when_the_request_was_sent() {
+    let mut sim = Sim::bearer();
+    let _ = sim.authorize();
+    let login = sim.emit().unwrap();
+    sim.advance(20); // the answer takes 20 s to arrive
+    sim.answer(login, Reply::Grant { lifetime: 3600 });
+    // Stale 360 s before send + 3600 s, minus jitter: never later than send + 3240 s.
+    let stale_in = sim.session.poll_timeout().unwrap() - support::start();
+    assert!(
+        stale_in <= Duration::seconds(3240) && stale_in > Duration::seconds(3210),
+        "{stale_in}"
+    );
+}
+
+#[test]
+fn server_token_expiration_is_not_trusted() {
+    let mut sim = Sim::bearer();
+    sim.script([Reply::GrantWithServerClock {
+        lifetime: 3600,
+        server_offset: Duration::hours(-24),
+        refresh_valid_for: Duration::days(29),
+    }]);
+    sim.login();
+    // The server claims the token expired a day ago; our own clock says it is fresh.
+    assert_eq!(
+        sim.session.bearer().unwrap().token_state(sim.now),
+        Some(TokenState::Fresh)
+    );
+    assert_eq!(sim.header(), "Bearer tok-1-secret");
+}
+
+#[test]
+fn refresh_token_expiry_is_corrected_by_the_server_clock_offset() {
+    // The server runs 24 h ahead. Its refresh token lives 30 min by its own clock, which reads
+    // as "tomorrow" if taken at face value.
+    let mut sim = Sim::bearer();
+    sim.script([Reply::GrantWithServerClock {
+        lifetime: 3600,
+        server_offset: Duration::hours(24),
+        refresh_valid_for: Duration::minutes(30),
+    }]);
+    sim.login();
+    sim.advance(3300);
+    assert_eq!(
+        sim.drive(),
+        Some(Exchange::Login),
+        "the refresh token is dead by our estimate: log in"
+    );
+}
+
+#[test]
+fn jitter_comes_from_the_injected_seed() {
+    let stale_at = |seed: u64| {
+        let config = bearer_config().build().unwrap();
+        let mut sim = Sim::around(
+            Session::new(config.clone(), seed, start()).unwrap(),
+            config,
+            start(),
+        );
+        sim.login();
+        sim.session.poll_timeout().unwrap()
+    };
+    assert_eq!(stale_at(1), stale_at(1), "same seed, same instant");
+    assert_ne!(
+        stale_at(1),
+        stale_at(2),
+        "different seeds spread clients out"
+    );
+}
+
+#[test]
+fn rotation_replaces_both_tokens_and_is_offered_for_persistence_first() {
+    let mut sim = Sim::logged_in();
+    sim.advance(3400);
+    assert_eq!(sim.drive(), Some(Exchange::Refresh));
+    let snapshot = sim.persisted().unwrap();
+    assert_eq!(snapshot.generation().0, 2);
+    assert!(snapshot.has_refresh_token());
+    let json = serde_json::to_value(&snapshot).unwrap();
+    assert_eq!(json["token"], "tok-2-secret");
+    assert_eq!(json["refresh_token"], "ref-2-secret");
+}
+
+#[test]
+fn emitting_a_refresh_spends_its_token_in_the_persisted_state() {
+    let mut sim = Sim::logged_in();
+    sim.advance(3400);
+    let _refresh = sim.emit().unwrap();
+    sim.drain_events();
+    let snapshot = sim.persisted().unwrap();
+    assert!(
+        !snapshot.has_refresh_token(),
+        "a crash now must not resend the spent token"
+    );
+}
+
+#[test]
+fn a_lost_refresh_never_resends_its_token_and_logs_in_instead() {
+    let mut sim = Sim::logged_in();
+    sim.advance(3400);
+    sim.script([Reply::Lost]);
+    assert_eq!(sim.drive(), Some(Exchange::Refresh));
+    assert_eq!(
+        sim.header(),
+        "Bearer tok-1-secret",
+        "the valid token stays in service"
+    );
+    sim.advance(120);
+    assert_eq!(
+        sim.drive(),
+        Some(Exchange::Login),
+        "the spent refresh token is not sent again"
+    );
+    assert_eq!(sim.header(), "Bearer tok-2-secret");
+}
+
+#[test]
+fn rejected_refresh_logs_in_again_with_the_password() {
+    let mut sim = Sim::logged_in();
+    sim.advance(3400);
+    sim.script([Reply::Status(
+        401,
+        r#"{"success":false,"error":"invalid_refresh_token"}"#,
+    )]);
+    assert_eq!(sim.drive(), Some(Exchange::Refresh));
+    assert_eq!(sim.drive(), Some(Exchange::Login), "at once, no backoff");
+    assert_eq!(sim.header(), "Bearer tok-2-secret");
+}
+
+#[test]
+fn rejected_refresh_without_password_serves_until_cutoff_then_expires() {
+    let sim = Sim::logged_in();
+    let snapshot = sim.persisted().unwrap();
+    let config = Config::bearer_without_password(BASE, "alice")
+        .build()
+        .unwrap();
+    let session = Session::restore(config.clone(), snapshot, 3, sim.now).unwrap();
+    let mut sim = Sim::around(session, config, sim.now);
+    sim.advance(3400);
+    sim.script([Reply::Status(400, r#"{"success":false}"#)]);
+    assert_eq!(sim.drive(), Some(Exchange::Refresh));
+    assert_eq!(sim.header(), "Bearer tok-1-secret");
+    assert_eq!(sim.drive(), None);
+    sim.advance(200);
+    assert_eq!(sim.authorize().unwrap_err(), AuthError::SessionExpired);
+}
+
+#[test]
+fn a_transient_refresh_failure_keeps_the_token_and_backs_off() {
+    for reply in [
+        Reply::Status(500, "oops"),
+        Reply::Status(502, "<html>bad gateway</html>"),
+        Reply::Status(200, "garbage"),
+        Reply::Status(200, r#"{"success":true,"token":"tok"#),
+        Reply::Lost,
+    ] {
+        let mut sim = Sim::logged_in();
+        sim.advance(3400);
+        sim.script([reply.clone()]);
+        assert_eq!(sim.drive(), Some(Exchange::Refresh), "{reply:?}");
+        assert_eq!(
+            sim.header(),
+            "Bearer tok-1-secret",
+            "{reply:?}: a valid token is never discarded"
+        );
+        assert_eq!(sim.drive(), None, "{reply:?}: backing off");
+        let retry_at = sim.session.poll_timeout().unwrap();
+        assert!(
+            retry_at > sim.now && retry_at <= sim.now + Duration::seconds(1),
+            "{reply:?}"
+        );
+        sim.now = retry_at;
+        assert_eq!(sim.drive(), Some(Exchange::Login), "{reply:?}");
+    }
+}
+
+#[test]
+fn oversized_body_is_rejected_unparsed_and_keeps_the_token() {
+    let mut sim = Sim::logged_in();
+    sim.advance(3400);
+    let big: &'static str =
+        Box::leak(format!("{{\"pad\":\"{}\"}}", "x".repeat(70_000)).into_boxed_str());
+    sim.script([Reply::Status(200, big)]);
+    sim.drive();
+    assert_eq!(sim.header(), "Bearer tok-1-secret");
+}
+
+#[test]
+fn backoff_grows_exponentially_with_jitter_and_is_capped() {
+    let mut sim = Sim::bearer();
+    let _ = sim.authorize();
+    let mut delays = Vec::new();
+    for _ in 0..10 {
+        sim.script([Reply::Status(503, "")]);
+        assert_eq!(sim.drive(), Some(Exchange::Login));
+        let retry_at = sim.session.poll_timeout().unwrap();
+        delays.push((retry_at - sim.now).whole_milliseconds());
+        let err = sim.authorize().unwrap_err();
+        assert!(matches!(
+            err,
+            AuthError::Unavailable {
+                cause: TransientCause::Server(_),
+                ..
+            }
+        ));
+        sim.now = retry_at;
+    }
+    for (i, delay) in delays.iter().enumerate() {
+        let base = (1000i128 << i).min(60_000);
+        assert!(
+            *delay >= base / 2 && *delay <= base,
+            "attempt {i}: {delay} ms not in [{}, {base}]",
+            base / 2
+        );
+    }
+}
+
+#[test]
+fn retry_after_is_honoured_on_auth_endpoints() {
+    let mut sim = Sim::logged_in();
+    sim.advance(3400);
+    sim.script([Reply::RetryAfter(429, 120)]);
+    assert_eq!(sim.drive(), Some(Exchange::Refresh));
+    sim.advance(119);
+    assert_eq!(sim.drive(), None, "not before Retry-After");
+    sim.advance(1);
+    assert!(sim.drive().is_some());
+
+    let mut sim = Sim::bearer();
+    let _ = sim.authorize();
+    sim.script([Reply::RetryAfter(503, 30)]);
+    sim.drive();
+    let err = sim.authorize().unwrap_err();
+    assert!(matches!(
+        err,
+        AuthError::Unavailable {
+            cause: TransientCause::RateLimited(_),
+            ..
+        }
+    ));
+    assert_eq!(err.retry_at(), Some(sim.now + Duration::seconds(30)));
+}
+
+#[test]
+fn tokens_stale_on_arrival_end_in_an_error_not_a_loop() {
+    let mut sim = Sim::bearer();
+    let _ = sim.authorize();
+    sim.script(std::iter::repeat_n(Reply::Grant { lifetime: 0 }, 10));
+    let mut requests = 0;
+    while sim.drive().is_some() {
+        requests += 1;
+        assert!(requests <= 3, "bounded");
+    }
+    assert_eq!(requests, 3);
+    let err = sim.authorize().unwrap_err();
+    assert!(
+        matches!(
+            err,
+            AuthError::UnusableTokenLifetime {
+                count: 3,
+                lifetime_secs: 0,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn tiny_lifetimes_refresh_no_more_than_once_per_half_life() {
+    let mut sim = Sim::bearer();
+    let _ = sim.authorize();
+    sim.script(std::iter::repeat_n(Reply::Grant { lifetime: 4 }, 100));
+    sim.drive();
+    let mut refreshes = 0;
+    for _ in 0..40 {
+        sim.advance(1);
+        while sim.drive().is_some() {
+            refreshes += 1;
+        }
+    }
+    assert!(
+        refreshes <= 20,
+        "40 s of 4 s tokens: at most one refresh per 2 s, got {refreshes}"
+    );
+    assert!(refreshes >= 10, "but the session keeps going: {refreshes}");
+}
+
+#[test]
+fn an_unanswered_auth_request_is_given_up_after_the_timeout() {
+    let mut sim = Sim::bearer();
+    let _ = sim.authorize();
+    let lost = sim.emit().unwrap();
+    sim.advance(29);
+    assert!(sim.session.poll_transmit(sim.now).is_none());
+    sim.advance(1);
+    assert!(matches!(
+        sim.authorize(),
+        Err(AuthError::Unavailable {
+            cause: TransientCause::Timeout,
+            ..
+        })
+    ));
+    sim.now = sim.session.poll_timeout().unwrap();
+    assert_eq!(sim.drive(), Some(Exchange::Login));
+    // The late answer to the abandoned request is ignored.
+    sim.answer(lost, Reply::Grant { lifetime: 3600 });
+    assert_eq!(sim.header(), "Bearer tok-1-secret");
+}
+
+#[test]
+fn time_never_moves_backwards() {
+    let mut sim = Sim::logged_in();
+    sim.advance(3595);
+    assert!(sim.is_pending());
+    sim.now -= Duration::hours(1);
+    assert!(
+        sim.is_pending(),
+        "an earlier clock does not un-expire the token"
+    );
+}
+
+// ----- §4 account switch -------------------------------------------------------------------
+
+#[test]
+fn relogin_switch_logs_in_with_the_new_account() {
+    let mut sim = Sim::logged_in();
+    sim.switch(2003);
+    assert!(sim.is_pending(), "new requests wait for the new account");
+    assert_eq!(sim.drive(), Some(Exchange::Login));
+    assert_eq!(sim.seen[1].body["account_id"], 2003);
+    assert_eq!(sim.session.account(), Some(AccountId(2003)));
+    assert!(
+        sim.events
+            .contains(&Event::AccountSwitched(AccountId(2003)))
+    );
+    assert_eq!(sim.header(), "Bearer tok-2-secret");
+}
+
+#[test]
+fn masquerade_switch_waits_for_requests_of_the_old_account() {
+    let mut sim = Sim::with(bearer_config().account_switch(AccountSwitch::masquerade()));
+    sim.login();
+    let in_flight = sim.ready();
+    sim.switch(2002);
+    assert!(sim.is_pending());
+    assert!(
+        sim.session.poll_transmit(sim.now).is_none(),
+        "an old-account request is still out"
+    );
+    assert_eq!(
+        sim.session
+            .handle_api_response(in_flight.generation(), StatusCode::OK, sim.now),
+        ApiVerdict::Accept
+    );
+    sim.script([Reply::Status(200, r#"{"success":true,"account_id":2002}"#)]);
+    assert_eq!(sim.drive(), Some(Exchange::Masquerade(AccountId(2002))));
+    let seen = sim.seen.last().unwrap();
+    assert_eq!(seen.uri.path(), "/auth/masquerade");
+    assert_eq!(seen.bearer.as_deref(), Some("Bearer tok-1-secret"));
+    assert_eq!(seen.body, serde_json::json!({"account_id": 2002}));
+    let after = sim.ready();
+    assert_eq!(after.header(), "Bearer tok-1-secret", "the token is kept");
+    assert!(
+        after.generation() > in_flight.generation(),
+        "but a 401 of the old account cannot touch it"
+    );
+    assert_eq!(sim.session.account(), Some(AccountId(2002)));
+}
+
+#[test]
+fn masquerade_switch_stops_waiting_after_the_timeout() {
+    let mut sim = Sim::with(bearer_config().account_switch(AccountSwitch::masquerade()));
+    sim.login();
+    let _leaked = sim.ready();
+    sim.switch(2002);
+    sim.advance(29);
+    assert!(sim.session.poll_transmit(sim.now).is_none());
+    sim.advance(1);
+    assert!(matches!(
+        sim.emit().map(|r| r.exchange()),
+        Some(Exchange::Masquerade(_))
+    ));
+}
+
+#[test]
+fn masquerade_that_returns_tokens_adopts_them() {
+    let mut sim = Sim::with(bearer_config().account_switch(AccountSwitch::masquerade()));
+    sim.login();
+    sim.switch(2002);
+    assert_eq!(sim.drive(), Some(Exchange::Masquerade(AccountId(2002))));
+    assert_eq!(sim.header(), "Bearer tok-2-secret");
+    assert_eq!(sim.session.account(), Some(AccountId(2002)));
+}
+
+#[test]
+fn a_refused_switch_keeps_the_old_account() {
+    let mut sim = Sim::with(bearer_config().account(AccountId(2001)));
+    sim.login();
+    sim.switch(9999);
+    sim.script([Reply::Status(
+        403,
+        r#"{"success":false,"error":"account_not_allowed"}"#,
+    )]);
+    assert_eq!(sim.drive(), Some(Exchange::Login));
+    let bearer = sim.session.bearer().unwrap();
+    assert!(matches!(
+        bearer.last_switch_error(),
+        Some(AuthError::AccountSwitchRejected(_))
+    ));
+    assert_eq!(bearer.pending_switch(), None);
+    assert_eq!(sim.session.account(), Some(AccountId(2001)));
+    assert_eq!(sim.header(), "Bearer tok-1-secret");
+}
+
+#[test]
+fn switching_needs_a_bearer_session_and_relogin_needs_the_password() {
+    let config = Config::basic(BASE, "alice", Password::new("pw"))
+        .build()
+        .unwrap();
+    let mut session = Session::new(config, 1, start()).unwrap();
+    assert_eq!(
+        session.switch_account(AccountId(1), start()),
+        Err(AuthError::SwitchRequiresBearer)
+    );
+
+    let sim = Sim::logged_in();
+    let config = Config::bearer_without_password(BASE, "alice")
+        .build()
+        .unwrap();
+    let mut session = Session::restore(config, sim.persisted().unwrap(), 1, sim.now).unwrap();
+    assert_eq!(
+        session.switch_account(AccountId(5), sim.now),
+        Err(AuthError::PasswordRequired)
+    );
+}
+
+// ----- §5a API rejections ------------------------------------------------------------------
+
+#[test]
+fn a_401_on_the_current_token_refreshes_once_and_asks_for_one_retry() {
+    for status in [StatusCode::UNAUTHORIZED, StatusCode::FORBIDDEN] {
+        let mut sim = Sim::logged_in();
+        let credential = sim.ready();
+        assert_eq!(
+            sim.session
+                .handle_api_response(credential.generation(), status, sim.now),
+            ApiVerdict::RetryOnce
+        );
+        assert!(
+            sim.is_pending(),
+            "{status}: the rejected token is not handed out again"
+        );
+        assert_eq!(sim.drive(), Some(Exchange::Refresh));
+        assert_eq!(sim.header(), "Bearer tok-2-secret");
+    }
+}
+
+#[test]
+fn a_401_on_an_old_token_makes_no_refresh() {
+    let mut sim = Sim::logged_in();
+    let old = sim.ready();
+    sim.advance(3400);
+    assert_eq!(sim.drive(), Some(Exchange::Refresh));
+    let verdict =
+        sim.session
+            .handle_api_response(old.generation(), StatusCode::UNAUTHORIZED, sim.now);
+    assert_eq!(verdict, ApiVerdict::RetryOnce, "retry with the newer token");
+    assert_eq!(sim.header(), "Bearer tok-2-secret");
+    assert_eq!(sim.drive(), None, "no refresh for a token already replaced");
+}
+
+#[test]
+fn many_401s_for_one_generation_cause_one_refresh() {
+    let mut sim = Sim::logged_in();
+    let credentials: Vec<_> = (0..10).map(|_| sim.ready()).collect();
+    for credential in &credentials {
+        let _ = sim.session.handle_api_response(
+            credential.generation(),
+            StatusCode::UNAUTHORIZED,
+            sim.now,
+        );
+    }
+    assert_eq!(sim.drive(), Some(Exchange::Refresh));
+    assert_eq!(sim.drive(), None);
+}
+
+#[test]
+fn other_statuses_are_accepted_as_they_are() {
+    let mut sim = Sim::logged_in();
+    for status in [200, 204, 400, 404, 429, 500] {
+        let credential = sim.ready();
+        let status = StatusCode::from_u16(status).unwrap();
+        assert_eq!(
+            sim.session
+                .handle_api_response(credential.generation(), status, sim.now),
+            ApiVerdict::Accept
+        );
+    }
+    assert_eq!(sim.header(), "Bearer tok-1-secret");
+}
+
+#[test]
+fn basic_and_integrator_rejections_are_final() {
+    let uri: http::Uri = format!("{BASE}/reports/call-data?account_id=5")
+        .parse()
+        .unwrap();
+    for config in [
+        Config::basic(BASE, "alice", Password::new("pw"))
+            .build()
+            .unwrap(),
+        Config::integrator(BASE, "int", Password::new("pw"))
+            .account_per_request()
+            .build()
+            .unwrap(),
+    ] {
+        let mut session = Session::new(config, 1, start()).unwrap();
+        let Ok(Authorization::Ready(credential)) = session.authorize(&uri, start()) else {
+            panic!()
+        };
+        let verdict =
+            session.handle_api_response(credential.generation(), StatusCode::UNAUTHORIZED, start());
+        assert_eq!(verdict, ApiVerdict::Accept);
+        assert!(session.poll_transmit(start()).is_none());
+        assert!(session.snapshot().is_none());
+    }
+}
+
+#[test]
+fn no_credentials_for_another_origin() {
+    let mut sim = Sim::logged_in();
+    for uri in [
+        "https://evil.example/steal",
+        "http://api.teletracker.net/plain",
+        "https://api.teletracker.net:444/",
+    ] {
+        let uri: http::Uri = uri.parse().unwrap();
+        assert_eq!(
+            sim.session.authorize(&uri, sim.now).unwrap_err(),
+            AuthError::ForeignOrigin,
+            "{uri}"
+        );
+        assert!(!sim.session.is_api_origin(&uri));
+    }
+}
+
+// ----- §6 RealTime -------------------------------------------------------------------------
+
+#[test]
+fn realtime_handshake_uses_a_currently_valid_token() {
+    let mut sim = Sim::bearer();
+    assert!(
+        sim.session
+            .bearer_mut()
+            .unwrap()
+            .realtime_auth(sim.now)
+            .unwrap()
+            .is_none(),
+        "log in first"
+    );
+    sim.drive();
+    let message = sim
+        .session
+        .bearer_mut()
+        .unwrap()
+        .realtime_auth(sim.now)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        message.as_text(),
+        r#"{"type":"authrequest","token":"tok-1-secret"}"#
+    );
+    sim.advance(3595);
+    assert!(
+        sim.session
+            .bearer_mut()
+            .unwrap()
+            .realtime_auth(sim.now)
+            .unwrap()
+            .is_none(),
+        "refresh first"
+    );
+}
+
+#[test]
+fn basic_and_integrator_cannot_make_a_realtime_handshake() {
+    let config = Config::basic(BASE, "alice", Password::new("pw"))
+        .build()
+        .unwrap();
+    let mut session = Session::new(config, 1, start()).unwrap();
+    // The handshake lives on BearerSession only: there is none to ask.
+    assert!(session.bearer_mut().is_none());
+}
+
+// ----- persistence -------------------------------------------------------------------------
+
+#[test]
+fn a_restored_session_continues_without_logging_in() {
+    let mut first = Sim::logged_in();
+    first.advance(600);
+    let snapshot = first.persisted().unwrap();
+    let restored = Session::restore(first.config.clone(), snapshot, 9, first.now).unwrap();
+    let mut sim = Sim::around(restored, first.config.clone(), first.now);
+    assert_eq!(sim.header(), "Bearer tok-1-secret");
+    assert_eq!(sim.drive(), None, "no login");
+    sim.advance(3000);
+    assert_eq!(
+        sim.drive(),
+        Some(Exchange::Refresh),
+        "and refreshes with the stored refresh token"
+    );
+    assert_eq!(sim.seen[0].body["refresh_token"], "ref-1-secret");
+}
+
+#[test]
+fn a_newer_snapshot_from_another_process_is_adopted_instead_of_refreshing() {
+    let mut a = Sim::logged_in();
+    let mut b = Sim::around(
+        Session::restore(a.config.clone(), a.persisted().unwrap(), 5, a.now).unwrap(),
+        a.config.clone(),
+        a.now,
+    );
+    a.advance(3400);
+    b.advance(3400);
+    assert_eq!(a.drive(), Some(Exchange::Refresh));
+    assert!(b.session.wants_transmit(b.now));
+    assert!(b.session.adopt(a.persisted().unwrap(), b.now));
+    assert!(
+        !b.session.wants_transmit(b.now),
+        "b need not refresh the same session again"
+    );
+    assert!(b.header().starts_with("Bearer tok-"));
+    assert!(
+        !b.session.adopt(a.persisted().unwrap(), b.now),
+        "not newer any more"
+    );
+}
+
+#[test]
+fn restore_refuses_another_users_snapshot_and_static_schemes() {
+    let sim = Sim::logged_in();
+    let snapshot = sim.persisted().unwrap();
+    let bob = Config::bearer(BASE, "bob", Password::new("pw"))
+        .build()
+        .unwrap();
+    assert_eq!(
+        Session::restore(bob, snapshot.clone(), 1, sim.now).unwrap_err(),
+        auth_core::RestoreError::OtherUser
+    );
+    let basic = Config::basic(BASE, "alice", Password::new("pw"))
+        .build()
+        .unwrap();
+    assert_eq!(
+        Session::restore(basic, snapshot, 1, sim.now).unwrap_err(),
+        auth_core::RestoreError::NotBearer
+    );
+}
+
+#[test]
+fn a_bearer_session_without_password_must_be_restored() {
+    let config = Config::bearer_without_password(BASE, "alice")
+        .build()
+        .unwrap();
+    assert_eq!(
+        Session::new(config, 1, start()).unwrap_err(),
+        auth_core::ConfigError::NoPasswordToLogIn
+    );
+}
+
+// ----- secrets -----------------------------------------------------------------------------
+
+#[test]
+fn no_debug_output_or_error_contains_a_secret() {
+    let mut sim = Sim::logged_in();
+    let mut shown = Vec::new();
+    shown.push(format!("{:?}", sim.session));
+    shown.push(format!("{:#?}", sim.config));
+    shown.push(format!("{:?}", bearer_config()));
+    shown.push(format!("{:?}", sim.ready()));
+    shown.push(format!("{:?}", sim.persisted()));
+    shown.push(format!("{:?}", sim.events));
+    sim.advance(3400);
+    let refresh = sim.emit().unwrap();
+    shown.push(format!("{refresh:?}"));
+    shown.push(format!(
+        "{:?}",
+        sim.session.bearer_mut().unwrap().realtime_auth(sim.now)
+    ));
+    sim.answer(
+        refresh,
+        Reply::Status(
+            401,
+            r#"{"success":false,"message":"token ref-1-secret pw-secret-1234 bad"}"#,
+        ),
+    );
+    sim.script([Reply::Status(
+        401,
+        r#"{"error":"pw-secret-1234 is wrong for tok-1-secret"}"#,
+    )]);
+    sim.drive();
+    let err = sim.authorize().unwrap_err();
+    shown.push(format!("{err:?}"));
+    shown.push(err.to_string());
+    for text in shown {
+        for secret in [
+            "tok-1-secret",
+            "tok-2-secret",
+            "ref-1-secret",
+            "ref-2-secret",
+            support::PASSWORD,
+        ] {
+            assert!(!text.contains(secret), "{secret} leaked in: {text}");
+        }
+    }
+}
+
+#[test]
+fn a_policy_can_be_tuned() {
+    let policy = RefreshPolicy {
+        stale_margin_min: std::time::Duration::from_secs(600),
+        ..RefreshPolicy::default()
+    };
+    let mut sim = Sim::with(bearer_config().refresh_policy(policy));
+    sim.login();
+    sim.advance(3000);
+    assert_eq!(sim.drive(), Some(Exchange::Refresh));
+}
