@@ -28,9 +28,7 @@ use time::OffsetDateTime;
 use crate::clock::{Clock, later, shifted};
 use crate::config::{AccountId, AccountSwitch, BaseUrl, Config, RefreshPolicy};
 use crate::error::{AuthError, TransientCause};
-use crate::request::{
-    ApiVerdict, AuthRequest, Authorization, Credential, Event, Exchange, RequestId, TokenGeneration,
-};
+use crate::request::{ApiVerdict, AuthRequest, Authorization, Credential, Event, Exchange, RequestId, TokenGeneration};
 use crate::rng::Rng;
 use crate::secret::{BearerToken, Password, RefreshToken};
 use crate::snapshot::Snapshot;
@@ -116,18 +114,9 @@ impl fmt::Debug for BearerSession {
             .field("has_password", &self.password.is_some())
             .field("account", &self.account)
             .field("generation", &self.generation)
-            .field(
-                "token_state",
-                &self
-                    .token
-                    .as_ref()
-                    .map(|t| (t.schedule.state(now), t.invalidated)),
-            )
+            .field("token_state", &self.token.as_ref().map(|t| (t.schedule.state(now), t.invalidated)))
             .field("has_refresh_token", &self.refresh.is_some())
-            .field(
-                "in_flight",
-                &self.in_flight.as_ref().map(|f| (f.id, f.exchange)),
-            )
+            .field("in_flight", &self.in_flight.as_ref().map(|f| (f.id, f.exchange)))
             .field("switching_to", &self.switch.as_ref().map(|s| s.account))
             .field("backoff", &self.backoff.as_ref().map(|b| &b.error))
             .field("fatal", &self.fatal)
@@ -188,10 +177,7 @@ impl BearerSession {
     /// The current token's state at `now`, or `None` without a token in service.
     pub fn token_state(&self, now: OffsetDateTime) -> Option<TokenState> {
         let now = now.max(self.clock.now());
-        self.token
-            .as_ref()
-            .filter(|t| !t.invalidated)
-            .map(|t| t.schedule.state(now))
+        self.token.as_ref().filter(|t| !t.invalidated).map(|t| t.schedule.state(now))
     }
 
     /// Whether an auth request is in flight.
@@ -231,11 +217,7 @@ impl BearerSession {
 
     // ----- commands ------------------------------------------------------------------------
 
-    pub(crate) fn authorize(
-        &mut self,
-        uri: &Uri,
-        now: OffsetDateTime,
-    ) -> Result<Authorization, AuthError> {
+    pub(crate) fn authorize(&mut self, uri: &Uri, now: OffsetDateTime) -> Result<Authorization, AuthError> {
         if !self.base.same_origin(uri) {
             return Err(AuthError::ForeignOrigin);
         }
@@ -246,10 +228,7 @@ impl BearerSession {
     }
 
     /// The current credential, or `None` while an exchange must complete first.
-    pub(crate) fn credential(
-        &mut self,
-        now: OffsetDateTime,
-    ) -> Result<Option<Credential>, AuthError> {
+    pub(crate) fn credential(&mut self, now: OffsetDateTime) -> Result<Option<Credential>, AuthError> {
         let now = self.observe(now);
         if let Some(fatal) = &self.fatal {
             return Err(fatal.clone());
@@ -282,34 +261,24 @@ impl BearerSession {
     }
 
     /// Starts moving the session to `account` (SPEC.md §4).
-    pub(crate) fn switch_account(
-        &mut self,
-        account: AccountId,
-        now: OffsetDateTime,
-    ) -> Result<(), AuthError> {
+    pub(crate) fn switch_account(&mut self, account: AccountId, now: OffsetDateTime) -> Result<(), AuthError> {
         let now = self.observe(now);
         if let Some(fatal) = &self.fatal {
             return Err(fatal.clone());
         }
         if self.switch.is_none() && self.account == Some(account) && self.token.is_some() {
+            self.last_switch_error = None;
             return Ok(());
         }
         if self.switch_strategy == AccountSwitch::Relogin && self.password.is_none() {
             return Err(AuthError::PasswordRequired);
         }
         self.last_switch_error = None;
-        self.switch = Some(PendingSwitch {
-            account,
-            requested_at: now,
-        });
+        self.switch = Some(PendingSwitch { account, requested_at: now });
         Ok(())
     }
 
-    pub(crate) fn handle_api_response(
-        &mut self,
-        generation: TokenGeneration,
-        status: StatusCode,
-    ) -> ApiVerdict {
+    pub(crate) fn handle_api_response(&mut self, generation: TokenGeneration, status: StatusCode) -> ApiVerdict {
         self.outstanding = self.outstanding.saturating_sub(1);
         if status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN {
             return ApiVerdict::Accept;
@@ -345,17 +314,9 @@ impl BearerSession {
         };
         let schedule = Schedule::new(&self.policy, sent_at, snapshot.lifetime, self.rng.unit());
         self.generation = snapshot.generation.max(self.generation);
-        self.token = Some(Token {
-            value: snapshot.token,
-            header,
-            generation: self.generation,
-            schedule,
-            invalidated: false,
-        });
-        self.refresh = snapshot.refresh_token.map(|token| Refresh {
-            token,
-            expires_at: snapshot.refresh_expires_at,
-        });
+        self.token =
+            Some(Token { value: snapshot.token, header, generation: self.generation, schedule, invalidated: false });
+        self.refresh = snapshot.refresh_token.map(|token| Refresh { token, expires_at: snapshot.refresh_expires_at });
         self.account = snapshot.account.or(self.account);
         self.backoff = None;
         self.failures_in_a_row = 0;
@@ -373,13 +334,7 @@ impl BearerSession {
             Exchange::Login => {
                 let password = self.password.as_ref()?;
                 login_account = self.switch.as_ref().map(|s| s.account).or(self.account);
-                wire::login_request(
-                    self.base.join("/auth/login"),
-                    &self.username,
-                    password,
-                    login_account,
-                    false,
-                )
+                wire::login_request(self.base.join("/auth/login"), &self.username, password, login_account, false)
             }
             Exchange::Refresh => {
                 // The refresh token is moved into the request: it is spent from here on
@@ -406,11 +361,7 @@ impl BearerSession {
             deadline: later(now, self.policy.auth_timeout),
             account: login_account,
         });
-        Some(AuthRequest {
-            id,
-            exchange,
-            request,
-        })
+        Some(AuthRequest { id, exchange, request })
     }
 
     pub(crate) fn handle_response<B: AsRef<[u8]>>(
@@ -424,13 +375,7 @@ impl BearerSession {
             return; // An answer to a request we gave up on: ignore it.
         };
         let scrub = |text: &str| self.scrub(text);
-        let outcome = wire::classify(
-            response.status(),
-            response.headers(),
-            response.body().as_ref(),
-            now,
-            &scrub,
-        );
+        let outcome = wire::classify(response.status(), response.headers(), response.body().as_ref(), now, &scrub);
         match (outcome, flight.exchange) {
             (Ok(map), Exchange::Masquerade(account)) if !wire::has_token(&map) => {
                 self.masquerade_kept_token(account);
@@ -440,15 +385,11 @@ impl BearerSession {
                 Err(malformed) => self.transient(TransientCause::Malformed(malformed), None, now),
             },
             (Err(Failure::Rejected(error)), exchange) => self.rejected(error, exchange, &flight),
-            (Err(Failure::Server(error)), _) => {
-                self.transient(TransientCause::Server(error), None, now)
-            }
+            (Err(Failure::Server(error)), _) => self.transient(TransientCause::Server(error), None, now),
             (Err(Failure::RateLimited { error, retry_after }), _) => {
                 self.transient(TransientCause::RateLimited(error), retry_after, now)
             }
-            (Err(Failure::Malformed(malformed)), _) => {
-                self.transient(TransientCause::Malformed(malformed), None, now)
-            }
+            (Err(Failure::Malformed(malformed)), _) => self.transient(TransientCause::Malformed(malformed), None, now),
         }
     }
 
@@ -521,17 +462,13 @@ impl BearerSession {
             return None;
         }
         let usable = self.token.as_ref().filter(|t| t.usable(now));
-        let refresh_usable = self
-            .refresh
-            .as_ref()
-            .is_some_and(|r| r.expires_at.is_none_or(|at| now < at));
+        let refresh_usable = self.refresh.as_ref().is_some_and(|r| r.expires_at.is_none_or(|at| now < at));
         if let Some(switch) = &self.switch {
             match (&self.switch_strategy, usable) {
                 (AccountSwitch::Masquerade { .. }, Some(_)) => {
                     // Wait for the requests that carry the old account to come back, so none
                     // of them runs on the new one (SPEC.md §4), but not forever.
-                    let drained = self.outstanding == 0
-                        || now >= later(switch.requested_at, self.policy.auth_timeout);
+                    let drained = self.outstanding == 0 || now >= later(switch.requested_at, self.policy.auth_timeout);
                     return drained.then_some(Exchange::Masquerade(switch.account));
                 }
                 // Relogin, or no token to masquerade with: a login can name the account.
@@ -568,30 +505,14 @@ impl BearerSession {
         };
         // SPEC.md §3 clock rule: expiry = send time + tokenLifetime, in our clock. The server's
         // tokenExpiration only tells us its clock offset, applied to refreshTokenExpiration.
-        let schedule = Schedule::new(
-            &self.policy,
-            flight.sent_at,
-            grant.lifetime,
-            self.rng.unit(),
-        );
-        let offset = grant
-            .token_expiration
-            .map(|server| server - schedule.expires_at);
-        let refresh_expires_at = grant
-            .refresh_expiration
-            .map(|server| offset.map_or(server, |offset| shifted(server, -offset)));
+        let schedule = Schedule::new(&self.policy, flight.sent_at, grant.lifetime, self.rng.unit());
+        let offset = grant.token_expiration.map(|server| server - schedule.expires_at);
+        let refresh_expires_at =
+            grant.refresh_expiration.map(|server| offset.map_or(server, |offset| shifted(server, -offset)));
         self.generation = TokenGeneration(self.generation.0 + 1);
-        self.token = Some(Token {
-            value: grant.token,
-            header,
-            generation: self.generation,
-            schedule,
-            invalidated: false,
-        });
-        self.refresh = grant.refresh_token.map(|token| Refresh {
-            token,
-            expires_at: refresh_expires_at,
-        });
+        self.token =
+            Some(Token { value: grant.token, header, generation: self.generation, schedule, invalidated: false });
+        self.refresh = grant.refresh_token.map(|token| Refresh { token, expires_at: refresh_expires_at });
         self.backoff = None;
         self.failures_in_a_row = 0;
         let account = match flight.exchange {
@@ -650,12 +571,7 @@ impl BearerSession {
         }
     }
 
-    fn rejected(
-        &mut self,
-        error: crate::error::ServerError,
-        exchange: Exchange,
-        flight: &InFlight,
-    ) {
+    fn rejected(&mut self, error: crate::error::ServerError, exchange: Exchange, flight: &InFlight) {
         let switching_to = self.switch.as_ref().map(|s| s.account);
         match exchange {
             Exchange::Login if switching_to.is_some() && flight.account == switching_to => {
@@ -678,29 +594,17 @@ impl BearerSession {
 
     /// A failure that may pass: keep whatever token is in service, back off, try again
     /// (SPEC.md §3, transient failures).
-    fn transient(
-        &mut self,
-        cause: TransientCause,
-        retry_after: Option<Duration>,
-        now: OffsetDateTime,
-    ) {
+    fn transient(&mut self, cause: TransientCause, retry_after: Option<Duration>, now: OffsetDateTime) {
         self.failures_in_a_row = self.failures_in_a_row.saturating_add(1);
         let exponent = (self.failures_in_a_row - 1).min(16);
-        let base = self
-            .policy
-            .backoff_initial
-            .saturating_mul(1 << exponent)
-            .min(self.policy.backoff_max);
+        let base = self.policy.backoff_initial.saturating_mul(1 << exponent).min(self.policy.backoff_max);
         // Equal jitter: half fixed, half random, so a fleet does not retry in lockstep.
         let mut delay = base / 2 + (base / 2).mul_f64(self.rng.unit());
         if let Some(asked) = retry_after {
             delay = delay.max(asked.min(self.policy.retry_after_max));
         }
         let retry_at = later(now, delay);
-        self.backoff = Some(Backoff {
-            error: AuthError::Unavailable { cause, retry_at },
-            retry_at,
-        });
+        self.backoff = Some(Backoff { error: AuthError::Unavailable { cause, retry_at }, retry_at });
     }
 
     /// Removes our own secrets from text the server sent back.
@@ -742,10 +646,7 @@ impl BearerSession {
         };
         // Not an API request: nothing will be reported back for it.
         self.release();
-        let token = self
-            .token
-            .as_ref()
-            .filter(|t| t.generation == credential.generation);
+        let token = self.token.as_ref().filter(|t| t.generation == credential.generation);
         Ok(token.map(|t| crate::realtime::RealtimeAuthRequest::new(t.value.expose_secret())))
     }
 
@@ -756,10 +657,6 @@ impl BearerSession {
             return Ok(None);
         };
         self.release();
-        Ok(self
-            .token
-            .as_ref()
-            .filter(|t| t.generation == credential.generation)
-            .map(|t| t.value.clone()))
+        Ok(self.token.as_ref().filter(|t| t.generation == credential.generation).map(|t| t.value.clone()))
     }
 }

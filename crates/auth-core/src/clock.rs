@@ -40,29 +40,17 @@ pub(crate) fn utc(t: OffsetDateTime) -> OffsetDateTime {
 
 /// `t + d`, saturating at the end of representable time.
 pub(crate) fn later(t: OffsetDateTime, d: Duration) -> OffsetDateTime {
-    time::Duration::try_from(d)
-        .ok()
-        .and_then(|d| t.checked_add(d))
-        .unwrap_or_else(|| max_time(t))
+    time::Duration::try_from(d).ok().and_then(|d| t.checked_add(d)).unwrap_or_else(|| max_time(t))
 }
 
 /// `t - d`, saturating at the start of representable time.
 pub(crate) fn earlier(t: OffsetDateTime, d: Duration) -> OffsetDateTime {
-    time::Duration::try_from(d)
-        .ok()
-        .and_then(|d| t.checked_sub(d))
-        .unwrap_or_else(|| min_time(t))
+    time::Duration::try_from(d).ok().and_then(|d| t.checked_sub(d)).unwrap_or_else(|| min_time(t))
 }
 
 /// `t + d` for a signed offset, saturating.
 pub(crate) fn shifted(t: OffsetDateTime, d: time::Duration) -> OffsetDateTime {
-    t.checked_add(d).unwrap_or_else(|| {
-        if d.is_negative() {
-            min_time(t)
-        } else {
-            max_time(t)
-        }
-    })
+    t.checked_add(d).unwrap_or_else(|| if d.is_negative() { min_time(t) } else { max_time(t) })
 }
 
 fn max_time(t: OffsetDateTime) -> OffsetDateTime {
@@ -81,10 +69,7 @@ mod tests {
     fn time_never_moves_backwards() {
         let t0 = OffsetDateTime::UNIX_EPOCH;
         let mut clock = Clock::new(t0);
-        assert_eq!(
-            clock.observe(later(t0, Duration::from_secs(10))),
-            later(t0, Duration::from_secs(10))
-        );
+        assert_eq!(clock.observe(later(t0, Duration::from_secs(10))), later(t0, Duration::from_secs(10)));
         assert_eq!(clock.observe(t0), later(t0, Duration::from_secs(10)));
     }
 

@@ -86,9 +86,7 @@ pub enum AccountSwitch {
 impl AccountSwitch {
     /// Masquerade at [`DEFAULT_MASQUERADE_PATH`].
     pub fn masquerade() -> Self {
-        AccountSwitch::Masquerade {
-            path: DEFAULT_MASQUERADE_PATH.to_owned(),
-        }
+        AccountSwitch::Masquerade { path: DEFAULT_MASQUERADE_PATH.to_owned() }
     }
 }
 
@@ -157,10 +155,7 @@ impl RefreshPolicy {
         ];
         for (name, value) in fractions {
             if !(0.0..0.5).contains(&value) {
-                return Err(ConfigError::InvalidRefreshPolicy {
-                    field: name,
-                    reason: "must be in [0, 0.5)",
-                });
+                return Err(ConfigError::InvalidRefreshPolicy { field: name, reason: "must be in [0, 0.5)" });
             }
         }
         let day = Duration::from_secs(86_400);
@@ -174,10 +169,7 @@ impl RefreshPolicy {
         ];
         for (name, value) in durations {
             if value > day {
-                return Err(ConfigError::InvalidRefreshPolicy {
-                    field: name,
-                    reason: "must be at most one day",
-                });
+                return Err(ConfigError::InvalidRefreshPolicy { field: name, reason: "must be at most one day" });
             }
         }
         if self.backoff_initial.is_zero() || self.backoff_initial > self.backoff_max {
@@ -187,10 +179,7 @@ impl RefreshPolicy {
             });
         }
         if self.auth_timeout.is_zero() || self.auth_timeout > day {
-            return Err(ConfigError::InvalidRefreshPolicy {
-                field: "auth_timeout",
-                reason: "must be in (0, 1 day]",
-            });
+            return Err(ConfigError::InvalidRefreshPolicy { field: "auth_timeout", reason: "must be in (0, 1 day]" });
         }
         if self.max_unusable_tokens == 0 {
             return Err(ConfigError::InvalidRefreshPolicy {
@@ -216,9 +205,7 @@ pub enum ConfigError {
     #[error("the username is empty")]
     EmptyUsername,
     /// RFC 7617: a Basic or Integrator user-id cannot contain `:`.
-    #[error(
-        "a {scheme} user-id cannot contain ':' (RFC 7617); use bearer authentication for this user"
-    )]
+    #[error("a {scheme} user-id cannot contain ':' (RFC 7617); use bearer authentication for this user")]
     ColonInUserId {
         /// The scheme that was asked for.
         scheme: Scheme,
@@ -233,9 +220,7 @@ pub enum ConfigError {
     /// Integrator requests need an account (SPEC.md §1): pin one with
     /// [`ConfigBuilder::account`] or opt in to per-request accounts with
     /// [`ConfigBuilder::account_per_request`].
-    #[error(
-        "an Integrator must name an account: pin one, or opt in to putting account_id on every request yourself"
-    )]
+    #[error("an Integrator must name an account: pin one, or opt in to putting account_id on every request yourself")]
     IntegratorNeedsAccount,
     /// The masquerade path is not an absolute path.
     #[error("the masquerade path must be an absolute path such as /auth/masquerade")]
@@ -265,48 +250,28 @@ pub struct BaseUrl {
 impl BaseUrl {
     /// Parses and validates a base URL such as `https://api.teletracker.net`.
     pub fn parse(url: &str) -> Result<Self, ConfigError> {
-        let uri: Uri = url.parse().map_err(|_| ConfigError::InvalidBaseUrl {
-            reason: "not a URL",
-        })?;
-        let scheme = uri.scheme().cloned().ok_or(ConfigError::InvalidBaseUrl {
-            reason: "no scheme",
-        })?;
+        let uri: Uri = url.parse().map_err(|_| ConfigError::InvalidBaseUrl { reason: "not a URL" })?;
+        let scheme = uri.scheme().cloned().ok_or(ConfigError::InvalidBaseUrl { reason: "no scheme" })?;
         if scheme != UriScheme::HTTP && scheme != UriScheme::HTTPS {
-            return Err(ConfigError::InvalidBaseUrl {
-                reason: "the scheme must be http or https",
-            });
+            return Err(ConfigError::InvalidBaseUrl { reason: "the scheme must be http or https" });
         }
-        let authority = uri
-            .authority()
-            .cloned()
-            .ok_or(ConfigError::InvalidBaseUrl { reason: "no host" })?;
+        let authority = uri.authority().cloned().ok_or(ConfigError::InvalidBaseUrl { reason: "no host" })?;
         if authority.host().is_empty() {
             return Err(ConfigError::InvalidBaseUrl { reason: "no host" });
         }
         if authority.as_str().contains('@') {
-            return Err(ConfigError::InvalidBaseUrl {
-                reason: "credentials in the URL are not allowed",
-            });
+            return Err(ConfigError::InvalidBaseUrl { reason: "credentials in the URL are not allowed" });
         }
         if uri.query().is_some() {
-            return Err(ConfigError::InvalidBaseUrl {
-                reason: "a query string is not allowed",
-            });
+            return Err(ConfigError::InvalidBaseUrl { reason: "a query string is not allowed" });
         }
         let prefix = uri.path().trim_end_matches('/').to_owned();
-        Ok(BaseUrl {
-            scheme,
-            authority,
-            prefix,
-        })
+        Ok(BaseUrl { scheme, authority, prefix })
     }
 
     /// The absolute URL of `path` (which starts with `/`) under this base.
     pub fn join(&self, path: &str) -> Uri {
-        let text = format!(
-            "{}://{}{}{}",
-            self.scheme, self.authority, self.prefix, path
-        );
+        let text = format!("{}://{}{}{}", self.scheme, self.authority, self.prefix, path);
         // Scheme and authority were validated and paths are checked by the callers, so this
         // cannot fail; fall back to the base rather than panic all the same.
         text.parse().unwrap_or_else(|_| Uri::from(self.clone()))
@@ -331,12 +296,7 @@ impl BaseUrl {
 
 impl From<BaseUrl> for Uri {
     fn from(base: BaseUrl) -> Uri {
-        Uri::builder()
-            .scheme(base.scheme)
-            .authority(base.authority)
-            .path_and_query("/")
-            .build()
-            .unwrap_or_default()
+        Uri::builder().scheme(base.scheme).authority(base.authority).path_and_query("/").build().unwrap_or_default()
     }
 }
 
@@ -501,21 +461,16 @@ impl ConfigBuilder {
         }
         match self.scheme {
             Scheme::Basic | Scheme::Integrator if self.username.contains(':') => {
-                return Err(ConfigError::ColonInUserId {
-                    scheme: self.scheme,
-                });
+                return Err(ConfigError::ColonInUserId { scheme: self.scheme });
             }
-            Scheme::Integrator
-                if self.account.is_none() && self.account_source == AccountSource::Pinned =>
-            {
+            Scheme::Integrator if self.account.is_none() && self.account_source == AccountSource::Pinned => {
                 return Err(ConfigError::IntegratorNeedsAccount);
             }
             _ => {}
         }
         if let AccountSwitch::Masquerade { path } = &self.account_switch {
-            let valid = path.starts_with('/')
-                && !path.contains(['?', '#'])
-                && path.parse::<http::uri::PathAndQuery>().is_ok();
+            let valid =
+                path.starts_with('/') && !path.contains(['?', '#']) && path.parse::<http::uri::PathAndQuery>().is_ok();
             if !valid {
                 return Err(ConfigError::InvalidMasqueradePath);
             }
@@ -543,151 +498,67 @@ mod tests {
 
     #[test]
     fn accepts_the_documented_base_url_and_a_local_one() {
-        assert!(
-            Config::bearer(DEFAULT_BASE_URL, "alice", pw())
-                .build()
-                .is_ok()
-        );
-        assert!(
-            Config::bearer("http://127.0.0.1:8080/", "alice", pw())
-                .build()
-                .is_ok()
-        );
+        assert!(Config::bearer(DEFAULT_BASE_URL, "alice", pw()).build().is_ok());
+        assert!(Config::bearer("http://127.0.0.1:8080/", "alice", pw()).build().is_ok());
     }
 
     #[test]
     fn rejects_non_http_urls() {
-        for url in [
-            "ftp://example.com",
-            "example.com",
-            "",
-            "https://",
-            "https://u:p@host",
-            "https://h/?q=1",
-        ] {
+        for url in ["ftp://example.com", "example.com", "", "https://", "https://u:p@host", "https://h/?q=1"] {
             let err = Config::bearer(url, "alice", pw()).build().unwrap_err();
-            assert!(
-                matches!(err, ConfigError::InvalidBaseUrl { .. }),
-                "{url}: {err:?}"
-            );
+            assert!(matches!(err, ConfigError::InvalidBaseUrl { .. }), "{url}: {err:?}");
         }
     }
 
     #[test]
     fn colon_in_basic_or_integrator_user_id_is_a_config_error() {
-        let err = Config::basic(DEFAULT_BASE_URL, "a:b", pw())
-            .build()
-            .unwrap_err();
-        assert_eq!(
-            err,
-            ConfigError::ColonInUserId {
-                scheme: Scheme::Basic
-            }
-        );
-        let err = Config::integrator(DEFAULT_BASE_URL, "a:b", pw())
-            .account(AccountId(1))
-            .build()
-            .unwrap_err();
-        assert_eq!(
-            err,
-            ConfigError::ColonInUserId {
-                scheme: Scheme::Integrator
-            }
-        );
+        let err = Config::basic(DEFAULT_BASE_URL, "a:b", pw()).build().unwrap_err();
+        assert_eq!(err, ConfigError::ColonInUserId { scheme: Scheme::Basic });
+        let err = Config::integrator(DEFAULT_BASE_URL, "a:b", pw()).account(AccountId(1)).build().unwrap_err();
+        assert_eq!(err, ConfigError::ColonInUserId { scheme: Scheme::Integrator });
         // Bearer sends the username in a JSON body, where ':' is fine.
-        assert!(
-            Config::bearer(DEFAULT_BASE_URL, "a:b", pw())
-                .build()
-                .is_ok()
-        );
+        assert!(Config::bearer(DEFAULT_BASE_URL, "a:b", pw()).build().is_ok());
     }
 
     #[test]
     fn control_characters_are_rejected() {
-        let err = Config::basic(DEFAULT_BASE_URL, "alice\r\nX-Evil: 1", pw())
-            .build()
-            .unwrap_err();
+        let err = Config::basic(DEFAULT_BASE_URL, "alice\r\nX-Evil: 1", pw()).build().unwrap_err();
         assert_eq!(err, ConfigError::ControlCharacter { field: "username" });
-        let err = Config::bearer(DEFAULT_BASE_URL, "alice", Password::new("a\nb"))
-            .build()
-            .unwrap_err();
+        let err = Config::bearer(DEFAULT_BASE_URL, "alice", Password::new("a\nb")).build().unwrap_err();
         assert_eq!(err, ConfigError::ControlCharacter { field: "password" });
     }
 
     #[test]
     fn integrator_needs_a_way_to_name_an_account() {
-        let err = Config::integrator(DEFAULT_BASE_URL, "int", pw())
-            .build()
-            .unwrap_err();
+        let err = Config::integrator(DEFAULT_BASE_URL, "int", pw()).build().unwrap_err();
         assert_eq!(err, ConfigError::IntegratorNeedsAccount);
-        assert!(
-            Config::integrator(DEFAULT_BASE_URL, "int", pw())
-                .account(AccountId(7))
-                .build()
-                .is_ok()
-        );
-        assert!(
-            Config::integrator(DEFAULT_BASE_URL, "int", pw())
-                .account_per_request()
-                .build()
-                .is_ok()
-        );
+        assert!(Config::integrator(DEFAULT_BASE_URL, "int", pw()).account(AccountId(7)).build().is_ok());
+        assert!(Config::integrator(DEFAULT_BASE_URL, "int", pw()).account_per_request().build().is_ok());
     }
 
     #[test]
     fn masquerade_path_must_be_absolute() {
-        let bad = AccountSwitch::Masquerade {
-            path: "auth/masq".into(),
-        };
-        let err = Config::bearer(DEFAULT_BASE_URL, "a", pw())
-            .account_switch(bad)
-            .build()
-            .unwrap_err();
+        let bad = AccountSwitch::Masquerade { path: "auth/masq".into() };
+        let err = Config::bearer(DEFAULT_BASE_URL, "a", pw()).account_switch(bad).build().unwrap_err();
         assert_eq!(err, ConfigError::InvalidMasqueradePath);
         assert!(
-            Config::bearer(DEFAULT_BASE_URL, "a", pw())
-                .account_switch(AccountSwitch::masquerade())
-                .build()
-                .is_ok()
+            Config::bearer(DEFAULT_BASE_URL, "a", pw()).account_switch(AccountSwitch::masquerade()).build().is_ok()
         );
     }
 
     #[test]
     fn refresh_policy_is_validated() {
-        let policy = RefreshPolicy {
-            stale_margin_fraction: 0.9,
-            ..RefreshPolicy::default()
-        };
-        let err = Config::bearer(DEFAULT_BASE_URL, "a", pw())
-            .refresh_policy(policy)
-            .build()
-            .unwrap_err();
-        assert!(matches!(
-            err,
-            ConfigError::InvalidRefreshPolicy {
-                field: "stale_margin_fraction",
-                ..
-            }
-        ));
-        let policy = RefreshPolicy {
-            backoff_initial: Duration::ZERO,
-            ..RefreshPolicy::default()
-        };
-        assert!(
-            Config::bearer(DEFAULT_BASE_URL, "a", pw())
-                .refresh_policy(policy)
-                .build()
-                .is_err()
-        );
+        let policy = RefreshPolicy { stale_margin_fraction: 0.9, ..RefreshPolicy::default() };
+        let err = Config::bearer(DEFAULT_BASE_URL, "a", pw()).refresh_policy(policy).build().unwrap_err();
+        assert!(matches!(err, ConfigError::InvalidRefreshPolicy { field: "stale_margin_fraction", .. }));
+        let policy = RefreshPolicy { backoff_initial: Duration::ZERO, ..RefreshPolicy::default() };
+        assert!(Config::bearer(DEFAULT_BASE_URL, "a", pw()).refresh_policy(policy).build().is_err());
     }
 
     #[test]
     fn same_origin_compares_scheme_host_and_effective_port() {
         let base = BaseUrl::parse("https://api.teletracker.net").unwrap();
-        let yes = [
-            "https://api.teletracker.net/x",
-            "https://API.teletracker.net:443/reports?a=1",
-        ];
+        let yes = ["https://api.teletracker.net/x", "https://API.teletracker.net:443/reports?a=1"];
         let no = [
             "http://api.teletracker.net/x",
             "https://api.teletracker.net:8443/x",
@@ -706,9 +577,6 @@ mod tests {
     #[test]
     fn join_keeps_a_path_prefix() {
         let base = BaseUrl::parse("http://127.0.0.1:9/api/").unwrap();
-        assert_eq!(
-            base.join("/auth/login").to_string(),
-            "http://127.0.0.1:9/api/auth/login"
-        );
+        assert_eq!(base.join("/auth/login").to_string(), "http://127.0.0.1:9/api/auth/login");
     }
 }

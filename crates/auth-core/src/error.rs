@@ -46,9 +46,7 @@ pub enum AuthError {
     },
     /// An Integrator request carried no `account_id` and none is pinned (SPEC.md §1). Nothing
     /// was sent. Add `account_id` to the query string or pin an account.
-    #[error(
-        "Integrator requests must carry an account_id; none is pinned and the request has none"
-    )]
+    #[error("Integrator requests must carry an account_id; none is pinned and the request has none")]
     AccountRequired,
     /// The request's origin is not the configured API origin, so no credentials were attached.
     #[error("refusing to send credentials to an origin other than the configured API")]
@@ -66,18 +64,14 @@ pub enum AuthError {
     #[error("the server refused the account switch: {0}")]
     AccountSwitchRejected(ServerError),
     /// Switching accounts by relogin needs the password, which this session does not hold.
-    #[error(
-        "switching accounts by logging in again needs the password, which this session does not hold"
-    )]
+    #[error("switching accounts by logging in again needs the password, which this session does not hold")]
     PasswordRequired,
     /// RealTime and bearer tokens need a bearer session (SPEC.md §1, §6): Basic and Integrator
     /// cannot authenticate a RealTime connection.
     #[error("this needs a bearer session: the RealTime API accepts only bearer tokens")]
     RequiresBearer,
     /// Account switching needs a bearer session.
-    #[error(
-        "only a bearer session can switch accounts; Basic and Integrator name the account per request"
-    )]
+    #[error("only a bearer session can switch accounts; Basic and Integrator name the account per request")]
     SwitchRequiresBearer,
 }
 
@@ -90,8 +84,9 @@ impl AuthError {
     /// When the session will try again, for transient errors.
     pub fn retry_at(&self) -> Option<OffsetDateTime> {
         match self {
-            AuthError::Unavailable { retry_at, .. }
-            | AuthError::UnusableTokenLifetime { retry_at, .. } => Some(*retry_at),
+            AuthError::Unavailable { retry_at, .. } | AuthError::UnusableTokenLifetime { retry_at, .. } => {
+                Some(*retry_at)
+            }
             _ => None,
         }
     }

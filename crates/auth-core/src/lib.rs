@@ -138,10 +138,7 @@
 //! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
-#![cfg_attr(
-    not(test),
-    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
-)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 mod bearer;
 mod clock;
@@ -160,13 +157,11 @@ mod wire;
 
 pub use bearer::BearerSession;
 pub use config::{
-    AccountId, AccountSwitch, BaseUrl, Config, ConfigBuilder, ConfigError, DEFAULT_BASE_URL,
-    DEFAULT_MASQUERADE_PATH, RefreshPolicy, Scheme,
+    AccountId, AccountSwitch, BaseUrl, Config, ConfigBuilder, ConfigError, DEFAULT_BASE_URL, DEFAULT_MASQUERADE_PATH,
+    RefreshPolicy, Scheme,
 };
 pub use error::{AuthError, Malformed, ServerError, TransientCause};
-pub use request::{
-    ApiVerdict, AuthRequest, Authorization, Credential, Event, Exchange, RequestId, TokenGeneration,
-};
+pub use request::{ApiVerdict, AuthRequest, Authorization, Credential, Event, Exchange, RequestId, TokenGeneration};
 pub use secret::{BearerToken, Password, RefreshToken, Secret};
 pub use session::{RestoreError, Session};
 pub use snapshot::Snapshot;

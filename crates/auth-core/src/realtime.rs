@@ -35,9 +35,7 @@ impl RealtimeAuthRequest {
         // Field order as in the vendor's example; the token is escaped as a JSON string.
         let token = serde_json::Value::from(token).to_string();
         let text = format!(r#"{{"type":"authrequest","token":{token}}}"#);
-        RealtimeAuthRequest {
-            text: Secret::new(text),
-        }
+        RealtimeAuthRequest { text: Secret::new(text) }
     }
 
     /// The message text to send as the connection's first frame. It holds the token.
@@ -165,25 +163,12 @@ pub fn parse_server_message(text: &str) -> Result<ServerMessage, RealtimeError> 
                 .iter()
                 .find_map(|key| message.get(*key).and_then(Value::as_str))
                 .map(|text| text.chars().filter(|c| !c.is_control()).take(160).collect());
-            ServerMessage::AuthResponse {
-                success,
-                detail: if success { None } else { detail },
-            }
+            ServerMessage::AuthResponse { success, detail: if success { None } else { detail } }
         }
-        "userevent" => ServerMessage::Event {
-            stream: Stream::User,
-            message,
-        },
-        "accountevent" => ServerMessage::Event {
-            stream: Stream::Account,
-            message,
-        },
+        "userevent" => ServerMessage::Event { stream: Stream::User, message },
+        "accountevent" => ServerMessage::Event { stream: Stream::Account, message },
         other => match stream_response(other) {
-            Some((stream, start)) => ServerMessage::StreamResponse {
-                stream,
-                start,
-                success,
-            },
+            Some((stream, start)) => ServerMessage::StreamResponse { stream, start, success },
             None => ServerMessage::Other { kind, message },
         },
     };
@@ -191,18 +176,16 @@ pub fn parse_server_message(text: &str) -> Result<ServerMessage, RealtimeError> 
 }
 
 fn stream_response(kind: &str) -> Option<(Stream, bool)> {
-    [Stream::User, Stream::Account]
-        .into_iter()
-        .find_map(|stream| {
-            let word = stream.word();
-            if kind == format!("start{word}eventresponse") {
-                Some((stream, true))
-            } else if kind == format!("stop{word}eventresponse") {
-                Some((stream, false))
-            } else {
-                None
-            }
-        })
+    [Stream::User, Stream::Account].into_iter().find_map(|stream| {
+        let word = stream.word();
+        if kind == format!("start{word}eventresponse") {
+            Some((stream, true))
+        } else if kind == format!("stop{word}eventresponse") {
+            Some((stream, false))
+        } else {
+            None
+        }
+    })
 }
 
 /// Where a handshake stands.
@@ -232,19 +215,12 @@ impl RealtimeHandshake {
     pub fn handle_message(&mut self, text: &str) -> Result<HandshakeProgress, RealtimeError> {
         match parse_server_message(text)? {
             ServerMessage::AuthResponse { success: true, .. } => self.authenticated = true,
-            ServerMessage::AuthResponse {
-                success: false,
-                detail,
-            } if !self.authenticated => {
+            ServerMessage::AuthResponse { success: false, detail } if !self.authenticated => {
                 return Err(RealtimeError::AuthRejected { detail });
             }
             other => self.early.push_back(other),
         }
-        Ok(if self.authenticated {
-            HandshakeProgress::Authenticated
-        } else {
-            HandshakeProgress::Waiting
-        })
+        Ok(if self.authenticated { HandshakeProgress::Authenticated } else { HandshakeProgress::Waiting })
     }
 
     /// Messages received besides the `authresponse`, oldest first.
@@ -261,10 +237,7 @@ mod tests {
     fn auth_request_matches_the_documented_shape_and_hides_the_token() {
         let request = RealtimeAuthRequest::new("c04c7ff7-5fa1-48fb-aa2a-bcf97a6b8a79");
         let value: Value = serde_json::from_str(request.as_text()).unwrap();
-        assert_eq!(
-            value,
-            serde_json::json!({"type":"authrequest","token":"c04c7ff7-5fa1-48fb-aa2a-bcf97a6b8a79"})
-        );
+        assert_eq!(value, serde_json::json!({"type":"authrequest","token":"c04c7ff7-5fa1-48fb-aa2a-bcf97a6b8a79"}));
         assert!(!format!("{request:?}").contains("c04c7ff7"));
     }
 
@@ -273,19 +246,11 @@ mod tests {
         let cases = [
             (
                 r#"{"type":"startusereventresponse","success":true}"#,
-                ServerMessage::StreamResponse {
-                    stream: Stream::User,
-                    start: true,
-                    success: true,
-                },
+                ServerMessage::StreamResponse { stream: Stream::User, start: true, success: true },
             ),
             (
                 r#"{"type":"stopaccounteventresponse","success":false}"#,
-                ServerMessage::StreamResponse {
-                    stream: Stream::Account,
-                    start: false,
-                    success: false,
-                },
+                ServerMessage::StreamResponse { stream: Stream::Account, start: false, success: false },
             ),
         ];
         for (text, expected) in cases {
@@ -293,55 +258,32 @@ mod tests {
         }
         assert!(matches!(
             parse_server_message(r#"{"type":"userevent","call":1}"#).unwrap(),
-            ServerMessage::Event {
-                stream: Stream::User,
-                ..
-            }
+            ServerMessage::Event { stream: Stream::User, .. }
         ));
-        assert!(matches!(
-            parse_server_message(r#"{"type":"x"}"#).unwrap(),
-            ServerMessage::Other { .. }
-        ));
+        assert!(matches!(parse_server_message(r#"{"type":"x"}"#).unwrap(), ServerMessage::Other { .. }));
     }
 
     #[test]
     fn bad_messages_are_typed_errors() {
         assert_eq!(parse_server_message("nope"), Err(RealtimeError::NotJson));
         assert_eq!(parse_server_message("[]"), Err(RealtimeError::NotJson));
-        assert_eq!(
-            parse_server_message(r#"{"type":1}"#),
-            Err(RealtimeError::MissingType)
-        );
+        assert_eq!(parse_server_message(r#"{"type":1}"#), Err(RealtimeError::MissingType));
         let big = format!(r#"{{"type":"{}"}}"#, "a".repeat(MAX_MESSAGE));
-        assert!(matches!(
-            parse_server_message(&big),
-            Err(RealtimeError::TooLarge { .. })
-        ));
+        assert!(matches!(parse_server_message(&big), Err(RealtimeError::TooLarge { .. })));
     }
 
     #[test]
     fn handshake_keeps_early_messages_and_reports_rejection() {
         let mut handshake = RealtimeHandshake::new();
+        assert_eq!(handshake.handle_message(r#"{"type":"hello"}"#).unwrap(), HandshakeProgress::Waiting);
         assert_eq!(
-            handshake.handle_message(r#"{"type":"hello"}"#).unwrap(),
-            HandshakeProgress::Waiting
-        );
-        assert_eq!(
-            handshake
-                .handle_message(r#"{"type":"authresponse","success":true}"#)
-                .unwrap(),
+            handshake.handle_message(r#"{"type":"authresponse","success":true}"#).unwrap(),
             HandshakeProgress::Authenticated
         );
         assert_eq!(handshake.take_messages().count(), 1);
 
         let mut handshake = RealtimeHandshake::new();
-        let err = handshake
-            .handle_message(r#"{"type":"authresponse","success":false,"error":"expired"}"#);
-        assert_eq!(
-            err,
-            Err(RealtimeError::AuthRejected {
-                detail: Some("expired".into())
-            })
-        );
+        let err = handshake.handle_message(r#"{"type":"authresponse","success":false,"error":"expired"}"#);
+        assert_eq!(err, Err(RealtimeError::AuthRejected { detail: Some("expired".into()) }));
     }
 }

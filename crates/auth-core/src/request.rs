@@ -72,19 +72,7 @@ impl fmt::Debug for AuthRequest {
 
 /// The generation of the token a request carried. It increases with every new token, so the
 /// session can tell whether a 401/403 concerns the current token or an old one (SPEC.md §5a).
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    Default,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    serde::Serialize,
-    serde::Deserialize,
-)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(transparent)]
 pub struct TokenGeneration(pub u64);
 
@@ -135,9 +123,7 @@ impl Credential {
 
     /// Sets the `Authorization` header and adds the account parameter, if any.
     pub fn apply<B>(&self, request: &mut Request<B>) {
-        request
-            .headers_mut()
-            .insert(AUTHORIZATION, self.header.clone());
+        request.headers_mut().insert(AUTHORIZATION, self.header.clone());
         if let Some(account) = self.account_param {
             *request.uri_mut() = with_account_param(request.uri(), account);
         }
@@ -207,15 +193,9 @@ mod tests {
     #[test]
     fn account_param_is_appended_or_added() {
         let uri: Uri = "https://h/reports?x=1".parse().unwrap();
-        assert_eq!(
-            with_account_param(&uri, AccountId(7)).to_string(),
-            "https://h/reports?x=1&account_id=7"
-        );
+        assert_eq!(with_account_param(&uri, AccountId(7)).to_string(), "https://h/reports?x=1&account_id=7");
         let uri: Uri = "https://h/reports".parse().unwrap();
-        assert_eq!(
-            with_account_param(&uri, AccountId(7)).to_string(),
-            "https://h/reports?account_id=7"
-        );
+        assert_eq!(with_account_param(&uri, AccountId(7)).to_string(), "https://h/reports?account_id=7");
     }
 
     #[test]

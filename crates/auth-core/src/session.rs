@@ -95,9 +95,7 @@ impl Session {
         }
         let mut bearer = BearerSession::new(config, seed, now);
         bearer.install_snapshot(snapshot, now);
-        Ok(Session {
-            inner: Inner::Bearer(Box::new(bearer)),
-        })
+        Ok(Session { inner: Inner::Bearer(Box::new(bearer)) })
     }
 
     /// The authentication scheme.
@@ -161,11 +159,7 @@ impl Session {
     ///
     /// Credentials are only ever given for the configured API origin
     /// ([`AuthError::ForeignOrigin`] otherwise), and never for a token at or past its cutoff.
-    pub fn authorize(
-        &mut self,
-        uri: &Uri,
-        now: OffsetDateTime,
-    ) -> Result<Authorization, AuthError> {
+    pub fn authorize(&mut self, uri: &Uri, now: OffsetDateTime) -> Result<Authorization, AuthError> {
         match &mut self.inner {
             Inner::Bearer(b) => b.authorize(uri, now),
             Inner::Static(s) => s.authorize(uri).map(Authorization::Ready),
@@ -204,11 +198,7 @@ impl Session {
     /// reported back (or `auth_timeout` passed), so no request of the old account runs on the
     /// new one. Drive it like any exchange; [`BearerSession::pending_switch`] and
     /// [`BearerSession::last_switch_error`] tell how it ended.
-    pub fn switch_account(
-        &mut self,
-        account: AccountId,
-        now: OffsetDateTime,
-    ) -> Result<(), AuthError> {
+    pub fn switch_account(&mut self, account: AccountId, now: OffsetDateTime) -> Result<(), AuthError> {
         match &mut self.inner {
             Inner::Bearer(b) => b.switch_account(account, now),
             Inner::Static(_) => Err(AuthError::SwitchRequiresBearer),
@@ -250,12 +240,7 @@ impl Session {
     /// Feeds the answer to the auth request `id`. The body should be read with a limit of
     /// [`MAX_AUTH_BODY`](crate::MAX_AUTH_BODY)` + 1` bytes; larger bodies are rejected unparsed.
     /// Answers to unknown or abandoned requests are ignored.
-    pub fn handle_response<B: AsRef<[u8]>>(
-        &mut self,
-        id: RequestId,
-        response: &Response<B>,
-        now: OffsetDateTime,
-    ) {
+    pub fn handle_response<B: AsRef<[u8]>>(&mut self, id: RequestId, response: &Response<B>, now: OffsetDateTime) {
         if let Inner::Bearer(b) = &mut self.inner {
             b.handle_response(id, response, now);
         }

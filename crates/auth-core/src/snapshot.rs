@@ -87,10 +87,7 @@ impl Serialize for Snapshot {
             generation: self.generation.0,
             obtained_at: self.sent_at,
             lifetime_ms: u64::try_from(self.lifetime.as_millis()).unwrap_or(u64::MAX),
-            refresh_token: self
-                .refresh_token
-                .as_ref()
-                .map(|t| t.expose_secret().to_owned()),
+            refresh_token: self.refresh_token.as_ref().map(|t| t.expose_secret().to_owned()),
             refresh_expires_at: self.refresh_expires_at,
             account_id: self.account,
         }
@@ -109,9 +106,7 @@ impl<'de> Deserialize<'de> for Snapshot {
         }
         let valid = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_graphic());
         if !valid(&stored.token) || stored.refresh_token.as_deref().is_some_and(|t| !valid(t)) {
-            return Err(serde::de::Error::custom(
-                "snapshot holds a token that cannot be sent in a header",
-            ));
+            return Err(serde::de::Error::custom("snapshot holds a token that cannot be sent in a header"));
         }
         Ok(Snapshot {
             username: stored.username,
@@ -153,10 +148,7 @@ mod tests {
     #[test]
     fn debug_hides_the_tokens() {
         let shown = format!("{:?}", sample());
-        assert!(
-            !shown.contains("tok-secret") && !shown.contains("ref-secret"),
-            "{shown}"
-        );
+        assert!(!shown.contains("tok-secret") && !shown.contains("ref-secret"), "{shown}");
     }
 
     #[test]

@@ -37,40 +37,21 @@ pub(crate) struct Schedule {
 impl Schedule {
     /// Computes a token's schedule. `jitter_unit` is a uniform draw in `[0, 1)`, made once per
     /// token.
-    pub(crate) fn new(
-        policy: &RefreshPolicy,
-        sent_at: OffsetDateTime,
-        lifetime: Duration,
-        jitter_unit: f64,
-    ) -> Self {
+    pub(crate) fn new(policy: &RefreshPolicy, sent_at: OffsetDateTime, lifetime: Duration, jitter_unit: f64) -> Self {
         let expires_at = later(sent_at, lifetime);
         let half = lifetime / 2;
         let stale_margin = if lifetime <= policy.short_lifetime {
             half
         } else {
-            policy
-                .stale_margin_min
-                .max(lifetime.mul_f64(policy.stale_margin_fraction))
+            policy.stale_margin_min.max(lifetime.mul_f64(policy.stale_margin_fraction))
         };
-        let jitter = policy
-            .jitter_max
-            .min(lifetime.mul_f64(policy.jitter_fraction))
-            .mul_f64(jitter_unit);
+        let jitter = policy.jitter_max.min(lifetime.mul_f64(policy.jitter_fraction)).mul_f64(jitter_unit);
         // Never refresh more often than once per half-lifetime, whatever the margins say
         // (SPEC.md §3, "no refresh loops").
-        let stale_at =
-            earlier(expires_at, stale_margin.saturating_add(jitter)).max(later(sent_at, half));
-        let cutoff_margin = policy
-            .cutoff_margin_max
-            .min(lifetime.mul_f64(policy.cutoff_margin_fraction));
+        let stale_at = earlier(expires_at, stale_margin.saturating_add(jitter)).max(later(sent_at, half));
+        let cutoff_margin = policy.cutoff_margin_max.min(lifetime.mul_f64(policy.cutoff_margin_fraction));
         let cutoff_at = earlier(expires_at, cutoff_margin);
-        Schedule {
-            sent_at,
-            lifetime,
-            expires_at,
-            stale_at: stale_at.min(cutoff_at),
-            cutoff_at,
-        }
+        Schedule { sent_at, lifetime, expires_at, stale_at: stale_at.min(cutoff_at), cutoff_at }
     }
 
     pub(crate) fn state(&self, now: OffsetDateTime) -> TokenState {
@@ -93,12 +74,7 @@ mod tests {
     }
 
     fn schedule(lifetime: u64, jitter: f64) -> Schedule {
-        Schedule::new(
-            &RefreshPolicy::default(),
-            at(0),
-            Duration::from_secs(lifetime),
-            jitter,
-        )
+        Schedule::new(&RefreshPolicy::default(), at(0), Duration::from_secs(lifetime), jitter)
     }
 
     #[test]

@@ -25,55 +25,26 @@ use crate::wire::{self, Failure};
 /// The `auth_only` login request for `config`'s credentials (with its pinned account, if
 /// any). Its body holds the password: do not log it.
 pub fn request(config: &Config) -> Result<Request<Vec<u8>>, ConfigError> {
-    let password = config
-        .password
-        .as_ref()
-        .ok_or(ConfigError::NoPasswordToLogIn)?;
-    Ok(wire::login_request(
-        config.base.join("/auth/login"),
-        &config.username,
-        password,
-        config.account,
-        true,
-    ))
+    let password = config.password.as_ref().ok_or(ConfigError::NoPasswordToLogIn)?;
+    Ok(wire::login_request(config.base.join("/auth/login"), &config.username, password, config.account, true))
 }
 
 /// Interprets the answer: `Ok(())` when the credentials are valid.
-pub fn handle_response<B: AsRef<[u8]>>(
-    response: &Response<B>,
-    now: OffsetDateTime,
-) -> Result<(), AuthError> {
+pub fn handle_response<B: AsRef<[u8]>>(response: &Response<B>, now: OffsetDateTime) -> Result<(), AuthError> {
     // Nothing of ours can be echoed back except the password, which the server has no reason
     // to repeat; the excerpt is trimmed all the same.
     let scrub = |text: &str| text.to_owned();
-    match wire::classify(
-        response.status(),
-        response.headers(),
-        response.body().as_ref(),
-        now,
-        &scrub,
-    ) {
+    match wire::classify(response.status(), response.headers(), response.body().as_ref(), now, &scrub) {
         Ok(_) => Ok(()),
         Err(Failure::Rejected(error)) => Err(AuthError::CredentialsRejected(error)),
         Err(Failure::Server(error)) => Err(unavailable(TransientCause::Server(error), None, now)),
-        Err(Failure::RateLimited { error, retry_after }) => Err(unavailable(
-            TransientCause::RateLimited(error),
-            retry_after,
-            now,
-        )),
-        Err(Failure::Malformed(malformed)) => {
-            Err(unavailable(TransientCause::Malformed(malformed), None, now))
+        Err(Failure::RateLimited { error, retry_after }) => {
+            Err(unavailable(TransientCause::RateLimited(error), retry_after, now))
         }
+        Err(Failure::Malformed(malformed)) => Err(unavailable(TransientCause::Malformed(malformed), None, now)),
     }
 }
 
-fn unavailable(
-    cause: TransientCause,
-    retry_after: Option<std::time::Duration>,
-    now: OffsetDateTime,
-) -> AuthError {
-    AuthError::Unavailable {
-        cause,
-        retry_at: later(now, retry_after.unwrap_or_default()),
-    }
+fn unavailable(cause: TransientCause, retry_after: Option<std::time::Duration>, now: OffsetDateTime) -> AuthError {
+    AuthError::Unavailable { cause, retry_at: later(now, retry_after.unwrap_or_default()) }
 }

@@ -52,10 +52,7 @@ pub(crate) enum Failure {
     /// A 5xx, 408 or other unexpected status: it may pass.
     Server(ServerError),
     /// 429, or 503 with `Retry-After`.
-    RateLimited {
-        error: ServerError,
-        retry_after: Option<Duration>,
-    },
+    RateLimited { error: ServerError, retry_after: Option<Duration> },
     /// A 2xx whose body we cannot use.
     Malformed(Malformed),
 }
@@ -71,23 +68,12 @@ pub(crate) fn classify(
     now: OffsetDateTime,
     scrub: Scrub<'_>,
 ) -> Result<Map<String, Value>, Failure> {
-    let retry_after = headers
-        .get(RETRY_AFTER)
-        .and_then(|v| parse_retry_after(v, now));
-    let parsed = if body.len() > MAX_AUTH_BODY {
-        None
-    } else {
-        serde_json::from_slice::<Value>(body).ok()
-    };
+    let retry_after = headers.get(RETRY_AFTER).and_then(|v| parse_retry_after(v, now));
+    let parsed = if body.len() > MAX_AUTH_BODY { None } else { serde_json::from_slice::<Value>(body).ok() };
     let details = || server_error(status, parsed.as_ref(), body, scrub);
 
-    if status == StatusCode::TOO_MANY_REQUESTS
-        || (status == StatusCode::SERVICE_UNAVAILABLE && retry_after.is_some())
-    {
-        return Err(Failure::RateLimited {
-            error: details(),
-            retry_after,
-        });
+    if status == StatusCode::TOO_MANY_REQUESTS || (status == StatusCode::SERVICE_UNAVAILABLE && retry_after.is_some()) {
+        return Err(Failure::RateLimited { error: details(), retry_after });
     }
     if status == StatusCode::REQUEST_TIMEOUT || !(status.is_success() || status.is_client_error()) {
         return Err(Failure::Server(details()));
@@ -99,17 +85,10 @@ pub(crate) fn classify(
         return Err(Failure::Malformed(Malformed::TooLarge { len: body.len() }));
     }
     let Some(Value::Object(map)) = parsed else {
-        return Err(Failure::Malformed(Malformed::NotJson {
-            status: status.as_u16(),
-        }));
+        return Err(Failure::Malformed(Malformed::NotJson { status: status.as_u16() }));
     };
     if map.get("success") == Some(&Value::Bool(false)) {
-        return Err(Failure::Rejected(server_error(
-            status,
-            Some(&Value::Object(map)),
-            body,
-            scrub,
-        )));
+        return Err(Failure::Rejected(server_error(status, Some(&Value::Object(map)), body, scrub)));
     }
     Ok(map)
 }
@@ -146,10 +125,7 @@ pub(crate) fn has_token(map: &Map<String, Value>) -> bool {
 
 /// A token must fit in a header and a JSON string untouched: visible ASCII, no spaces.
 fn is_token_text(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= MAX_TOKEN_LEN
-        && s.bytes()
-            .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
+    !s.is_empty() && s.len() <= MAX_TOKEN_LEN && s.bytes().all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
 }
 
 fn parse_seconds(value: &Value) -> Option<Duration> {
@@ -159,15 +135,12 @@ fn parse_seconds(value: &Value) -> Option<Duration> {
                 Some(Duration::from_secs(secs.min(MAX_LIFETIME.as_secs())))
             } else {
                 let secs = n.as_f64()?;
-                (secs.is_finite() && secs >= 0.0)
-                    .then(|| Duration::from_secs_f64(secs.min(MAX_LIFETIME.as_secs_f64())))
+                (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(MAX_LIFETIME.as_secs_f64())))
             }
         }
-        Value::String(s) => s
-            .trim()
-            .parse::<u64>()
-            .ok()
-            .map(|secs| Duration::from_secs(secs.min(MAX_LIFETIME.as_secs()))),
+        Value::String(s) => {
+            s.trim().parse::<u64>().ok().map(|secs| Duration::from_secs(secs.min(MAX_LIFETIME.as_secs())))
+        }
         _ => None,
     }
 }
@@ -188,12 +161,7 @@ pub(crate) fn parse_retry_after(value: &HeaderValue, now: OffsetDateTime) -> Opt
     Some((at - now).try_into().unwrap_or(Duration::ZERO))
 }
 
-fn server_error(
-    status: StatusCode,
-    parsed: Option<&Value>,
-    body: &[u8],
-    scrub: Scrub<'_>,
-) -> ServerError {
+fn server_error(status: StatusCode, parsed: Option<&Value>, body: &[u8], scrub: Scrub<'_>) -> ServerError {
     let clean = |text: &str| excerpt(&scrub(text));
     let (code, message) = match parsed {
         Some(Value::Object(map)) => {
@@ -202,14 +170,9 @@ fn server_error(
                 Some(Value::Number(n)) => Some(n.to_string()),
                 _ => None,
             };
-            let code = text_of("error_code")
-                .or_else(|| text_of("code"))
-                .or_else(|| text_of("error"));
+            let code = text_of("error_code").or_else(|| text_of("code")).or_else(|| text_of("error"));
             let nested = match map.get("error") {
-                Some(Value::Object(inner)) => inner
-                    .get("message")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned),
+                Some(Value::Object(inner)) => inner.get("message").and_then(Value::as_str).map(str::to_owned),
                 _ => None,
             };
             let errors = match map.get("errors") {
@@ -224,14 +187,9 @@ fn server_error(
                         .collect();
                     (!parts.is_empty()).then(|| parts.join(", "))
                 }
-                Some(Value::Object(fields)) => (!fields.is_empty()).then(|| {
-                    fields
-                        .keys()
-                        .take(5)
-                        .cloned()
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                }),
+                Some(Value::Object(fields)) => {
+                    (!fields.is_empty()).then(|| fields.keys().take(5).cloned().collect::<Vec<_>>().join(", "))
+                }
                 Some(Value::String(s)) => Some(s.clone()),
                 _ => None,
             };
@@ -239,18 +197,9 @@ fn server_error(
             (code.map(|c| clean(&c)), message.map(|m| clean(&m)))
         }
         _ if body.is_empty() || body.len() > MAX_AUTH_BODY => (None, None),
-        _ => (
-            None,
-            Some(clean(&String::from_utf8_lossy(
-                &body[..body.len().min(512)],
-            ))),
-        ),
+        _ => (None, Some(clean(&String::from_utf8_lossy(&body[..body.len().min(512)])))),
     };
-    ServerError {
-        status,
-        code: code.filter(|c| !c.is_empty()),
-        message: message.filter(|m| !m.is_empty()),
-    }
+    ServerError { status, code: code.filter(|c| !c.is_empty()), message: message.filter(|m| !m.is_empty()) }
 }
 
 /// A short, printable, single-line excerpt.
@@ -290,8 +239,7 @@ pub(crate) fn login_request(
     account: Option<AccountId>,
     auth_only: bool,
 ) -> Request<Vec<u8>> {
-    let mut body =
-        serde_json::json!({ "username": username, "password": password.expose_secret() });
+    let mut body = serde_json::json!({ "username": username, "password": password.expose_secret() });
     if let Some(account) = account {
         body["account_id"] = Value::from(account.0);
     }
@@ -303,24 +251,12 @@ pub(crate) fn login_request(
 
 /// `POST /auth/refresh` (SPEC.md §3). Takes the refresh token by value: once sent, it is gone.
 pub(crate) fn refresh_request(uri: Uri, refresh_token: RefreshToken) -> Request<Vec<u8>> {
-    json_request(
-        uri,
-        &serde_json::json!({ "refresh_token": refresh_token.expose_secret() }),
-        None,
-    )
+    json_request(uri, &serde_json::json!({ "refresh_token": refresh_token.expose_secret() }), None)
 }
 
 /// `POST <masquerade path>` with the current bearer token (SPEC.md §4, an assumption).
-pub(crate) fn masquerade_request(
-    uri: Uri,
-    bearer: &HeaderValue,
-    account: AccountId,
-) -> Request<Vec<u8>> {
-    json_request(
-        uri,
-        &serde_json::json!({ "account_id": account.0 }),
-        Some(bearer),
-    )
+pub(crate) fn masquerade_request(uri: Uri, bearer: &HeaderValue, account: AccountId) -> Request<Vec<u8>> {
+    json_request(uri, &serde_json::json!({ "account_id": account.0 }), Some(bearer))
 }
 
 #[cfg(test)]
@@ -333,13 +269,7 @@ mod tests {
 
     fn classify_body(status: u16, body: &str) -> Result<Map<String, Value>, Failure> {
         let now = OffsetDateTime::UNIX_EPOCH;
-        classify(
-            StatusCode::from_u16(status).unwrap(),
-            &HeaderMap::new(),
-            body.as_bytes(),
-            now,
-            &no_scrub,
-        )
+        classify(StatusCode::from_u16(status).unwrap(), &HeaderMap::new(), body.as_bytes(), now, &no_scrub)
     }
 
     const LOGIN_EXAMPLE: &str = r#"{"success": true, "guid": "71067212-8141-4887-b48e-ccabcfb07196",
@@ -352,28 +282,18 @@ mod tests {
     fn parses_the_documented_login_example() {
         let map = classify_body(200, LOGIN_EXAMPLE).unwrap();
         let grant = parse_grant(&map).unwrap();
-        assert_eq!(
-            grant.token.expose_secret(),
-            "c04c7ff7-5fa1-48fb-aa2a-bcf97a6b8a79"
-        );
+        assert_eq!(grant.token.expose_secret(), "c04c7ff7-5fa1-48fb-aa2a-bcf97a6b8a79");
         assert_eq!(grant.lifetime, Duration::from_secs(3600));
-        assert_eq!(
-            grant.refresh_token.unwrap().expose_secret(),
-            "dff78899-ed3b-4965-8f44-474ac2bf7354"
-        );
-        assert_eq!(
-            grant.token_expiration.unwrap().unix_timestamp(),
-            1_522_618_752
-        );
+        assert_eq!(grant.refresh_token.unwrap().expose_secret(), "dff78899-ed3b-4965-8f44-474ac2bf7354");
+        assert_eq!(grant.token_expiration.unwrap().unix_timestamp(), 1_522_618_752);
         assert!(grant.refresh_expiration.is_some());
     }
 
     #[test]
     fn success_false_with_200_is_a_rejection_with_details() {
-        let Err(Failure::Rejected(err)) = classify_body(
-            200,
-            r#"{"success":false,"error":"invalid_credentials","message":"Bad\npassword"}"#,
-        ) else {
+        let Err(Failure::Rejected(err)) =
+            classify_body(200, r#"{"success":false,"error":"invalid_credentials","message":"Bad\npassword"}"#)
+        else {
             panic!("expected a rejection");
         };
         assert_eq!(err.status(), StatusCode::OK);
@@ -383,10 +303,9 @@ mod tests {
 
     #[test]
     fn errors_list_and_error_code_are_read() {
-        let Err(Failure::Rejected(err)) = classify_body(
-            400,
-            r#"{"success":false,"errors":["username","password"],"error_code":42}"#,
-        ) else {
+        let Err(Failure::Rejected(err)) =
+            classify_body(400, r#"{"success":false,"errors":["username","password"],"error_code":42}"#)
+        else {
             panic!("expected a rejection");
         };
         assert_eq!(err.code(), Some("42"));
@@ -396,89 +315,44 @@ mod tests {
 
     #[test]
     fn statuses_are_sorted_into_classes() {
-        assert!(matches!(
-            classify_body(500, "oops"),
-            Err(Failure::Server(_))
-        ));
+        assert!(matches!(classify_body(500, "oops"), Err(Failure::Server(_))));
         assert!(matches!(classify_body(408, ""), Err(Failure::Server(_))));
         assert!(matches!(classify_body(302, ""), Err(Failure::Server(_))));
-        assert!(matches!(
-            classify_body(429, ""),
-            Err(Failure::RateLimited {
-                retry_after: None,
-                ..
-            })
-        ));
-        assert!(matches!(
-            classify_body(401, "<html>"),
-            Err(Failure::Rejected(_))
-        ));
-        assert!(matches!(
-            classify_body(200, "<html>"),
-            Err(Failure::Malformed(Malformed::NotJson { status: 200 }))
-        ));
-        assert!(matches!(
-            classify_body(200, "[1]"),
-            Err(Failure::Malformed(Malformed::NotJson { .. }))
-        ));
+        assert!(matches!(classify_body(429, ""), Err(Failure::RateLimited { retry_after: None, .. })));
+        assert!(matches!(classify_body(401, "<html>"), Err(Failure::Rejected(_))));
+        assert!(matches!(classify_body(200, "<html>"), Err(Failure::Malformed(Malformed::NotJson { status: 200 }))));
+        assert!(matches!(classify_body(200, "[1]"), Err(Failure::Malformed(Malformed::NotJson { .. }))));
     }
 
     #[test]
     fn oversized_bodies_are_not_parsed() {
         let big = format!("{{\"token\":\"{}\"}}", "a".repeat(MAX_AUTH_BODY));
-        assert!(matches!(
-            classify_body(200, &big),
-            Err(Failure::Malformed(Malformed::TooLarge { .. }))
-        ));
+        assert!(matches!(classify_body(200, &big), Err(Failure::Malformed(Malformed::TooLarge { .. }))));
     }
 
     #[test]
     fn retry_after_accepts_seconds_and_http_dates() {
         let now = OffsetDateTime::from_unix_timestamp(784_111_777).unwrap(); // Sun, 06 Nov 1994 08:49:37 GMT
         let secs = HeaderValue::from_static(" 120 ");
-        assert_eq!(
-            parse_retry_after(&secs, now),
-            Some(Duration::from_secs(120))
-        );
+        assert_eq!(parse_retry_after(&secs, now), Some(Duration::from_secs(120)));
         let date = HeaderValue::from_static("Sun, 06 Nov 1994 08:50:37 GMT");
         assert_eq!(parse_retry_after(&date, now), Some(Duration::from_secs(60)));
         let past = HeaderValue::from_static("Sun, 06 Nov 1994 08:00:00 GMT");
         assert_eq!(parse_retry_after(&past, now), Some(Duration::ZERO));
-        assert_eq!(
-            parse_retry_after(&HeaderValue::from_static("soon"), now),
-            None
-        );
+        assert_eq!(parse_retry_after(&HeaderValue::from_static("soon"), now), None);
     }
 
     #[test]
     fn unusable_token_fields_are_typed_errors() {
         let cases = [
             (r#"{"tokenLifetime":1}"#, Malformed::MissingField("token")),
-            (
-                r#"{"token":"a b","tokenLifetime":1}"#,
-                Malformed::InvalidField("token"),
-            ),
-            (
-                r#"{"token":"a\r\nb","tokenLifetime":1}"#,
-                Malformed::InvalidField("token"),
-            ),
-            (
-                r#"{"token":7,"tokenLifetime":1}"#,
-                Malformed::InvalidField("token"),
-            ),
+            (r#"{"token":"a b","tokenLifetime":1}"#, Malformed::InvalidField("token")),
+            (r#"{"token":"a\r\nb","tokenLifetime":1}"#, Malformed::InvalidField("token")),
+            (r#"{"token":7,"tokenLifetime":1}"#, Malformed::InvalidField("token")),
             (r#"{"token":"t"}"#, Malformed::MissingField("tokenLifetime")),
-            (
-                r#"{"token":"t","tokenLifetime":-1}"#,
-                Malformed::InvalidField("tokenLifetime"),
-            ),
-            (
-                r#"{"token":"t","tokenLifetime":"x"}"#,
-                Malformed::InvalidField("tokenLifetime"),
-            ),
-            (
-                r#"{"token":"t","tokenLifetime":1,"refreshToken":false}"#,
-                Malformed::InvalidField("refreshToken"),
-            ),
+            (r#"{"token":"t","tokenLifetime":-1}"#, Malformed::InvalidField("tokenLifetime")),
+            (r#"{"token":"t","tokenLifetime":"x"}"#, Malformed::InvalidField("tokenLifetime")),
+            (r#"{"token":"t","tokenLifetime":1,"refreshToken":false}"#, Malformed::InvalidField("refreshToken")),
         ];
         for (body, expected) in cases {
             let map = classify_body(200, body).unwrap();
@@ -488,11 +362,7 @@ mod tests {
 
     #[test]
     fn tolerant_where_the_docs_are_silent() {
-        let map = classify_body(
-            200,
-            r#"{"token":"t","tokenLifetime":"60","tokenExpiration":"garbage"}"#,
-        )
-        .unwrap();
+        let map = classify_body(200, r#"{"token":"t","tokenLifetime":"60","tokenExpiration":"garbage"}"#).unwrap();
         let grant = parse_grant(&map).unwrap();
         assert_eq!(grant.lifetime, Duration::from_secs(60));
         assert!(grant.token_expiration.is_none());
@@ -504,12 +374,7 @@ mod tests {
     #[test]
     fn scrubbed_excerpts_hide_secrets() {
         let scrub = |s: &str| s.replace("hunter2", "[redacted]");
-        let err = server_error(
-            StatusCode::BAD_REQUEST,
-            None,
-            b"password hunter2 is wrong",
-            &scrub,
-        );
+        let err = server_error(StatusCode::BAD_REQUEST, None, b"password hunter2 is wrong", &scrub);
         assert_eq!(err.message(), Some("password [redacted] is wrong"));
     }
 
@@ -523,14 +388,8 @@ mod tests {
             true,
         );
         let body: Value = serde_json::from_slice(req.body()).unwrap();
-        assert_eq!(
-            body,
-            serde_json::json!({"username":"alice","password":"pw","account_id":5,"auth_only":1})
-        );
-        assert_eq!(
-            req.headers()[CONTENT_LENGTH],
-            req.body().len().to_string().as_str()
-        );
+        assert_eq!(body, serde_json::json!({"username":"alice","password":"pw","account_id":5,"auth_only":1}));
+        assert_eq!(req.headers()[CONTENT_LENGTH], req.body().len().to_string().as_str());
         assert_eq!(req.method(), Method::POST);
     }
 }

@@ -4,8 +4,8 @@
 mod support;
 
 use auth_core::{
-    AccountId, AccountSwitch, ApiVerdict, AuthError, Authorization, Config, Event, Exchange,
-    Password, RefreshPolicy, Session, TokenState, TransientCause,
+    AccountId, AccountSwitch, ApiVerdict, AuthError, Authorization, Config, Event, Exchange, Password, RefreshPolicy,
+    Session, TokenState, TransientCause,
 };
 use http::StatusCode;
 use support::{BASE, Reply, Sim, bearer_config, start};
@@ -20,10 +20,7 @@ fn first_request_waits_for_one_login() {
     let login = sim.emit().expect("a login");
     assert_eq!(login.exchange(), Exchange::Login);
     assert!(sim.is_pending(), "callers wait while the login runs");
-    assert!(
-        sim.session.poll_transmit(sim.now).is_none(),
-        "single flight: no second login"
-    );
+    assert!(sim.session.poll_transmit(sim.now).is_none(), "single flight: no second login");
     sim.answer(login, Reply::Grant { lifetime: 3600 });
     assert_eq!(sim.header(), "Bearer tok-1-secret");
 }
@@ -33,10 +30,7 @@ fn login_sends_json_credentials_to_the_login_endpoint() {
     let mut sim = Sim::logged_in();
     let seen = &sim.seen[0];
     assert_eq!(seen.uri.to_string(), format!("{BASE}/auth/login"));
-    assert_eq!(
-        seen.body,
-        serde_json::json!({"username": "alice", "password": support::PASSWORD})
-    );
+    assert_eq!(seen.body, serde_json::json!({"username": "alice", "password": support::PASSWORD}));
     assert!(sim.header().starts_with("Bearer "));
 }
 
@@ -51,23 +45,14 @@ fn a_pinned_account_is_sent_with_login() {
 #[test]
 fn a_rejected_login_is_final() {
     let mut sim = Sim::bearer();
-    sim.script([Reply::Status(
-        401,
-        r#"{"success":false,"error":"invalid_credentials"}"#,
-    )]);
+    sim.script([Reply::Status(401, r#"{"success":false,"error":"invalid_credentials"}"#)]);
     assert!(sim.is_pending());
     assert_eq!(sim.drive(), Some(Exchange::Login));
     let err = sim.authorize().unwrap_err();
-    assert!(
-        matches!(err, AuthError::CredentialsRejected(ref e) if e.code() == Some("invalid_credentials"))
-    );
+    assert!(matches!(err, AuthError::CredentialsRejected(ref e) if e.code() == Some("invalid_credentials")));
     assert!(!err.is_transient());
     sim.advance(86_400);
-    assert_eq!(
-        sim.drive(),
-        None,
-        "a rejected login is never retried automatically"
-    );
+    assert_eq!(sim.drive(), None, "a rejected login is never retried automatically");
     assert_eq!(sim.session.poll_timeout(), None);
 }
 
@@ -77,10 +62,7 @@ fn success_false_with_status_200_is_a_rejection() {
     sim.script([Reply::Status(200, r#"{"success":false,"message":"nope"}"#)]);
     let _ = sim.authorize();
     sim.drive();
-    assert!(matches!(
-        sim.authorize(),
-        Err(AuthError::CredentialsRejected(_))
-    ));
+    assert!(matches!(sim.authorize(), Err(AuthError::CredentialsRejected(_))));
 }
 
 #[test]
@@ -91,23 +73,10 @@ fn auth_only_verifies_credentials_without_a_session() {
     assert_eq!(body["auth_only"], 1);
     let ok = http::Response::new(br#"{"success":true}"#.to_vec());
     assert_eq!(auth_core::verify::handle_response(&ok, start()), Ok(()));
-    let no = http::Response::builder()
-        .status(401)
-        .body(br#"{"success":false}"#.to_vec())
-        .unwrap();
-    assert!(matches!(
-        auth_core::verify::handle_response(&no, start()),
-        Err(AuthError::CredentialsRejected(_))
-    ));
-    let down = http::Response::builder()
-        .status(503)
-        .body(Vec::new())
-        .unwrap();
-    assert!(
-        auth_core::verify::handle_response(&down, start())
-            .unwrap_err()
-            .is_transient()
-    );
+    let no = http::Response::builder().status(401).body(br#"{"success":false}"#.to_vec()).unwrap();
+    assert!(matches!(auth_core::verify::handle_response(&no, start()), Err(AuthError::CredentialsRejected(_))));
+    let down = http::Response::builder().status(503).body(Vec::new()).unwrap();
+    assert!(auth_core::verify::handle_response(&down, start()).unwrap_err().is_transient());
 }
 
 // ----- §3 refresh --------------------------------------------------------------------------
@@ -116,26 +85,13 @@ fn auth_only_verifies_credentials_without_a_session() {
 fn stale_token_is_still_attached_while_refresh_runs() {
     let mut sim = Sim::logged_in();
     sim.advance(3600 - 300);
-    assert_eq!(
-        sim.session.bearer().unwrap().token_state(sim.now),
-        Some(TokenState::Stale)
-    );
+    assert_eq!(sim.session.bearer().unwrap().token_state(sim.now), Some(TokenState::Stale));
     assert_eq!(sim.header(), "Bearer tok-1-secret");
     let refresh = sim.emit().expect("a refresh");
     assert_eq!(refresh.exchange(), Exchange::Refresh);
-    assert_eq!(
-        sim.seen[1].body,
-        serde_json::json!({"refresh_token": "ref-1-secret"})
-    );
-    assert_eq!(
-        sim.header(),
-        "Bearer tok-1-secret",
-        "still served while the refresh runs"
-    );
-    assert!(
-        sim.session.poll_transmit(sim.now).is_none(),
-        "one refresh at a time"
-    );
+    assert_eq!(sim.seen[1].body, serde_json::json!({"refresh_token": "ref-1-secret"}));
+    assert_eq!(sim.header(), "Bearer tok-1-secret", "still served while the refresh runs");
+    assert!(sim.session.poll_transmit(sim.now).is_none(), "one refresh at a time");
     sim.answer(refresh, Reply::Grant { lifetime: 3600 });
     assert_eq!(sim.header(), "Bearer tok-2-secret");
 }
@@ -166,10 +122,7 @@ fn expiry_is_measured_from_when_the_request_was_sent() {
     sim.answer(login, Reply::Grant { lifetime: 3600 });
     // Stale 360 s before send + 3600 s, minus jitter: never later than send + 3240 s.
     let stale_in = sim.session.poll_timeout().unwrap() - support::start();
-    assert!(
-        stale_in <= Duration::seconds(3240) && stale_in > Duration::seconds(3210),
-        "{stale_in}"
-    );
+    assert!(stale_in <= Duration::seconds(3240) && stale_in > Duration::seconds(3210), "{stale_in}");
 }
 
 #[test]
@@ -182,10 +135,7 @@ fn server_token_expiration_is_not_trusted() {
     }]);
     sim.login();
     // The server claims the token expired a day ago; our own clock says it is fresh.
-    assert_eq!(
-        sim.session.bearer().unwrap().token_state(sim.now),
-        Some(TokenState::Fresh)
-    );
+    assert_eq!(sim.session.bearer().unwrap().token_state(sim.now), Some(TokenState::Fresh));
     assert_eq!(sim.header(), "Bearer tok-1-secret");
 }
 
@@ -201,31 +151,19 @@ fn refresh_token_expiry_is_corrected_by_the_server_clock_offset() {
     }]);
     sim.login();
     sim.advance(3300);
-    assert_eq!(
-        sim.drive(),
-        Some(Exchange::Login),
-        "the refresh token is dead by our estimate: log in"
-    );
+    assert_eq!(sim.drive(), Some(Exchange::Login), "the refresh token is dead by our estimate: log in");
 }
 
 #[test]
 fn jitter_comes_from_the_injected_seed() {
     let stale_at = |seed: u64| {
         let config = bearer_config().build().unwrap();
-        let mut sim = Sim::around(
-            Session::new(config.clone(), seed, start()).unwrap(),
-            config,
-            start(),
-        );
+        let mut sim = Sim::around(Session::new(config.clone(), seed, start()).unwrap(), config, start());
         sim.login();
         sim.session.poll_timeout().unwrap()
     };
     assert_eq!(stale_at(1), stale_at(1), "same seed, same instant");
-    assert_ne!(
-        stale_at(1),
-        stale_at(2),
-        "different seeds spread clients out"
-    );
+    assert_ne!(stale_at(1), stale_at(2), "different seeds spread clients out");
 }
 
 #[test]
@@ -248,10 +186,7 @@ fn emitting_a_refresh_spends_its_token_in_the_persisted_state() {
     let _refresh = sim.emit().unwrap();
     sim.drain_events();
     let snapshot = sim.persisted().unwrap();
-    assert!(
-        !snapshot.has_refresh_token(),
-        "a crash now must not resend the spent token"
-    );
+    assert!(!snapshot.has_refresh_token(), "a crash now must not resend the spent token");
 }
 
 #[test]
@@ -260,17 +195,9 @@ fn a_lost_refresh_never_resends_its_token_and_logs_in_instead() {
     sim.advance(3400);
     sim.script([Reply::Lost]);
     assert_eq!(sim.drive(), Some(Exchange::Refresh));
-    assert_eq!(
-        sim.header(),
-        "Bearer tok-1-secret",
-        "the valid token stays in service"
-    );
+    assert_eq!(sim.header(), "Bearer tok-1-secret", "the valid token stays in service");
     sim.advance(120);
-    assert_eq!(
-        sim.drive(),
-        Some(Exchange::Login),
-        "the spent refresh token is not sent again"
-    );
+    assert_eq!(sim.drive(), Some(Exchange::Login), "the spent refresh token is not sent again");
     assert_eq!(sim.header(), "Bearer tok-2-secret");
 }
 
@@ -278,10 +205,7 @@ fn a_lost_refresh_never_resends_its_token_and_logs_in_instead() {
 fn rejected_refresh_logs_in_again_with_the_password() {
     let mut sim = Sim::logged_in();
     sim.advance(3400);
-    sim.script([Reply::Status(
-        401,
-        r#"{"success":false,"error":"invalid_refresh_token"}"#,
-    )]);
+    sim.script([Reply::Status(401, r#"{"success":false,"error":"invalid_refresh_token"}"#)]);
     assert_eq!(sim.drive(), Some(Exchange::Refresh));
     assert_eq!(sim.drive(), Some(Exchange::Login), "at once, no backoff");
     assert_eq!(sim.header(), "Bearer tok-2-secret");
@@ -291,9 +215,7 @@ fn rejected_refresh_logs_in_again_with_the_password() {
 fn rejected_refresh_without_password_serves_until_cutoff_then_expires() {
     let sim = Sim::logged_in();
     let snapshot = sim.persisted().unwrap();
-    let config = Config::bearer_without_password(BASE, "alice")
-        .build()
-        .unwrap();
+    let config = Config::bearer_without_password(BASE, "alice").build().unwrap();
     let session = Session::restore(config.clone(), snapshot, 3, sim.now).unwrap();
     let mut sim = Sim::around(session, config, sim.now);
     sim.advance(3400);
@@ -318,17 +240,10 @@ fn a_transient_refresh_failure_keeps_the_token_and_backs_off() {
         sim.advance(3400);
         sim.script([reply.clone()]);
         assert_eq!(sim.drive(), Some(Exchange::Refresh), "{reply:?}");
-        assert_eq!(
-            sim.header(),
-            "Bearer tok-1-secret",
-            "{reply:?}: a valid token is never discarded"
-        );
+        assert_eq!(sim.header(), "Bearer tok-1-secret", "{reply:?}: a valid token is never discarded");
         assert_eq!(sim.drive(), None, "{reply:?}: backing off");
         let retry_at = sim.session.poll_timeout().unwrap();
-        assert!(
-            retry_at > sim.now && retry_at <= sim.now + Duration::seconds(1),
-            "{reply:?}"
-        );
+        assert!(retry_at > sim.now && retry_at <= sim.now + Duration::seconds(1), "{reply:?}");
         sim.now = retry_at;
         assert_eq!(sim.drive(), Some(Exchange::Login), "{reply:?}");
     }
@@ -338,8 +253,7 @@ fn a_transient_refresh_failure_keeps_the_token_and_backs_off() {
 fn oversized_body_is_rejected_unparsed_and_keeps_the_token() {
     let mut sim = Sim::logged_in();
     sim.advance(3400);
-    let big: &'static str =
-        Box::leak(format!("{{\"pad\":\"{}\"}}", "x".repeat(70_000)).into_boxed_str());
+    let big: &'static str = Box::leak(format!("{{\"pad\":\"{}\"}}", "x".repeat(70_000)).into_boxed_str());
     sim.script([Reply::Status(200, big)]);
     sim.drive();
     assert_eq!(sim.header(), "Bearer tok-1-secret");
@@ -356,22 +270,12 @@ fn backoff_grows_exponentially_with_jitter_and_is_capped() {
         let retry_at = sim.session.poll_timeout().unwrap();
         delays.push((retry_at - sim.now).whole_milliseconds());
         let err = sim.authorize().unwrap_err();
-        assert!(matches!(
-            err,
-            AuthError::Unavailable {
-                cause: TransientCause::Server(_),
-                ..
-            }
-        ));
+        assert!(matches!(err, AuthError::Unavailable { cause: TransientCause::Server(_), .. }));
         sim.now = retry_at;
     }
     for (i, delay) in delays.iter().enumerate() {
         let base = (1000i128 << i).min(60_000);
-        assert!(
-            *delay >= base / 2 && *delay <= base,
-            "attempt {i}: {delay} ms not in [{}, {base}]",
-            base / 2
-        );
+        assert!(*delay >= base / 2 && *delay <= base, "attempt {i}: {delay} ms not in [{}, {base}]", base / 2);
     }
 }
 
@@ -391,13 +295,7 @@ fn retry_after_is_honoured_on_auth_endpoints() {
     sim.script([Reply::RetryAfter(503, 30)]);
     sim.drive();
     let err = sim.authorize().unwrap_err();
-    assert!(matches!(
-        err,
-        AuthError::Unavailable {
-            cause: TransientCause::RateLimited(_),
-            ..
-        }
-    ));
+    assert!(matches!(err, AuthError::Unavailable { cause: TransientCause::RateLimited(_), .. }));
     assert_eq!(err.retry_at(), Some(sim.now + Duration::seconds(30)));
 }
 
@@ -413,17 +311,7 @@ fn tokens_stale_on_arrival_end_in_an_error_not_a_loop() {
     }
     assert_eq!(requests, 3);
     let err = sim.authorize().unwrap_err();
-    assert!(
-        matches!(
-            err,
-            AuthError::UnusableTokenLifetime {
-                count: 3,
-                lifetime_secs: 0,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    assert!(matches!(err, AuthError::UnusableTokenLifetime { count: 3, lifetime_secs: 0, .. }), "{err:?}");
 }
 
 #[test]
@@ -439,10 +327,7 @@ fn tiny_lifetimes_refresh_no_more_than_once_per_half_life() {
             refreshes += 1;
         }
     }
-    assert!(
-        refreshes <= 20,
-        "40 s of 4 s tokens: at most one refresh per 2 s, got {refreshes}"
-    );
+    assert!(refreshes <= 20, "40 s of 4 s tokens: at most one refresh per 2 s, got {refreshes}");
     assert!(refreshes >= 10, "but the session keeps going: {refreshes}");
 }
 
@@ -454,13 +339,7 @@ fn an_unanswered_auth_request_is_given_up_after_the_timeout() {
     sim.advance(29);
     assert!(sim.session.poll_transmit(sim.now).is_none());
     sim.advance(1);
-    assert!(matches!(
-        sim.authorize(),
-        Err(AuthError::Unavailable {
-            cause: TransientCause::Timeout,
-            ..
-        })
-    ));
+    assert!(matches!(sim.authorize(), Err(AuthError::Unavailable { cause: TransientCause::Timeout, .. })));
     sim.now = sim.session.poll_timeout().unwrap();
     assert_eq!(sim.drive(), Some(Exchange::Login));
     // The late answer to the abandoned request is ignored.
@@ -474,10 +353,7 @@ fn time_never_moves_backwards() {
     sim.advance(3595);
     assert!(sim.is_pending());
     sim.now -= Duration::hours(1);
-    assert!(
-        sim.is_pending(),
-        "an earlier clock does not un-expire the token"
-    );
+    assert!(sim.is_pending(), "an earlier clock does not un-expire the token");
 }
 
 // ----- §4 account switch -------------------------------------------------------------------
@@ -490,10 +366,7 @@ fn relogin_switch_logs_in_with_the_new_account() {
     assert_eq!(sim.drive(), Some(Exchange::Login));
     assert_eq!(sim.seen[1].body["account_id"], 2003);
     assert_eq!(sim.session.account(), Some(AccountId(2003)));
-    assert!(
-        sim.events
-            .contains(&Event::AccountSwitched(AccountId(2003)))
-    );
+    assert!(sim.events.contains(&Event::AccountSwitched(AccountId(2003))));
     assert_eq!(sim.header(), "Bearer tok-2-secret");
 }
 
@@ -504,15 +377,8 @@ fn masquerade_switch_waits_for_requests_of_the_old_account() {
     let in_flight = sim.ready();
     sim.switch(2002);
     assert!(sim.is_pending());
-    assert!(
-        sim.session.poll_transmit(sim.now).is_none(),
-        "an old-account request is still out"
-    );
-    assert_eq!(
-        sim.session
-            .handle_api_response(in_flight.generation(), StatusCode::OK, sim.now),
-        ApiVerdict::Accept
-    );
+    assert!(sim.session.poll_transmit(sim.now).is_none(), "an old-account request is still out");
+    assert_eq!(sim.session.handle_api_response(in_flight.generation(), StatusCode::OK, sim.now), ApiVerdict::Accept);
     sim.script([Reply::Status(200, r#"{"success":true,"account_id":2002}"#)]);
     assert_eq!(sim.drive(), Some(Exchange::Masquerade(AccountId(2002))));
     let seen = sim.seen.last().unwrap();
@@ -521,10 +387,7 @@ fn masquerade_switch_waits_for_requests_of_the_old_account() {
     assert_eq!(seen.body, serde_json::json!({"account_id": 2002}));
     let after = sim.ready();
     assert_eq!(after.header(), "Bearer tok-1-secret", "the token is kept");
-    assert!(
-        after.generation() > in_flight.generation(),
-        "but a 401 of the old account cannot touch it"
-    );
+    assert!(after.generation() > in_flight.generation(), "but a 401 of the old account cannot touch it");
     assert_eq!(sim.session.account(), Some(AccountId(2002)));
 }
 
@@ -537,10 +400,7 @@ fn masquerade_switch_stops_waiting_after_the_timeout() {
     sim.advance(29);
     assert!(sim.session.poll_transmit(sim.now).is_none());
     sim.advance(1);
-    assert!(matches!(
-        sim.emit().map(|r| r.exchange()),
-        Some(Exchange::Masquerade(_))
-    ));
+    assert!(matches!(sim.emit().map(|r| r.exchange()), Some(Exchange::Masquerade(_))));
 }
 
 #[test]
@@ -558,16 +418,10 @@ fn a_refused_switch_keeps_the_old_account() {
     let mut sim = Sim::with(bearer_config().account(AccountId(2001)));
     sim.login();
     sim.switch(9999);
-    sim.script([Reply::Status(
-        403,
-        r#"{"success":false,"error":"account_not_allowed"}"#,
-    )]);
+    sim.script([Reply::Status(403, r#"{"success":false,"error":"account_not_allowed"}"#)]);
     assert_eq!(sim.drive(), Some(Exchange::Login));
     let bearer = sim.session.bearer().unwrap();
-    assert!(matches!(
-        bearer.last_switch_error(),
-        Some(AuthError::AccountSwitchRejected(_))
-    ));
+    assert!(matches!(bearer.last_switch_error(), Some(AuthError::AccountSwitchRejected(_))));
     assert_eq!(bearer.pending_switch(), None);
     assert_eq!(sim.session.account(), Some(AccountId(2001)));
     assert_eq!(sim.header(), "Bearer tok-1-secret");
@@ -575,24 +429,14 @@ fn a_refused_switch_keeps_the_old_account() {
 
 #[test]
 fn switching_needs_a_bearer_session_and_relogin_needs_the_password() {
-    let config = Config::basic(BASE, "alice", Password::new("pw"))
-        .build()
-        .unwrap();
+    let config = Config::basic(BASE, "alice", Password::new("pw")).build().unwrap();
     let mut session = Session::new(config, 1, start()).unwrap();
-    assert_eq!(
-        session.switch_account(AccountId(1), start()),
-        Err(AuthError::SwitchRequiresBearer)
-    );
+    assert_eq!(session.switch_account(AccountId(1), start()), Err(AuthError::SwitchRequiresBearer));
 
     let sim = Sim::logged_in();
-    let config = Config::bearer_without_password(BASE, "alice")
-        .build()
-        .unwrap();
+    let config = Config::bearer_without_password(BASE, "alice").build().unwrap();
     let mut session = Session::restore(config, sim.persisted().unwrap(), 1, sim.now).unwrap();
-    assert_eq!(
-        session.switch_account(AccountId(5), sim.now),
-        Err(AuthError::PasswordRequired)
-    );
+    assert_eq!(session.switch_account(AccountId(5), sim.now), Err(AuthError::PasswordRequired));
 }
 
 // ----- §5a API rejections ------------------------------------------------------------------
@@ -602,15 +446,8 @@ fn a_401_on_the_current_token_refreshes_once_and_asks_for_one_retry() {
     for status in [StatusCode::UNAUTHORIZED, StatusCode::FORBIDDEN] {
         let mut sim = Sim::logged_in();
         let credential = sim.ready();
-        assert_eq!(
-            sim.session
-                .handle_api_response(credential.generation(), status, sim.now),
-            ApiVerdict::RetryOnce
-        );
-        assert!(
-            sim.is_pending(),
-            "{status}: the rejected token is not handed out again"
-        );
+        assert_eq!(sim.session.handle_api_response(credential.generation(), status, sim.now), ApiVerdict::RetryOnce);
+        assert!(sim.is_pending(), "{status}: the rejected token is not handed out again");
         assert_eq!(sim.drive(), Some(Exchange::Refresh));
         assert_eq!(sim.header(), "Bearer tok-2-secret");
     }
@@ -622,9 +459,7 @@ fn a_401_on_an_old_token_makes_no_refresh() {
     let old = sim.ready();
     sim.advance(3400);
     assert_eq!(sim.drive(), Some(Exchange::Refresh));
-    let verdict =
-        sim.session
-            .handle_api_response(old.generation(), StatusCode::UNAUTHORIZED, sim.now);
+    let verdict = sim.session.handle_api_response(old.generation(), StatusCode::UNAUTHORIZED, sim.now);
     assert_eq!(verdict, ApiVerdict::RetryOnce, "retry with the newer token");
     assert_eq!(sim.header(), "Bearer tok-2-secret");
     assert_eq!(sim.drive(), None, "no refresh for a token already replaced");
@@ -635,11 +470,7 @@ fn many_401s_for_one_generation_cause_one_refresh() {
     let mut sim = Sim::logged_in();
     let credentials: Vec<_> = (0..10).map(|_| sim.ready()).collect();
     for credential in &credentials {
-        let _ = sim.session.handle_api_response(
-            credential.generation(),
-            StatusCode::UNAUTHORIZED,
-            sim.now,
-        );
+        let _ = sim.session.handle_api_response(credential.generation(), StatusCode::UNAUTHORIZED, sim.now);
     }
     assert_eq!(sim.drive(), Some(Exchange::Refresh));
     assert_eq!(sim.drive(), None);
@@ -651,35 +482,21 @@ fn other_statuses_are_accepted_as_they_are() {
     for status in [200, 204, 400, 404, 429, 500] {
         let credential = sim.ready();
         let status = StatusCode::from_u16(status).unwrap();
-        assert_eq!(
-            sim.session
-                .handle_api_response(credential.generation(), status, sim.now),
-            ApiVerdict::Accept
-        );
+        assert_eq!(sim.session.handle_api_response(credential.generation(), status, sim.now), ApiVerdict::Accept);
     }
     assert_eq!(sim.header(), "Bearer tok-1-secret");
 }
 
 #[test]
 fn basic_and_integrator_rejections_are_final() {
-    let uri: http::Uri = format!("{BASE}/reports/call-data?account_id=5")
-        .parse()
-        .unwrap();
+    let uri: http::Uri = format!("{BASE}/reports/call-data?account_id=5").parse().unwrap();
     for config in [
-        Config::basic(BASE, "alice", Password::new("pw"))
-            .build()
-            .unwrap(),
-        Config::integrator(BASE, "int", Password::new("pw"))
-            .account_per_request()
-            .build()
-            .unwrap(),
+        Config::basic(BASE, "alice", Password::new("pw")).build().unwrap(),
+        Config::integrator(BASE, "int", Password::new("pw")).account_per_request().build().unwrap(),
     ] {
         let mut session = Session::new(config, 1, start()).unwrap();
-        let Ok(Authorization::Ready(credential)) = session.authorize(&uri, start()) else {
-            panic!()
-        };
-        let verdict =
-            session.handle_api_response(credential.generation(), StatusCode::UNAUTHORIZED, start());
+        let Ok(Authorization::Ready(credential)) = session.authorize(&uri, start()) else { panic!() };
+        let verdict = session.handle_api_response(credential.generation(), StatusCode::UNAUTHORIZED, start());
         assert_eq!(verdict, ApiVerdict::Accept);
         assert!(session.poll_transmit(start()).is_none());
         assert!(session.snapshot().is_none());
@@ -689,17 +506,9 @@ fn basic_and_integrator_rejections_are_final() {
 #[test]
 fn no_credentials_for_another_origin() {
     let mut sim = Sim::logged_in();
-    for uri in [
-        "https://evil.example/steal",
-        "http://api.teletracker.net/plain",
-        "https://api.teletracker.net:444/",
-    ] {
+    for uri in ["https://evil.example/steal", "http://api.teletracker.net/plain", "https://api.teletracker.net:444/"] {
         let uri: http::Uri = uri.parse().unwrap();
-        assert_eq!(
-            sim.session.authorize(&uri, sim.now).unwrap_err(),
-            AuthError::ForeignOrigin,
-            "{uri}"
-        );
+        assert_eq!(sim.session.authorize(&uri, sim.now).unwrap_err(), AuthError::ForeignOrigin, "{uri}");
         assert!(!sim.session.is_api_origin(&uri));
     }
 }
@@ -709,44 +518,17 @@ fn no_credentials_for_another_origin() {
 #[test]
 fn realtime_handshake_uses_a_currently_valid_token() {
     let mut sim = Sim::bearer();
-    assert!(
-        sim.session
-            .bearer_mut()
-            .unwrap()
-            .realtime_auth(sim.now)
-            .unwrap()
-            .is_none(),
-        "log in first"
-    );
+    assert!(sim.session.bearer_mut().unwrap().realtime_auth(sim.now).unwrap().is_none(), "log in first");
     sim.drive();
-    let message = sim
-        .session
-        .bearer_mut()
-        .unwrap()
-        .realtime_auth(sim.now)
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        message.as_text(),
-        r#"{"type":"authrequest","token":"tok-1-secret"}"#
-    );
+    let message = sim.session.bearer_mut().unwrap().realtime_auth(sim.now).unwrap().unwrap();
+    assert_eq!(message.as_text(), r#"{"type":"authrequest","token":"tok-1-secret"}"#);
     sim.advance(3595);
-    assert!(
-        sim.session
-            .bearer_mut()
-            .unwrap()
-            .realtime_auth(sim.now)
-            .unwrap()
-            .is_none(),
-        "refresh first"
-    );
+    assert!(sim.session.bearer_mut().unwrap().realtime_auth(sim.now).unwrap().is_none(), "refresh first");
 }
 
 #[test]
 fn basic_and_integrator_cannot_make_a_realtime_handshake() {
-    let config = Config::basic(BASE, "alice", Password::new("pw"))
-        .build()
-        .unwrap();
+    let config = Config::basic(BASE, "alice", Password::new("pw")).build().unwrap();
     let mut session = Session::new(config, 1, start()).unwrap();
     // The handshake lives on BearerSession only: there is none to ask.
     assert!(session.bearer_mut().is_none());
@@ -764,11 +546,7 @@ fn a_restored_session_continues_without_logging_in() {
     assert_eq!(sim.header(), "Bearer tok-1-secret");
     assert_eq!(sim.drive(), None, "no login");
     sim.advance(3000);
-    assert_eq!(
-        sim.drive(),
-        Some(Exchange::Refresh),
-        "and refreshes with the stored refresh token"
-    );
+    assert_eq!(sim.drive(), Some(Exchange::Refresh), "and refreshes with the stored refresh token");
     assert_eq!(sim.seen[0].body["refresh_token"], "ref-1-secret");
 }
 
@@ -785,46 +563,25 @@ fn a_newer_snapshot_from_another_process_is_adopted_instead_of_refreshing() {
     assert_eq!(a.drive(), Some(Exchange::Refresh));
     assert!(b.session.wants_transmit(b.now));
     assert!(b.session.adopt(a.persisted().unwrap(), b.now));
-    assert!(
-        !b.session.wants_transmit(b.now),
-        "b need not refresh the same session again"
-    );
+    assert!(!b.session.wants_transmit(b.now), "b need not refresh the same session again");
     assert!(b.header().starts_with("Bearer tok-"));
-    assert!(
-        !b.session.adopt(a.persisted().unwrap(), b.now),
-        "not newer any more"
-    );
+    assert!(!b.session.adopt(a.persisted().unwrap(), b.now), "not newer any more");
 }
 
 #[test]
 fn restore_refuses_another_users_snapshot_and_static_schemes() {
     let sim = Sim::logged_in();
     let snapshot = sim.persisted().unwrap();
-    let bob = Config::bearer(BASE, "bob", Password::new("pw"))
-        .build()
-        .unwrap();
-    assert_eq!(
-        Session::restore(bob, snapshot.clone(), 1, sim.now).unwrap_err(),
-        auth_core::RestoreError::OtherUser
-    );
-    let basic = Config::basic(BASE, "alice", Password::new("pw"))
-        .build()
-        .unwrap();
-    assert_eq!(
-        Session::restore(basic, snapshot, 1, sim.now).unwrap_err(),
-        auth_core::RestoreError::NotBearer
-    );
+    let bob = Config::bearer(BASE, "bob", Password::new("pw")).build().unwrap();
+    assert_eq!(Session::restore(bob, snapshot.clone(), 1, sim.now).unwrap_err(), auth_core::RestoreError::OtherUser);
+    let basic = Config::basic(BASE, "alice", Password::new("pw")).build().unwrap();
+    assert_eq!(Session::restore(basic, snapshot, 1, sim.now).unwrap_err(), auth_core::RestoreError::NotBearer);
 }
 
 #[test]
 fn a_bearer_session_without_password_must_be_restored() {
-    let config = Config::bearer_without_password(BASE, "alice")
-        .build()
-        .unwrap();
-    assert_eq!(
-        Session::new(config, 1, start()).unwrap_err(),
-        auth_core::ConfigError::NoPasswordToLogIn
-    );
+    let config = Config::bearer_without_password(BASE, "alice").build().unwrap();
+    assert_eq!(Session::new(config, 1, start()).unwrap_err(), auth_core::ConfigError::NoPasswordToLogIn);
 }
 
 // ----- secrets -----------------------------------------------------------------------------
@@ -842,33 +599,15 @@ fn no_debug_output_or_error_contains_a_secret() {
     sim.advance(3400);
     let refresh = sim.emit().unwrap();
     shown.push(format!("{refresh:?}"));
-    shown.push(format!(
-        "{:?}",
-        sim.session.bearer_mut().unwrap().realtime_auth(sim.now)
-    ));
-    sim.answer(
-        refresh,
-        Reply::Status(
-            401,
-            r#"{"success":false,"message":"token ref-1-secret pw-secret-1234 bad"}"#,
-        ),
-    );
-    sim.script([Reply::Status(
-        401,
-        r#"{"error":"pw-secret-1234 is wrong for tok-1-secret"}"#,
-    )]);
+    shown.push(format!("{:?}", sim.session.bearer_mut().unwrap().realtime_auth(sim.now)));
+    sim.answer(refresh, Reply::Status(401, r#"{"success":false,"message":"token ref-1-secret pw-secret-1234 bad"}"#));
+    sim.script([Reply::Status(401, r#"{"error":"pw-secret-1234 is wrong for tok-1-secret"}"#)]);
     sim.drive();
     let err = sim.authorize().unwrap_err();
     shown.push(format!("{err:?}"));
     shown.push(err.to_string());
     for text in shown {
-        for secret in [
-            "tok-1-secret",
-            "tok-2-secret",
-            "ref-1-secret",
-            "ref-2-secret",
-            support::PASSWORD,
-        ] {
+        for secret in ["tok-1-secret", "tok-2-secret", "ref-1-secret", "ref-2-secret", support::PASSWORD] {
             assert!(!text.contains(secret), "{secret} leaked in: {text}");
         }
     }
@@ -876,10 +615,7 @@ fn no_debug_output_or_error_contains_a_secret() {
 
 #[test]
 fn a_policy_can_be_tuned() {
-    let policy = RefreshPolicy {
-        stale_margin_min: std::time::Duration::from_secs(600),
-        ..RefreshPolicy::default()
-    };
+    let policy = RefreshPolicy { stale_margin_min: std::time::Duration::from_secs(600), ..RefreshPolicy::default() };
     let mut sim = Sim::with(bearer_config().refresh_policy(policy));
     sim.login();
     sim.advance(3000);

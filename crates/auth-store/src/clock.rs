@@ -34,9 +34,7 @@ pub struct ManualClock {
 impl ManualClock {
     /// A clock standing at `start`.
     pub fn new(start: OffsetDateTime) -> Self {
-        ManualClock {
-            now: Arc::new(Mutex::new(start)),
-        }
+        ManualClock { now: Arc::new(Mutex::new(start)) }
     }
 
     /// A clock standing at the current wall-clock time (so that tokens and server clocks
@@ -48,10 +46,7 @@ impl ManualClock {
     /// Moves the clock forward by `by`.
     pub fn advance(&self, by: Duration) {
         let mut now = self.now.lock().unwrap_or_else(PoisonError::into_inner);
-        *now = time::Duration::try_from(by)
-            .ok()
-            .and_then(|d| now.checked_add(d))
-            .unwrap_or(*now);
+        *now = time::Duration::try_from(by).ok().and_then(|d| now.checked_add(d)).unwrap_or(*now);
     }
 
     /// Sets the clock to `to` (which may be earlier: the session clamps time itself).
@@ -75,9 +70,6 @@ mod tests {
         let clock = ManualClock::new(OffsetDateTime::UNIX_EPOCH);
         let other = clock.clone();
         clock.advance(Duration::from_secs(90));
-        assert_eq!(
-            other.now(),
-            OffsetDateTime::UNIX_EPOCH + time::Duration::seconds(90)
-        );
+        assert_eq!(other.now(), OffsetDateTime::UNIX_EPOCH + time::Duration::seconds(90));
     }
 }

@@ -31,10 +31,7 @@ impl FileStore {
     /// directories are created on save and lock (owner-only on Unix).
     pub fn new(path: impl Into<PathBuf>) -> Self {
         let path = path.into();
-        let mut lock_name = path
-            .file_name()
-            .map(|n| n.to_os_string())
-            .unwrap_or_default();
+        let mut lock_name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
         lock_name.push(".lock");
         let lock_path = path.with_file_name(lock_name);
         FileStore { path, lock_path }
@@ -47,11 +44,7 @@ impl FileStore {
 
     fn io(&self, operation: &'static str, path: &Path) -> impl FnOnce(io::Error) -> StoreError {
         let path = path.to_path_buf();
-        move |source| StoreError::Io {
-            operation,
-            path,
-            source,
-        }
+        move |source| StoreError::Io { operation, path, source }
     }
 
     fn create_parent(&self) -> Result<(), StoreError> {
@@ -61,9 +54,7 @@ impl FileStore {
                 builder.recursive(true);
                 #[cfg(unix)]
                 std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-                builder
-                    .create(dir)
-                    .map_err(self.io("create the directory of", dir))
+                builder.create(dir).map_err(self.io("create the directory of", dir))
             }
             _ => Ok(()),
         }
@@ -87,26 +78,18 @@ impl SessionStore for FileStore {
             Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(err) => return Err(self.io("read", &self.path)(err)),
         };
-        serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|err| StoreError::Corrupt {
-                path: self.path.clone(),
-                // serde_json's messages name positions and expectations, not the content.
-                reason: err.to_string(),
-            })
+        serde_json::from_slice(&bytes).map(Some).map_err(|err| StoreError::Corrupt {
+            path: self.path.clone(),
+            // serde_json's messages name positions and expectations, not the content.
+            reason: err.to_string(),
+        })
     }
 
     fn save(&self, snapshot: &Snapshot) -> Result<(), StoreError> {
         self.create_parent()?;
-        let json = serde_json::to_vec_pretty(snapshot).map_err(|err| StoreError::Corrupt {
-            path: self.path.clone(),
-            reason: err.to_string(),
-        })?;
-        let name = self
-            .path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let json = serde_json::to_vec_pretty(snapshot)
+            .map_err(|err| StoreError::Corrupt { path: self.path.clone(), reason: err.to_string() })?;
+        let name = self.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let temp = self.path.with_file_name(format!(
             ".{name}.{}.{}.tmp",
             std::process::id(),
@@ -170,10 +153,7 @@ mod tests {
         let loaded = store.load().unwrap().unwrap();
         assert_eq!(loaded, snapshot(2, "second"));
         // No temporary files are left behind.
-        let names: Vec<_> = fs::read_dir(dir.join("nested"))
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
+        let names: Vec<_> = fs::read_dir(dir.join("nested")).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(names, vec![std::ffi::OsString::from("session.json")]);
         fs::remove_dir_all(dir).unwrap();
     }

@@ -29,10 +29,7 @@
 //! [`ManualClock`] in tests), since `auth-core` itself never reads one.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
-#![cfg_attr(
-    not(test),
-    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
-)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 mod clock;
 mod file;
@@ -71,9 +68,7 @@ pub struct StoreGuard {
 impl StoreGuard {
     /// Wraps whatever keeps the lock held (a locked file, a permit, ...).
     pub fn new(held: impl Send + Sync + 'static) -> Self {
-        StoreGuard {
-            _held: Box::new(held),
-        }
+        StoreGuard { _held: Box::new(held) }
     }
 }
 

@@ -40,35 +40,18 @@ impl MemoryStore {
 
 impl SessionStore for MemoryStore {
     fn load(&self) -> Result<Option<Snapshot>, StoreError> {
-        Ok(self
-            .inner
-            .snapshot
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone())
+        Ok(self.inner.snapshot.lock().unwrap_or_else(PoisonError::into_inner).clone())
     }
 
     fn save(&self, snapshot: &Snapshot) -> Result<(), StoreError> {
-        *self
-            .inner
-            .snapshot
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Some(snapshot.clone());
+        *self.inner.snapshot.lock().unwrap_or_else(PoisonError::into_inner) = Some(snapshot.clone());
         Ok(())
     }
 
     fn lock(&self) -> Result<StoreGuard, StoreError> {
-        let mut locked = self
-            .inner
-            .locked
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut locked = self.inner.locked.lock().unwrap_or_else(PoisonError::into_inner);
         while *locked {
-            locked = self
-                .inner
-                .released
-                .wait(locked)
-                .unwrap_or_else(PoisonError::into_inner);
+            locked = self.inner.released.wait(locked).unwrap_or_else(PoisonError::into_inner);
         }
         *locked = true;
         Ok(StoreGuard::new(Permit(Arc::clone(&self.inner))))

@@ -8,8 +8,8 @@
 use std::collections::{HashSet, VecDeque};
 
 use auth_core::{
-    AccountId, AuthError, AuthRequest, Authorization, Config, ConfigBuilder, Credential, Event,
-    Exchange, Password, Session, Snapshot,
+    AccountId, AuthError, AuthRequest, Authorization, Config, ConfigBuilder, Credential, Event, Exchange, Password,
+    Session, Snapshot,
 };
 use http::{Response, StatusCode, Uri};
 use serde_json::Value;
@@ -24,11 +24,7 @@ pub enum Reply {
     /// 200 with a new token pair living this many seconds.
     Grant { lifetime: u64 },
     /// 200 with a new pair, and these server-side expirations relative to the server's now.
-    GrantWithServerClock {
-        lifetime: u64,
-        server_offset: Duration,
-        refresh_valid_for: Duration,
-    },
+    GrantWithServerClock { lifetime: u64, server_offset: Duration, refresh_valid_for: Duration },
     /// Any status and body.
     Status(u16, &'static str),
     /// 429 (or 503) with `Retry-After: secs`.
@@ -142,10 +138,7 @@ impl Sim {
     pub fn drive(&mut self) -> Option<Exchange> {
         let request = self.emit()?;
         let exchange = request.exchange();
-        let reply = self
-            .script
-            .pop_front()
-            .unwrap_or(Reply::Grant { lifetime: 3600 });
+        let reply = self.script.pop_front().unwrap_or(Reply::Grant { lifetime: 3600 });
         self.answer(request, reply);
         Some(exchange)
     }
@@ -167,20 +160,13 @@ impl Sim {
                 return;
             }
             Reply::Grant { lifetime } => self.grant(lifetime, Duration::ZERO, Duration::days(29)),
-            Reply::GrantWithServerClock {
-                lifetime,
-                server_offset,
-                refresh_valid_for,
-            } => self.grant(lifetime, server_offset, refresh_valid_for),
-            Reply::Status(status, body) => Response::builder()
-                .status(status)
-                .body(body.as_bytes().to_vec())
-                .unwrap(),
-            Reply::RetryAfter(status, secs) => Response::builder()
-                .status(status)
-                .header("retry-after", secs.to_string())
-                .body(Vec::new())
-                .unwrap(),
+            Reply::GrantWithServerClock { lifetime, server_offset, refresh_valid_for } => {
+                self.grant(lifetime, server_offset, refresh_valid_for)
+            }
+            Reply::Status(status, body) => Response::builder().status(status).body(body.as_bytes().to_vec()).unwrap(),
+            Reply::RetryAfter(status, secs) => {
+                Response::builder().status(status).header("retry-after", secs.to_string()).body(Vec::new()).unwrap()
+            }
         };
         self.session.handle_response(id, &response, self.now);
         self.drain_events();
@@ -190,16 +176,10 @@ impl Sim {
         let body = body_of(request);
         if request.exchange() == Exchange::Refresh {
             let token = body["refresh_token"].as_str().unwrap().to_owned();
-            assert!(
-                self.spent_refresh_tokens.insert(token),
-                "a consumed refresh token was sent again"
-            );
+            assert!(self.spent_refresh_tokens.insert(token), "a consumed refresh token was sent again");
         }
-        let bearer = request
-            .request()
-            .headers()
-            .get(http::header::AUTHORIZATION)
-            .map(|v| v.to_str().unwrap().to_owned());
+        let bearer =
+            request.request().headers().get(http::header::AUTHORIZATION).map(|v| v.to_str().unwrap().to_owned());
         self.seen.push(Seen {
             exchange: request.exchange(),
             at: self.now,
@@ -209,19 +189,11 @@ impl Sim {
         });
     }
 
-    fn grant(
-        &mut self,
-        lifetime: u64,
-        server_offset: Duration,
-        refresh_valid_for: Duration,
-    ) -> Response<Vec<u8>> {
+    fn grant(&mut self, lifetime: u64, server_offset: Duration, refresh_valid_for: Duration) -> Response<Vec<u8>> {
         self.issued += 1;
         let n = self.issued;
         let server_now = self.now + server_offset;
-        let fmt = |t: OffsetDateTime| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .unwrap()
-        };
+        let fmt = |t: OffsetDateTime| t.format(&time::format_description::well_known::Rfc3339).unwrap();
         let body = serde_json::json!({
             "success": true,
             "guid": format!("guid-{n}"),
@@ -253,9 +225,7 @@ impl Sim {
     }
 
     pub fn switch(&mut self, account: u64) {
-        self.session
-            .switch_account(AccountId(account), self.now)
-            .unwrap();
+        self.session.switch_account(AccountId(account), self.now).unwrap();
     }
 }
 

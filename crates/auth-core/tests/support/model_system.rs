@@ -1,0 +1,370 @@
+//! The system under test of the model test and of the op-sequence fuzz target: a session,
+//! a fake server, a hand-moved clock, and the invariants checked after every step:
+//!
+//! 1. at most one auth request is in flight;
+//! 2. no header is ever handed out for a token at or past its hard cutoff;
+//! 3. a consumed refresh token is never sent again (across restarts too);
+//! 4. a transient failure never discards a valid token;
+//! 5. a rejected login is final;
+//! 6. auth requests are bounded (no loops at one instant);
+//! 7. no `Debug` output of a public type, and no error, contains a secret.
+//!
+//! Shared by `tests/model.rs` and `fuzz/fuzz_targets/session_ops.rs` (which includes it by
+//! path), so both check exactly the same rules.
+#![allow(dead_code)]
+
+use std::collections::{HashMap, HashSet};
+
+use auth_core::{
+    AccountId, AccountSwitch, AuthError, AuthRequest, Authorization, Config, Credential, Event, Exchange, Password,
+    RefreshPolicy, Session, Snapshot, TokenGeneration, TokenState,
+};
+use http::{Response, StatusCode, Uri};
+use time::{Duration, OffsetDateTime};
+
+const BASE: &str = "https://api.teletracker.net";
+const PASSWORD: &str = "pw-model-secret";
+/// How many independent API callers share the session.
+pub const CALLERS: usize = 4;
+
+/// How the server answers the auth request in flight.
+#[derive(Clone, Debug)]
+#[cfg_attr(fuzzing, derive(arbitrary::Arbitrary))]
+pub enum Answer {
+    Grant {
+        lifetime: u64,
+        server_offset_h: i64,
+    },
+    MasqueradeOk,
+    Status(u16),
+    RetryAfter(u16, u64),
+    SuccessFalse,
+    Garbage,
+    Truncated,
+    Oversized,
+    /// Transport failure, reported.
+    Lost,
+    /// Never reported: the session must give it up by itself.
+    Vanished,
+}
+
+impl Answer {
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Answer::Status(s) | Answer::RetryAfter(s, _) => *s >= 500 || *s == 429 || *s == 408,
+            Answer::Garbage | Answer::Truncated | Answer::Oversized | Answer::Lost => true,
+            _ => false,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+#[cfg_attr(fuzzing, derive(arbitrary::Arbitrary))]
+pub enum Step {
+    Tick { seconds: u32 },
+    Demand { caller: usize },
+    Transmit,
+    Answer(Answer),
+    ApiResult { caller: usize, status: u16 },
+    ApiLost { caller: usize },
+    Restart,
+    Switch { account: u64 },
+}
+
+/// What the fake server knows about a token it issued.
+struct Issued {
+    sent_at: OffsetDateTime,
+    lifetime: u64,
+}
+
+pub struct System {
+    config: Config,
+    session: Session,
+    now: OffsetDateTime,
+    uri: Uri,
+    /// Emitted auth requests not reported yet, with their emission time.
+    in_flight: Vec<(AuthRequest, OffsetDateTime)>,
+    held: HashMap<usize, Vec<Credential>>,
+    issued: HashMap<String, Issued>,
+    spent_refresh: HashSet<String>,
+    persisted: Option<Snapshot>,
+    counter: u32,
+    /// Masquerades answered without tokens: each moves the generation on too.
+    masquerades: u32,
+    rejected_login: bool,
+    requests_at_now: (OffsetDateTime, u32),
+    secrets: Vec<String>,
+    seed: u64,
+}
+
+fn config(masquerade: bool) -> Config {
+    let policy = RefreshPolicy::default();
+    let mut builder = Config::bearer(BASE, "alice", Password::new(PASSWORD)).refresh_policy(policy);
+    if masquerade {
+        builder = builder.account_switch(AccountSwitch::masquerade());
+    }
+    builder.build().unwrap()
+}
+
+impl System {
+    /// A fresh session (relogin or masquerade switches) at a fixed start time.
+    pub fn new(masquerade: bool) -> System {
+        let config = config(masquerade);
+        let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+        System {
+            session: Session::new(config.clone(), 0, now).unwrap(),
+            config,
+            now,
+            uri: format!("{BASE}/reports/call-data").parse().unwrap(),
+            in_flight: Vec::new(),
+            held: HashMap::new(),
+            issued: HashMap::new(),
+            spent_refresh: HashSet::new(),
+            persisted: None,
+            counter: 0,
+            masquerades: 0,
+            rejected_login: false,
+            requests_at_now: (now, 0),
+            secrets: Vec::new(),
+            seed: 0,
+        }
+    }
+
+    /// Applies one step, checking the step's own invariants as it goes.
+    pub fn apply(&mut self, step: Step) {
+        match step {
+            Step::Tick { seconds } => {
+                // Bounded so that any fuzzer input stays inside representable time.
+                let seconds = i64::from(seconds % 100_000);
+                self.now = self.now.checked_add(Duration::seconds(seconds)).unwrap_or(self.now);
+                self.session.handle_timeout(self.now);
+            }
+            Step::Demand { caller } => self.demand(caller % CALLERS),
+            Step::Transmit => self.transmit(),
+            Step::Answer(answer) => self.answer(answer),
+            Step::ApiResult { caller, status } => self.api_result(caller % CALLERS, status),
+            Step::ApiLost { caller } => self.api_lost(caller % CALLERS),
+            Step::Restart => self.restart(),
+            Step::Switch { account } => {
+                let _ = self.session.switch_account(AccountId(2001 + account % 3), self.now);
+                self.requests_at_now = (self.now, 0);
+            }
+        }
+    }
+
+    /// The invariants that hold between any two steps.
+    pub fn check_invariants(&self) {
+        // Invariant 7: Debug output of the session and of what it handed out is secret-free.
+        self.check_secret_free(&format!("{:?}", self.session));
+        self.check_secret_free(&format!("{:?}", self.persisted));
+        self.check_secret_free(&format!("{:?}", self.held));
+        self.check_secret_free(&format!("{:?}", self.in_flight));
+        // The generation only moves with what the server granted.
+        let generation = self.session.bearer().unwrap().generation();
+        assert!(generation <= TokenGeneration(u64::from(self.counter + self.masquerades)));
+        // poll_timeout never points into the past.
+        if let Some(at) = self.session.poll_timeout() {
+            assert!(at >= self.now, "poll_timeout {at} is before now {}", self.now);
+        }
+    }
+
+    fn auth_timeout(&self) -> Duration {
+        Duration::try_from(self.config.refresh_policy().auth_timeout).unwrap()
+    }
+
+    fn drain(&mut self) {
+        while let Some(event) = self.session.poll_event() {
+            if let Event::TokensUpdated(snapshot) = event {
+                self.persisted = Some(snapshot);
+            }
+        }
+    }
+
+    fn cutoff(&self, token: &str) -> OffsetDateTime {
+        let issued = &self.issued[token];
+        let lifetime = issued.lifetime as f64;
+        let margin = (10.0f64).min(lifetime * 0.10);
+        issued.sent_at + Duration::seconds_f64(lifetime - margin)
+    }
+
+    /// The token currently in service, if the session reports one as usable.
+    fn usable_token(&self) -> Option<String> {
+        let bearer = self.session.bearer()?;
+        match bearer.token_state(self.now) {
+            Some(TokenState::Fresh | TokenState::Stale) => {
+                let snapshot = bearer.snapshot()?;
+                let json = serde_json::to_value(&snapshot).unwrap();
+                Some(json["token"].as_str().unwrap().to_owned())
+            }
+            _ => None,
+        }
+    }
+
+    fn transmit(&mut self) {
+        let Some(request) = self.session.poll_transmit(self.now) else {
+            return;
+        };
+        // Invariant 1: at most one auth request in flight (abandoned ones are those past the
+        // session's own timeout).
+        let timeout = self.auth_timeout();
+        let live = self.in_flight.iter().filter(|(_, at)| self.now < *at + timeout).count();
+        assert_eq!(live, 0, "a second auth request while one is in flight: {request:?}");
+        // Invariant 5.
+        assert!(!self.rejected_login, "an auth request after a rejected login: {request:?}");
+        // Invariant 6: bounded requests at one instant.
+        if self.requests_at_now.0 == self.now {
+            self.requests_at_now.1 += 1;
+        } else {
+            self.requests_at_now = (self.now, 1);
+        }
+        // Every request must be answered for the next one to go out, so a loop needs the
+        // server's help; what is bounded is the run between two tokens that arrive fresh (or
+        // two commands): tokens stale on arrival and rejected refreshes end in a backoff.
+        assert!(self.requests_at_now.1 <= 8, "auth request loop at one instant");
+        let body: serde_json::Value = serde_json::from_slice(request.request().body()).unwrap();
+        if request.exchange() == Exchange::Refresh {
+            // Invariant 3.
+            let token = body["refresh_token"].as_str().unwrap().to_owned();
+            assert!(self.spent_refresh.insert(token.clone()), "refresh token {token} sent twice");
+        }
+        self.drain();
+        self.in_flight.push((request, self.now));
+    }
+
+    fn answer(&mut self, answer: Answer) {
+        let Some((request, sent_at)) = self.in_flight.pop() else {
+            return;
+        };
+        let id = request.id();
+        let before = self.usable_token();
+        let response = match &answer {
+            Answer::Vanished => return,
+            Answer::Lost => {
+                self.session.handle_failure(id, self.now);
+                self.after_answer(&answer, &request, before);
+                return;
+            }
+            Answer::Grant { lifetime, server_offset_h } => {
+                // Mirror the core's one-year clamp, and keep server clocks within two days.
+                let lifetime = &(*lifetime).min(365 * 86_400);
+                let server_offset_h = &(*server_offset_h).clamp(-48, 48);
+                self.counter += 1;
+                let n = self.counter;
+                let token = format!("tok-{n}-secret");
+                let refresh = format!("ref-{n}-secret");
+                self.secrets.extend([token.clone(), refresh.clone()]);
+                self.issued.insert(token.clone(), Issued { sent_at, lifetime: *lifetime });
+                let server_now = self.now + Duration::hours(*server_offset_h);
+                let rfc = |t: OffsetDateTime| t.format(&time::format_description::well_known::Rfc3339).unwrap();
+                let body = serde_json::json!({
+                    "success": true, "token": token, "tokenLifetime": lifetime,
+                    "tokenExpiration": rfc(server_now + Duration::seconds(*lifetime as i64)),
+                    "refreshToken": refresh, "refreshTokenExpiration": rfc(server_now + Duration::days(29)),
+                });
+                ok(body.to_string())
+            }
+            Answer::MasqueradeOk => {
+                if matches!(request.exchange(), Exchange::Masquerade(_)) {
+                    self.masquerades += 1;
+                }
+                ok(r#"{"success":true}"#.to_owned())
+            }
+            Answer::Status(status) => status_response(*status, r#"{"success":false,"error":"nope"}"#, None),
+            Answer::RetryAfter(status, secs) => status_response(*status, "", Some(*secs)),
+            Answer::SuccessFalse => ok(r#"{"success":false,"message":"no"}"#.to_owned()),
+            Answer::Garbage => ok("\u{1}garbage<html>".to_owned()),
+            Answer::Truncated => ok(r#"{"success":true,"token":"tok-x","tokenLif"#.to_owned()),
+            Answer::Oversized => ok(format!(r#"{{"pad":"{}"}}"#, "x".repeat(70 * 1024))),
+        };
+        self.session.handle_response(id, &response, self.now);
+        self.after_answer(&answer, &request, before);
+    }
+
+    fn after_answer(&mut self, answer: &Answer, request: &AuthRequest, before: Option<String>) {
+        self.drain();
+        if self.session.bearer().is_some_and(|b| b.token_state(self.now) == Some(TokenState::Fresh)) {
+            self.requests_at_now = (self.now, 0);
+        }
+        if answer.is_transient() {
+            // Invariant 4: a valid token survives a transient failure.
+            assert_eq!(self.usable_token(), before, "a transient failure changed the token in service");
+        }
+        let rejected = matches!(answer, Answer::Status(400 | 401 | 403) | Answer::SuccessFalse);
+        if rejected
+            && request.exchange() == Exchange::Login
+            && matches!(self.session.bearer().unwrap().fatal_error(), Some(AuthError::CredentialsRejected(_)))
+        {
+            self.rejected_login = true;
+        }
+    }
+
+    fn demand(&mut self, caller: usize) {
+        let uri = self.uri.clone();
+        match self.session.authorize(&uri, self.now) {
+            Ok(Authorization::Ready(credential)) => {
+                let header = credential.header().to_str().unwrap().to_owned();
+                let token = header.strip_prefix("Bearer ").expect("a bearer header").to_owned();
+                // Invariant 2: never a token at or past its cutoff.
+                assert!(self.issued.contains_key(&token), "a header for a token the server never issued");
+                assert!(self.now < self.cutoff(&token), "a header for a token past its cutoff");
+                self.held.entry(caller).or_default().push(credential);
+                // A ready caller also performs a due refresh, as the adapters do.
+                self.transmit();
+            }
+            Ok(Authorization::Pending) => self.transmit(),
+            Err(err) => {
+                if self.rejected_login {
+                    assert!(matches!(err, AuthError::CredentialsRejected(_)));
+                }
+                self.check_secret_free(&format!("{err} {err:?}"));
+            }
+        }
+    }
+
+    fn api_result(&mut self, caller: usize, status: u16) {
+        let Some(credential) = self.held.get_mut(&caller).and_then(Vec::pop) else {
+            return;
+        };
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+        let _ = self.session.handle_api_response(credential.generation(), status, self.now);
+    }
+
+    fn api_lost(&mut self, caller: usize) {
+        if let Some(credential) = self.held.get_mut(&caller).and_then(Vec::pop) {
+            self.session.release(credential.generation());
+        }
+    }
+
+    fn restart(&mut self) {
+        // A new process: in-memory state and held credentials are gone; the store remains.
+        self.in_flight.clear();
+        self.held.clear();
+        self.seed += 1;
+        self.session = match self.persisted.clone() {
+            Some(snapshot) => Session::restore(self.config.clone(), snapshot, self.seed, self.now).unwrap(),
+            None => Session::new(self.config.clone(), self.seed, self.now).unwrap(),
+        };
+        self.rejected_login = false;
+        // The loop bound is per process: a restart takes time in real life.
+        self.requests_at_now = (self.now, 0);
+    }
+
+    fn check_secret_free(&self, text: &str) {
+        for secret in self.secrets.iter().map(String::as_str).chain([PASSWORD]) {
+            assert!(!text.contains(secret), "secret {secret} in {text}");
+        }
+    }
+}
+
+fn ok(body: String) -> Response<Vec<u8>> {
+    Response::new(body.into_bytes())
+}
+
+fn status_response(status: u16, body: &str, retry_after: Option<u64>) -> Response<Vec<u8>> {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut builder = Response::builder().status(status);
+    if let Some(secs) = retry_after {
+        builder = builder.header("retry-after", secs.to_string());
+    }
+    builder.body(body.as_bytes().to_vec()).unwrap()
+}
