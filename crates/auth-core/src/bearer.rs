@@ -49,6 +49,11 @@ impl Token {
     fn usable(&self, now: OffsetDateTime) -> bool {
         !self.invalidated && self.schedule.state(now) != TokenState::Expired
     }
+
+    /// [`usable`](Self::usable) for an instant in Unix nanoseconds (the per-request path).
+    fn usable_at(&self, now_nanos: i128) -> bool {
+        !self.invalidated && now_nanos < self.schedule.cutoff_nanos
+    }
 }
 
 /// The unspent refresh token.
@@ -233,8 +238,9 @@ impl BearerSession {
         if let Some(fatal) = &self.fatal {
             return Err(fatal.clone());
         }
+        let now_nanos = self.clock.now_nanos();
         if self.switch.is_none()
-            && let Some(token) = self.token.as_ref().filter(|t| t.usable(now))
+            && let Some(token) = self.token.as_ref().filter(|t| t.usable_at(now_nanos))
         {
             self.outstanding += 1;
             return Ok(Some(Credential {

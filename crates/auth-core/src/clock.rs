@@ -12,24 +12,32 @@ use time::{OffsetDateTime, UtcOffset};
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Clock {
     latest: OffsetDateTime,
+    /// `latest` as Unix nanoseconds: comparing integers keeps the per-request path cheap.
+    latest_nanos: i128,
 }
 
 impl Clock {
     pub(crate) fn new(now: OffsetDateTime) -> Self {
-        Clock { latest: utc(now) }
+        Clock { latest: utc(now), latest_nanos: now.unix_timestamp_nanos() }
     }
 
     /// Records `now` and returns it, or the latest instant seen if `now` is earlier.
     pub(crate) fn observe(&mut self, now: OffsetDateTime) -> OffsetDateTime {
-        let now = utc(now);
-        if now > self.latest {
-            self.latest = now;
+        let nanos = now.unix_timestamp_nanos();
+        if nanos > self.latest_nanos {
+            self.latest = utc(now);
+            self.latest_nanos = nanos;
         }
         self.latest
     }
 
     pub(crate) fn now(&self) -> OffsetDateTime {
         self.latest
+    }
+
+    /// [`now`](Self::now) as Unix nanoseconds.
+    pub(crate) fn now_nanos(&self) -> i128 {
+        self.latest_nanos
     }
 }
 

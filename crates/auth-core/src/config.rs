@@ -283,9 +283,15 @@ impl BaseUrl {
         let (Some(scheme), Some(authority)) = (uri.scheme(), uri.authority()) else {
             return false;
         };
-        scheme == &self.scheme
-            && authority.host().eq_ignore_ascii_case(self.authority.host())
-            && effective_port(scheme, authority) == effective_port(&self.scheme, &self.authority)
+        if scheme != &self.scheme {
+            return false;
+        }
+        // This runs on every request: URIs built from the base URL have the very same
+        // authority text, so compare that first and parse host and port only otherwise.
+        authority.as_str() == self.authority.as_str()
+            || authority.as_str().eq_ignore_ascii_case(self.authority.as_str())
+            || (authority.host().eq_ignore_ascii_case(self.authority.host())
+                && effective_port(scheme, authority) == effective_port(&self.scheme, &self.authority))
     }
 
     /// `scheme://host[:port]`, for messages.

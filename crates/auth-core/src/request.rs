@@ -123,10 +123,17 @@ impl Credential {
 
     /// Sets the `Authorization` header and adds the account parameter, if any.
     pub fn apply<B>(&self, request: &mut Request<B>) {
-        request.headers_mut().insert(AUTHORIZATION, self.header.clone());
+        self.clone().attach(request);
+    }
+
+    /// Like [`apply`](Self::apply), moving the header into the request instead of copying it
+    /// (the hot path: one reference-count update fewer). Returns the generation to report.
+    pub fn attach<B>(self, request: &mut Request<B>) -> TokenGeneration {
         if let Some(account) = self.account_param {
             *request.uri_mut() = with_account_param(request.uri(), account);
         }
+        request.headers_mut().insert(AUTHORIZATION, self.header);
+        self.generation
     }
 }
 

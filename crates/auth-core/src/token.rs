@@ -32,6 +32,8 @@ pub(crate) struct Schedule {
     pub(crate) stale_at: OffsetDateTime,
     /// From here on the token is expired (never attached).
     pub(crate) cutoff_at: OffsetDateTime,
+    /// `cutoff_at` as Unix nanoseconds, for the per-request check.
+    pub(crate) cutoff_nanos: i128,
 }
 
 impl Schedule {
@@ -51,7 +53,14 @@ impl Schedule {
         let stale_at = earlier(expires_at, stale_margin.saturating_add(jitter)).max(later(sent_at, half));
         let cutoff_margin = policy.cutoff_margin_max.min(lifetime.mul_f64(policy.cutoff_margin_fraction));
         let cutoff_at = earlier(expires_at, cutoff_margin);
-        Schedule { sent_at, lifetime, expires_at, stale_at: stale_at.min(cutoff_at), cutoff_at }
+        Schedule {
+            sent_at,
+            lifetime,
+            expires_at,
+            stale_at: stale_at.min(cutoff_at),
+            cutoff_at,
+            cutoff_nanos: cutoff_at.unix_timestamp_nanos(),
+        }
     }
 
     pub(crate) fn state(&self, now: OffsetDateTime) -> TokenState {
