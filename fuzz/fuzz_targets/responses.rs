@@ -101,8 +101,13 @@ fuzz_target!(|data: &[u8]| {
         }
         Ok(Authorization::Pending) => {}
         Err(err) => {
+            // Only what the session knew can leak: the password, and the first grant's tokens
+            // once it had them (a server may echo anything, including text that merely
+            // looks like a token it never sent).
             let shown = format!("{err} {err:?}");
-            for secret in [PASSWORD, "tok-1-secret", "ref-1-secret"] {
+            let known: &[&str] =
+                if matches!(input.stage, Stage::Login) { &[PASSWORD] } else { &[PASSWORD, "tok-1-secret", "ref-1-secret"] };
+            for secret in known {
                 assert!(!shown.contains(secret), "{shown}");
             }
         }

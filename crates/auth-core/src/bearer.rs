@@ -30,7 +30,7 @@ use crate::config::{AccountId, AccountSwitch, BaseUrl, Config, RefreshPolicy};
 use crate::error::{AuthError, TransientCause};
 use crate::request::{ApiVerdict, AuthRequest, Authorization, Credential, Event, Exchange, RequestId, TokenGeneration};
 use crate::rng::Rng;
-use crate::secret::{BearerToken, Password, RefreshToken};
+use crate::secret::{BearerToken, Password, RefreshToken, Secret};
 use crate::snapshot::Snapshot;
 use crate::token::{Schedule, TokenState};
 use crate::wire::{self, Failure, Grant};
@@ -70,6 +70,9 @@ struct InFlight {
     deadline: OffsetDateTime,
     /// For a login: the account it asked for.
     account: Option<AccountId>,
+    /// For a refresh: the spent refresh token's text, kept only to scrub it from the answer's
+    /// error messages. A plain `Secret`, so it can never be turned back into a request.
+    spent: Option<Secret>,
 }
 
 struct PendingSwitch {
@@ -336,6 +339,7 @@ impl BearerSession {
         let id = RequestId(self.next_id);
         self.next_id += 1;
         let mut login_account = None;
+        let mut spent = None;
         let request = match exchange {
             Exchange::Login => {
                 let password = self.password.as_ref()?;
@@ -346,6 +350,7 @@ impl BearerSession {
                 // The refresh token is moved into the request: it is spent from here on
                 // (SPEC.md §3, rotation safety), and the store learns that at once.
                 let refresh = self.refresh.take()?;
+                spent = Some(Secret::new(refresh.token.expose_secret()));
                 let request = wire::refresh_request(self.base.join("/auth/refresh"), refresh.token);
                 if let Some(snapshot) = self.snapshot() {
                     self.events.push_back(Event::TokensUpdated(snapshot));
@@ -366,6 +371,7 @@ impl BearerSession {
             sent_at: now,
             deadline: later(now, self.policy.auth_timeout),
             account: login_account,
+            spent,
         });
         Some(AuthRequest { id, exchange, request })
     }
@@ -380,7 +386,13 @@ impl BearerSession {
         let Some(flight) = self.in_flight.take_if(|f| f.id == id) else {
             return; // An answer to a request we gave up on: ignore it.
         };
-        let scrub = |text: &str| self.scrub(text);
+        let scrub = |text: &str| {
+            let text = self.scrub(text);
+            match &flight.spent {
+                Some(spent) if spent.len() >= 3 => text.replace(spent.expose_secret(), "[redacted]"),
+                _ => text,
+            }
+        };
         let outcome = wire::classify(response.status(), response.headers(), response.body().as_ref(), now, &scrub);
         match (outcome, flight.exchange) {
             (Ok(map), Exchange::Masquerade(account)) if !wire::has_token(&map) => {

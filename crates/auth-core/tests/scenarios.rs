@@ -614,6 +614,18 @@ fn no_debug_output_or_error_contains_a_secret() {
 }
 
 #[test]
+fn a_spent_refresh_token_echoed_by_the_server_is_redacted() {
+    let mut sim = Sim::logged_in();
+    sim.advance(3595); // expired: the refresh's failure reaches callers
+    sim.script([Reply::Status(500, r#"{"message":"cannot refresh ref-1-secret now"}"#)]);
+    assert_eq!(sim.drive(), Some(Exchange::Refresh));
+    let err = sim.authorize().unwrap_err();
+    let shown = format!("{err} {err:?}");
+    assert!(shown.contains("cannot refresh [redacted] now"), "{shown}");
+    assert!(!shown.contains("ref-1-secret"), "{shown}");
+}
+
+#[test]
 fn a_policy_can_be_tuned() {
     let policy = RefreshPolicy { stale_margin_min: std::time::Duration::from_secs(600), ..RefreshPolicy::default() };
     let mut sim = Sim::with(bearer_config().refresh_policy(policy));
