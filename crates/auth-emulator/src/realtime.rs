@@ -1,0 +1,403 @@
+//! The RealTime WebSocket (SPEC §6): handshake, streams and events.
+//!
+//! ```text
+//! connect ──▶ first message ──▶ {"type":"authrequest","token":T}, T valid ──▶ authresponse success:true ──▶ authenticated
+//!                          └──▶ anything else / bad token ──▶ authresponse success:false, close
+//! authenticated: startusereventrequest / stopusereventrequest       → start/stopusereventresponse
+//!                startaccounteventrequest / stopaccounteventrequest → start/stopaccounteventresponse (start needs an elevated user)
+//!                events from the handle or the timer knob           → userevent / accountevent
+//! ```
+//!
+//! A connection stays authenticated until it closes, even if its token later expires or is
+//! revoked (SPEC §6 leaves this open); tests that need a reconnect close sockets with
+//! [`Emulator::close_realtime_of`](crate::Emulator::close_realtime_of).
+//!
+//! Faults on [`Endpoint::Realtime`]: `Status`, `RetryAfter` and `DropConnection` hit the HTTP
+//! upgrade request; `GarbageBody`, `TruncatedBody`, `OversizedBody` and `SuccessFalse` replace
+//! the `authresponse` message (after effect: the connection is authenticated nonetheless and
+//! stays open, except for `SuccessFalse`, which closes it).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use axum::extract::FromRequestParts;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
+use axum::http::{Method, StatusCode, request};
+use axum::response::Response;
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+use tokio::sync::mpsc;
+
+use crate::endpoint::Endpoint;
+use crate::faults::{Fault, FaultTiming, InjectedFault};
+use crate::journal::{AuthScheme, Outcome, RequestMeta};
+use crate::reply::{Facts, GARBAGE, Outgoing, Reply, oversized, render_fault, truncated};
+use crate::server::ConnCtx;
+use crate::sessions::TokenCheck;
+use crate::state::{Shared, lock};
+use crate::users::AccountId;
+
+/// A command for one socket's task.
+#[derive(Debug)]
+enum Command {
+    Send(String),
+    Close,
+}
+
+#[derive(Debug)]
+struct Conn {
+    user: String,
+    account: AccountId,
+    user_stream: bool,
+    account_stream: bool,
+    tx: mpsc::UnboundedSender<Command>,
+}
+
+/// The authenticated sockets.
+#[derive(Debug, Default)]
+pub(crate) struct Registry {
+    inner: Mutex<RegistryInner>,
+}
+
+#[derive(Debug, Default)]
+struct RegistryInner {
+    next_id: u64,
+    conns: HashMap<u64, Conn>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Stream {
+    User,
+    Account,
+}
+
+impl Registry {
+    fn register(&self, user: &str, account: AccountId, tx: mpsc::UnboundedSender<Command>) -> u64 {
+        let mut inner = lock(&self.inner);
+        inner.next_id += 1;
+        let id = inner.next_id;
+        inner.conns.insert(id, Conn { user: user.to_owned(), account, user_stream: false, account_stream: false, tx });
+        id
+    }
+
+    fn unregister(&self, id: u64) {
+        lock(&self.inner).conns.remove(&id);
+    }
+
+    fn set_stream(&self, id: u64, stream: Stream, on: bool) {
+        if let Some(conn) = lock(&self.inner).conns.get_mut(&id) {
+            match stream {
+                Stream::User => conn.user_stream = on,
+                Stream::Account => conn.account_stream = on,
+            }
+        }
+    }
+
+    /// Sends a message to every socket matching `pick`; returns how many.
+    fn send_where(&self, pick: impl Fn(&Conn) -> bool, text: impl Fn(&Conn) -> String) -> usize {
+        lock(&self.inner)
+            .conns
+            .values()
+            .filter(|c| pick(c))
+            .filter(|c| c.tx.send(Command::Send(text(c))).is_ok())
+            .count()
+    }
+
+    /// `userevent` to every socket of `user` whose user stream is started.
+    pub(crate) fn emit_user(&self, user: &str, payload: &Value) -> usize {
+        let text = event("userevent", payload);
+        self.send_where(|c| c.user_stream && c.user == user, |_| text.clone())
+    }
+
+    /// `accountevent` to every socket bound to `account` whose account stream is started.
+    pub(crate) fn emit_account(&self, account: AccountId, payload: &Value) -> usize {
+        let text = event("accountevent", payload);
+        self.send_where(|c| c.account_stream && c.account == account, |_| text.clone())
+    }
+
+    /// Closes (with a close frame) every authenticated socket of `user`, or all if `None`.
+    pub(crate) fn close(&self, user: Option<&str>) -> usize {
+        lock(&self.inner)
+            .conns
+            .values()
+            .filter(|c| user.is_none_or(|u| c.user == u))
+            .filter(|c| c.tx.send(Command::Close).is_ok())
+            .count()
+    }
+
+    /// The number of authenticated sockets.
+    pub(crate) fn count(&self) -> usize {
+        lock(&self.inner).conns.len()
+    }
+
+    fn tick(&self, n: u64) {
+        let user = event("userevent", &json!({ "tick": n }));
+        self.send_where(|c| c.user_stream, |_| user.clone());
+        self.send_where(
+            |c| c.account_stream,
+            |c| event("accountevent", &json!({ "tick": n, "account_id": c.account })),
+        );
+    }
+}
+
+/// An event message: an object payload gets `"type"` set; anything else is wrapped as `data`.
+fn event(kind: &str, payload: &Value) -> String {
+    let value = match payload {
+        Value::Object(map) => {
+            let mut map = map.clone();
+            map.insert("type".into(), Value::String(kind.into()));
+            Value::Object(map)
+        }
+        other => {
+            let mut map = Map::new();
+            map.insert("type".into(), Value::String(kind.into()));
+            map.insert("data".into(), other.clone());
+            Value::Object(map)
+        }
+    };
+    value.to_string()
+}
+
+#[derive(Serialize)]
+struct WsReply<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    success: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
+}
+
+fn ws_reply(kind: &str, error: Option<&str>) -> String {
+    serde_json::to_string(&WsReply { kind, success: error.is_none(), error }).unwrap_or_default()
+}
+
+/// The HTTP side: method check, handshake-level faults, then the upgrade.
+pub(crate) async fn handshake(ctx: ConnCtx, mut parts: request::Parts, meta: RequestMeta) -> Response {
+    let shared = &ctx.shared;
+    let fail = |reply: Reply, outcome: Outcome| {
+        shared.record(meta.entry(Facts::new(AuthScheme::None, outcome), None, Some(reply.status.as_u16())));
+        Outgoing::Reply(reply).into_response()
+    };
+    if parts.method != Method::GET {
+        return fail(
+            Reply::failure(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "use GET"),
+            Outcome::MethodNotAllowed,
+        );
+    }
+    let Ok(upgrade) = WebSocketUpgrade::from_request_parts(&mut parts, &()).await else {
+        return fail(
+            Reply::failure(StatusCode::UPGRADE_REQUIRED, "upgrade_required", "this is the RealTime WebSocket endpoint"),
+            Outcome::UpgradeRequired,
+        );
+    };
+    let fault = shared.core().faults.next(Endpoint::Realtime);
+    if let Some(f) = &fault
+        && matches!(f.fault, Fault::Status(_) | Fault::RetryAfter { .. } | Fault::DropConnection)
+    {
+        let outgoing = render_fault(&f.fault, None);
+        let facts = Facts::new(AuthScheme::None, Outcome::Fault(f.fault.clone()));
+        shared.record(meta.entry(facts, fault.clone(), outgoing.status()));
+        return outgoing.into_response();
+    }
+    upgrade.on_failed_upgrade(|_| {}).on_upgrade(move |socket| connection(ctx, socket, meta, fault))
+}
+
+/// The verdict on the first message.
+struct Verdict {
+    facts: Facts,
+    /// `Some` when the token was valid.
+    session: Option<(String, AccountId, bool)>,
+    reply: String,
+}
+
+fn authenticate(shared: &Shared, first: &Message) -> Verdict {
+    let token = match first {
+        Message::Text(text) => serde_json::from_str::<Value>(text.as_str())
+            .ok()
+            .filter(|v| v.get("type").and_then(Value::as_str) == Some("authrequest"))
+            .and_then(|v| v.get("token").and_then(Value::as_str).map(str::to_owned))
+            .filter(|t| !t.is_empty()),
+        _ => None,
+    };
+    let Some(token) = token else {
+        return Verdict {
+            facts: Facts::new(AuthScheme::None, Outcome::NotAuthRequest),
+            session: None,
+            reply: ws_reply("authresponse", Some("expected_authrequest")),
+        };
+    };
+    let core = shared.core();
+    let check = core.sessions.check_token(&token, core.clock.now());
+    let mut facts = Facts::new(AuthScheme::Bearer, Outcome::Ok);
+    if let Some(h) = check.holder() {
+        facts = facts.user(Some(h.user.clone())).account(Some(h.account)).generation(Some(h.generation));
+    }
+    let (outcome, error) = match &check {
+        TokenCheck::Valid(h) => {
+            let elevated = core.users.get(&h.user).is_some_and(|u| u.is_elevated());
+            return Verdict {
+                facts,
+                session: Some((h.user.clone(), h.account, elevated)),
+                reply: ws_reply("authresponse", None),
+            };
+        }
+        TokenCheck::Expired(_) => (Outcome::ExpiredToken, "token_expired"),
+        TokenCheck::Superseded(_) => (Outcome::SupersededToken, "invalid_token"),
+        TokenCheck::Revoked(_) => (Outcome::RevokedToken, "invalid_token"),
+        TokenCheck::Unknown => (Outcome::UnknownToken, "invalid_token"),
+    };
+    Verdict { facts: facts.outcome(outcome), session: None, reply: ws_reply("authresponse", Some(error)) }
+}
+
+/// The text that replaces the `authresponse` under a message-level fault.
+fn fault_message(fault: &Fault, real: &str) -> String {
+    let bytes = match fault {
+        Fault::GarbageBody => GARBAGE.to_vec(),
+        Fault::TruncatedBody => truncated(real.as_bytes()),
+        Fault::OversizedBody => oversized(real.as_bytes()),
+        _ => return ws_reply("authresponse", Some("injected_failure")),
+    };
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+fn close(code: u16, reason: &'static str) -> Message {
+    Message::Close(Some(CloseFrame { code, reason: reason.into() }))
+}
+
+/// One socket, from its first message to its close.
+async fn connection(ctx: ConnCtx, mut socket: WebSocket, meta: RequestMeta, fault: Option<InjectedFault>) {
+    let shared = &ctx.shared;
+    let mut stop = ctx.stop.clone();
+    let first = tokio::select! {
+        first = first_message(&mut socket) => first,
+        _ = stop.changed() => None,
+    };
+    let Some(first) = first else {
+        let facts = Facts::new(AuthScheme::None, Outcome::ClosedBeforeAuth);
+        shared.record(meta.entry(facts, fault, Some(101)));
+        return;
+    };
+    let mut verdict = authenticate(shared, &first);
+    let mut keep_open = verdict.session.is_some();
+    if let Some(f) = &fault {
+        verdict.reply = fault_message(&f.fault, &verdict.reply);
+        if f.timing == FaultTiming::BeforeEffect {
+            verdict.facts = verdict.facts.outcome(Outcome::Fault(f.fault.clone()));
+            keep_open = false;
+        }
+        if f.fault == Fault::SuccessFalse {
+            keep_open = false;
+        }
+    }
+    shared.record(meta.entry(verdict.facts, fault, Some(101)));
+    let session = verdict.session.filter(|_| keep_open);
+    // Registered before the reply goes out, so a test that has read `success:true` can emit
+    // events to this socket straight away.
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let id = session.as_ref().map(|(user, account, _)| shared.realtime.register(user, *account, tx));
+    let sent = socket.send(Message::Text(verdict.reply.into())).await;
+    let (Some(id), Some((_, _, elevated)), Ok(())) = (id, session, sent) else {
+        if let Some(id) = id {
+            shared.realtime.unregister(id);
+        }
+        let _ = socket.send(close(close_code::POLICY, "authentication failed")).await;
+        return;
+    };
+
+    let farewell = loop {
+        tokio::select! {
+            incoming = socket.recv() => match incoming {
+                Some(Ok(Message::Text(text))) => {
+                    let reply = on_message(&shared.realtime, id, elevated, text.as_str());
+                    if socket.send(Message::Text(reply.into())).await.is_err() {
+                        break None;
+                    }
+                }
+                Some(Ok(Message::Close(_)) | Err(_)) | None => break None,
+                Some(Ok(_)) => {} // binary, ping, pong: nothing to answer
+            },
+            command = rx.recv() => match command {
+                Some(Command::Send(text)) => {
+                    if socket.send(Message::Text(text.into())).await.is_err() {
+                        break None;
+                    }
+                }
+                Some(Command::Close) | None => {
+                    break Some(close(close_code::NORMAL, "closed by the emulator"));
+                }
+            },
+            _ = stop.changed() => break Some(close(close_code::AWAY, "emulator shutting down")),
+        }
+    };
+    // Unregistered before the close frame goes out, so counts are exact once a client sees it.
+    shared.realtime.unregister(id);
+    if let Some(frame) = farewell {
+        let _ = socket.send(frame).await;
+    }
+}
+
+/// The first data message (pings and pongs are skipped); `None` if the socket closed first.
+async fn first_message(socket: &mut WebSocket) -> Option<Message> {
+    loop {
+        match socket.recv().await? {
+            Ok(Message::Ping(_) | Message::Pong(_)) => {}
+            Ok(Message::Close(_)) | Err(_) => return None,
+            Ok(message) => return Some(message),
+        }
+    }
+}
+
+/// The answer to a message on an authenticated socket.
+fn on_message(registry: &Registry, id: u64, elevated: bool, text: &str) -> String {
+    let Ok(Value::Object(message)) = serde_json::from_str::<Value>(text) else {
+        return ws_reply("error", Some("malformed_message"));
+    };
+    match message.get("type").and_then(Value::as_str) {
+        Some("startusereventrequest") => {
+            registry.set_stream(id, Stream::User, true);
+            ws_reply("startusereventresponse", None)
+        }
+        Some("stopusereventrequest") => {
+            registry.set_stream(id, Stream::User, false);
+            ws_reply("stopusereventresponse", None)
+        }
+        // SPEC §6: the account stream needs elevated privileges.
+        Some("startaccounteventrequest") if elevated => {
+            registry.set_stream(id, Stream::Account, true);
+            ws_reply("startaccounteventresponse", None)
+        }
+        Some("startaccounteventrequest") => ws_reply("startaccounteventresponse", Some("not_elevated")),
+        Some("stopaccounteventrequest") => {
+            registry.set_stream(id, Stream::Account, false);
+            ws_reply("stopaccounteventresponse", None)
+        }
+        Some("authrequest") => ws_reply("authresponse", Some("already_authenticated")),
+        _ => ws_reply("error", Some("unknown_request")),
+    }
+}
+
+/// Emits timer events while the event-interval knob is set.
+pub(crate) async fn ticker(ctx: ConnCtx) {
+    let mut stop = ctx.stop.clone();
+    let mut interval = ctx.shared.event_interval.subscribe();
+    let mut n = 0;
+    loop {
+        let period = interval.borrow_and_update().map(|d| d.max(Duration::from_millis(1)));
+        tokio::select! {
+            _ = stop.changed() => return,
+            changed = interval.changed() => if changed.is_err() { return },
+            () = sleep_or_never(period) => {
+                n += 1;
+                ctx.shared.realtime.tick(n);
+            }
+        }
+    }
+}
+
+async fn sleep_or_never(period: Option<Duration>) {
+    match period {
+        Some(d) => tokio::time::sleep(d).await,
+        None => std::future::pending().await,
+    }
+}

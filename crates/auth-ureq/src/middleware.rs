@@ -1,0 +1,198 @@
+//! [`AuthMiddleware`]: a [`Client`]'s session applied to the requests of your own ureq agent.
+
+use std::io::{self, Read};
+
+use http::header::{CONTENT_LENGTH, TRANSFER_ENCODING};
+use http::{HeaderValue, Method, Request, Response, StatusCode};
+use ureq::config::RedirectAuthHeaders;
+use ureq::middleware::{Middleware, MiddlewareNext};
+use ureq::{Body, RequestExt, SendBody};
+
+use auth_core::ApiVerdict;
+
+use crate::client::{Client, Outstanding, copy_of};
+use crate::shared::PassThrough;
+
+/// How many body bytes the middleware keeps in memory to be able to retry a request
+/// (64 KiB). Larger bodies are streamed through once and never retried.
+pub const DEFAULT_REPLAY_LIMIT: usize = 64 * 1024;
+
+/// A [`ureq::middleware::Middleware`] that authenticates the requests of an agent you built,
+/// with the session of the [`Client`] it came from ([`Client::middleware`]): the same tokens,
+/// the same single-flight refresh, the same store.
+///
+/// For each request whose origin is the configured API origin it authorizes the request
+/// (waiting for or driving a login/refresh through the *client's* agent), sends it down the
+/// chain with the `Authorization` header and the pinned `account_id`, reports the status to
+/// the session, and retries a 401/403 once. Requests to any other origin pass through
+/// untouched, without credentials. If the session cannot authorize a request, the error is
+/// [`ureq::Error::Other`] holding a [`crate::Error`].
+///
+/// It also forces, for the requests it authorizes, `RedirectAuthHeaders::Never` (a redirect
+/// never carries `Authorization`) whatever your agent says.
+///
+/// # Limits, honestly
+///
+/// - **The body is buffered to be replayable.** ureq hands a middleware a one-shot
+///   [`SendBody`]; the middleware reads up to [`replay_limit`](Self::replay_limit) bytes of it
+///   (default [`DEFAULT_REPLAY_LIMIT`]). A body that fits is sent from memory, with a
+///   `Content-Length`, and can be retried. A larger one is streamed through once, chunked
+///   unless you set `Content-Length` yourself, and a 401/403 for it is returned as is.
+/// - **The retry does not go down your chain.** ureq's `MiddlewareNext` can be used only
+///   once, so the retry is sent by the client's own agent (its pool, TLS and timeouts), not
+///   through the middlewares after this one nor with your agent's settings. Give the client
+///   an agent configured like yours ([`ClientBuilder::agent`](crate::ClientBuilder::agent))
+///   if that matters.
+/// - **`http_status_as_error`.** If your agent turns statuses into errors, a 401/403 arrives
+///   here as `Error::StatusCode` without its response; it is judged all the same, and the
+///   retry keeps that setting. Without the response, a redirect cannot be told apart, so a
+///   401/403 from a redirect target would be taken as a verdict on the token (one needless
+///   refresh, never a leak).
+#[derive(Clone, Debug)]
+pub struct AuthMiddleware {
+    client: Client,
+    replay_limit: usize,
+}
+
+impl AuthMiddleware {
+    pub(crate) fn new(client: Client) -> Self {
+        AuthMiddleware { client, replay_limit: DEFAULT_REPLAY_LIMIT }
+    }
+
+    /// How many body bytes to buffer so the request can be retried; bodies up to this size
+    /// are replayable, larger ones are streamed once.
+    pub fn replay_limit(mut self, bytes: usize) -> Self {
+        self.replay_limit = bytes;
+        self
+    }
+
+    /// The client whose session this middleware uses.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+}
+
+impl Middleware for AuthMiddleware {
+    fn handle(&self, request: Request<SendBody>, next: MiddlewareNext) -> Result<Response<Body>, ureq::Error> {
+        let shared = &self.client.shared;
+        if request.extensions().get::<PassThrough>().is_some() || !shared.is_api_origin(request.uri()) {
+            return next.handle(request);
+        }
+
+        let (parts, body) = request.into_parts();
+        let template = Request::from_parts(parts, ());
+        let mut reader = body.into_reader();
+        let mut buffered = Vec::new();
+        let limit = u64::try_from(self.replay_limit).unwrap_or(u64::MAX);
+        (&mut reader).take(limit.saturating_add(1)).read_to_end(&mut buffered)?;
+        let replayable = buffered.len() <= self.replay_limit;
+
+        // First attempt: down the chain, through the user's agent.
+        let credential = self.client.authorize(template.uri()).map_err(other)?;
+        let report = Outstanding::new(shared, &credential);
+        // Whatever the user's agent says, a redirect must not carry our header.
+        let mut first = match copy_of(&template).middleware_config() {
+            Some(config) => {
+                config.redirect_auth_headers(RedirectAuthHeaders::Never).save_redirect_history(true).build()
+            }
+            None => copy_of(&template),
+        };
+        credential.apply(&mut first);
+        let outcome = if !replayable {
+            let mut rest = io::Cursor::new(&buffered[..]).chain(reader);
+            next.handle(first.map(|()| SendBody::from_reader(&mut rest)))
+        } else if buffered.is_empty() {
+            frame(&mut first, 0);
+            next.handle(first.map(|()| SendBody::none()))
+        } else {
+            frame(&mut first, buffered.len());
+            let mut cursor = io::Cursor::new(&buffered[..]);
+            next.handle(first.map(|()| SendBody::from_reader(&mut cursor)))
+        };
+        let verdict = judge(report, &outcome);
+        if verdict == ApiVerdict::Accept || !replayable {
+            shared.refresh_if_due();
+            return outcome;
+        }
+
+        // The one retry, with a freshly authorized header, through the client's agent.
+        let status_as_error = matches!(outcome, Err(ureq::Error::StatusCode(_)));
+        drop(outcome);
+        let credential = self.client.authorize(template.uri()).map_err(other)?;
+        let report = Outstanding::new(shared, &credential);
+        let mut retry = Request::new(());
+        *retry.method_mut() = template.method().clone();
+        *retry.uri_mut() = template.uri().clone();
+        *retry.version_mut() = template.version();
+        *retry.headers_mut() = template.headers().clone();
+        credential.apply(&mut retry);
+        frame(&mut retry, buffered.len());
+        let agent = self.client.agent();
+        let mut retry = agent
+            .configure_request(retry)
+            .http_status_as_error(status_as_error)
+            .redirect_auth_headers(RedirectAuthHeaders::Never)
+            .save_redirect_history(true)
+            .build();
+        retry.extensions_mut().insert(PassThrough);
+        let outcome = if buffered.is_empty() { agent.run(retry) } else { agent.run(retry.map(|()| &buffered[..])) };
+        let _ = judge(report, &outcome);
+        shared.refresh_if_due();
+        outcome
+    }
+}
+
+/// Reports an outcome to the session and returns its verdict.
+fn judge(report: Outstanding<'_>, outcome: &Result<Response<Body>, ureq::Error>) -> ApiVerdict {
+    match outcome {
+        Ok(response) => report.response(response),
+        Err(ureq::Error::StatusCode(code)) => match StatusCode::from_u16(*code) {
+            Ok(status) => report.status(status),
+            Err(_) => ApiVerdict::Accept,
+        },
+        // No answer to judge the token by: `report` drops and releases the credential.
+        Err(_) => ApiVerdict::Accept,
+    }
+}
+
+/// Sets `Content-Length` for a body sent from memory, unless the caller framed it already.
+/// An empty body gets one only for methods that normally carry a body.
+fn frame(request: &mut Request<()>, len: usize) {
+    let headers = request.headers();
+    if headers.contains_key(CONTENT_LENGTH) || headers.contains_key(TRANSFER_ENCODING) {
+        return;
+    }
+    let carries_body = matches!(*request.method(), Method::POST | Method::PUT | Method::PATCH);
+    if len > 0 || carries_body {
+        request.headers_mut().insert(CONTENT_LENGTH, HeaderValue::from(len));
+    }
+}
+
+fn other(error: crate::Error) -> ureq::Error {
+    ureq::Error::Other(Box::new(error))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn framed(method: Method, len: usize, preset: Option<(&'static str, &'static str)>) -> Option<String> {
+        let mut request = Request::builder().method(method);
+        if let Some((name, value)) = preset {
+            request = request.header(name, value);
+        }
+        let mut request = request.body(()).unwrap();
+        frame(&mut request, len);
+        request.headers().get(CONTENT_LENGTH).map(|v| v.to_str().unwrap().to_owned())
+    }
+
+    #[test]
+    fn a_buffered_body_gets_its_length_unless_the_caller_framed_it() {
+        assert_eq!(framed(Method::POST, 12, None).as_deref(), Some("12"));
+        assert_eq!(framed(Method::POST, 0, None).as_deref(), Some("0"));
+        assert_eq!(framed(Method::GET, 0, None), None, "a GET without body stays without");
+        assert_eq!(framed(Method::GET, 3, None).as_deref(), Some("3"));
+        assert_eq!(framed(Method::PUT, 5, Some(("content-length", "5"))).as_deref(), Some("5"));
+        assert_eq!(framed(Method::POST, 5, Some(("transfer-encoding", "chunked"))), None);
+    }
+}
