@@ -183,6 +183,18 @@ impl Session {
         }
     }
 
+    /// Reports the status of the *retry* of a request (the one resend after
+    /// [`ApiVerdict::RetryOnce`]). Its answer is final (SPEC.md §5a: a second rejection is
+    /// returned as it is), so a 401/403 here does not condemn the token again: a request the
+    /// API keeps refusing costs one refresh, not two.
+    pub fn handle_retry_response(&mut self, generation: TokenGeneration, status: StatusCode, now: OffsetDateTime) {
+        let _ = (generation, status);
+        if let Inner::Bearer(b) = &mut self.inner {
+            b.handle_timeout(now);
+            b.release();
+        }
+    }
+
     /// Reports that an API request sent with a credential got no response (transport error,
     /// cancelled). Call it instead of `handle_api_response`.
     pub fn release(&mut self, generation: TokenGeneration) {

@@ -454,6 +454,19 @@ fn a_401_on_the_current_token_refreshes_once_and_asks_for_one_retry() {
 }
 
 #[test]
+fn a_rejected_retry_is_final_and_costs_no_second_refresh() {
+    let mut sim = Sim::logged_in();
+    let first = sim.ready();
+    let verdict = sim.session.handle_api_response(first.generation(), StatusCode::FORBIDDEN, sim.now);
+    assert_eq!(verdict, ApiVerdict::RetryOnce);
+    assert_eq!(sim.drive(), Some(Exchange::Refresh));
+    let retry = sim.ready();
+    sim.session.handle_retry_response(retry.generation(), StatusCode::FORBIDDEN, sim.now);
+    assert_eq!(sim.header(), "Bearer tok-2-secret", "the new token stays in service");
+    assert_eq!(sim.drive(), None);
+}
+
+#[test]
 fn a_401_on_an_old_token_makes_no_refresh() {
     let mut sim = Sim::logged_in();
     let old = sim.ready();

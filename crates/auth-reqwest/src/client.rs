@@ -194,11 +194,11 @@ impl Client {
             return Err(AuthError::ForeignOrigin.into());
         };
         let retry = request.try_clone();
-        let (response, verdict) = self.attempt(request, &uri).await?;
+        let (response, verdict) = self.attempt(request, &uri, false).await?;
         let response = match (verdict, retry) {
             (ApiVerdict::RetryOnce, Some(retry)) => {
                 drop(response);
-                self.attempt(retry, &uri).await?.0
+                self.attempt(retry, &uri, true).await?.0
             }
             (_, _) => response,
         };
@@ -211,9 +211,11 @@ impl Client {
         &self,
         mut request: reqwest::Request,
         uri: &Uri,
+        retry: bool,
     ) -> Result<(reqwest::Response, ApiVerdict), Error> {
         let credential = self.authorize(uri).await?;
         let report = Outstanding::new(&self.shared, &credential);
+        let report = if retry { report.for_retry() } else { report };
         apply(&credential, &mut request);
         let sent = request.url().clone();
         let response = self.shared.http().execute(request).await.map_err(Error::Transport)?;

@@ -78,7 +78,7 @@ impl Middleware for AuthMiddleware {
         // The one retry, with a freshly authorized header, down the chain again.
         drop(outcome);
         let credential = self.client.authorize(&uri).await.map_err(other)?;
-        let report = Outstanding::new(shared, &credential);
+        let report = Outstanding::new(shared, &credential).for_retry();
         apply(&credential, &mut retry);
         let sent = retry.url().clone();
         let outcome = next.run(retry, extensions).await;

@@ -255,11 +255,17 @@ impl Shared {
     }
 
     /// Reports the status of an API response that used a credential of `generation`.
-    fn report(&self, generation: TokenGeneration, status: StatusCode) -> ApiVerdict {
+    fn report(&self, generation: TokenGeneration, status: StatusCode, retry: bool) -> ApiVerdict {
         let verdict = {
             let mut st = self.lock();
             let now = self.now();
-            st.session.handle_api_response(generation, status, now)
+            if retry {
+                // The resend's answer is final: it never condemns the token again.
+                st.session.handle_retry_response(generation, status, now);
+                ApiVerdict::Accept
+            } else {
+                st.session.handle_api_response(generation, status, now)
+            }
         };
         // An account switch by masquerade waits for outstanding requests to come back.
         self.changed.notify_waiters();
@@ -490,11 +496,19 @@ pub(crate) struct Outstanding {
     shared: Arc<Shared>,
     generation: TokenGeneration,
     reported: bool,
+    /// The one resend after a 401/403: its answer is final.
+    retry: bool,
 }
 
 impl Outstanding {
     pub(crate) fn new(shared: &Arc<Shared>, credential: &Credential) -> Self {
-        Outstanding { shared: Arc::clone(shared), generation: credential.generation(), reported: false }
+        Outstanding { shared: Arc::clone(shared), generation: credential.generation(), reported: false, retry: false }
+    }
+
+    /// The credential of the one resend after [`ApiVerdict::RetryOnce`].
+    pub(crate) fn for_retry(mut self) -> Self {
+        self.retry = true;
+        self
     }
 
     /// Reports the response to a request sent to `sent`. A redirected response (its final
@@ -511,7 +525,7 @@ impl Outstanding {
     /// Reports an API status.
     pub(crate) fn status(mut self, status: StatusCode) -> ApiVerdict {
         self.reported = true;
-        self.shared.report(self.generation, status)
+        self.shared.report(self.generation, status, self.retry)
     }
 }
 
@@ -569,7 +583,12 @@ mod tests {
         let credential_generation = TokenGeneration(0);
         let mut waiter = pin!(shared.changed.notified());
         waiter.as_mut().enable();
-        drop(Outstanding { shared: Arc::clone(&shared), generation: credential_generation, reported: false });
+        drop(Outstanding {
+            shared: Arc::clone(&shared),
+            generation: credential_generation,
+            reported: false,
+            retry: false,
+        });
         tokio::time::timeout(Duration::from_secs(1), waiter).await.expect("release wakes a pending masquerade switch");
     }
 }

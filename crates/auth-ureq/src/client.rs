@@ -156,12 +156,12 @@ impl Client {
     pub fn send<B: ReplayBody>(&self, request: Request<B>) -> Result<Response<Body>, Error> {
         let (parts, body) = request.into_parts();
         let template = Request::from_parts(parts, ());
-        let (response, verdict) = self.attempt(copy_of(&template), body.replay())?;
+        let (response, verdict) = self.attempt(copy_of(&template), body.replay(), false)?;
         let response = match verdict {
             ApiVerdict::Accept => response,
             ApiVerdict::RetryOnce => {
                 drop(response);
-                self.attempt(template, body.replay())?.0
+                self.attempt(template, body.replay(), true)?.0
             }
         };
         self.shared.refresh_if_due();
@@ -173,15 +173,21 @@ impl Client {
     /// rejected, so the next request gets a new one.
     pub fn send_once<B: AsSendBody>(&self, request: Request<B>) -> Result<Response<Body>, Error> {
         let (parts, body) = request.into_parts();
-        let (response, _verdict) = self.attempt_with(Request::from_parts(parts, ()), move |agent, request| {
-            agent.run(request.map(move |()| body))
-        })?;
+        let (response, _verdict) =
+            self.attempt_with(Request::from_parts(parts, ()), false, move |agent, request| {
+                agent.run(request.map(move |()| body))
+            })?;
         self.shared.refresh_if_due();
         Ok(response)
     }
 
-    fn attempt(&self, request: Request<()>, body: Option<&[u8]>) -> Result<(Response<Body>, ApiVerdict), Error> {
-        self.attempt_with(request, |agent, request| match body {
+    fn attempt(
+        &self,
+        request: Request<()>,
+        body: Option<&[u8]>,
+        retry: bool,
+    ) -> Result<(Response<Body>, ApiVerdict), Error> {
+        self.attempt_with(request, retry, |agent, request| match body {
             None => agent.run(request),
             Some(bytes) => agent.run(request.map(|()| bytes)),
         })
@@ -191,10 +197,12 @@ impl Client {
     fn attempt_with(
         &self,
         mut request: Request<()>,
+        retry: bool,
         run: impl FnOnce(&Agent, Request<()>) -> Result<Response<Body>, ureq::Error>,
     ) -> Result<(Response<Body>, ApiVerdict), Error> {
         let credential = self.authorize(request.uri())?;
         let report = Outstanding::new(&self.shared, &credential);
+        let report = if retry { report.for_retry() } else { report };
         credential.apply(&mut request);
         let agent = self.shared.agent();
         let mut request = agent
@@ -314,11 +322,19 @@ pub(crate) struct Outstanding<'a> {
     shared: &'a Shared,
     generation: auth_core::TokenGeneration,
     reported: bool,
+    /// The one resend after a 401/403: its answer is final.
+    retry: bool,
 }
 
 impl<'a> Outstanding<'a> {
     pub(crate) fn new(shared: &'a Shared, credential: &Credential) -> Self {
-        Outstanding { shared, generation: credential.generation(), reported: false }
+        Outstanding { shared, generation: credential.generation(), reported: false, retry: false }
+    }
+
+    /// The credential of the one resend after [`ApiVerdict::RetryOnce`].
+    pub(crate) fn for_retry(mut self) -> Self {
+        self.retry = true;
+        self
     }
 
     /// Reports the response. A redirected response is not judged: its final hop went out
@@ -335,7 +351,7 @@ impl<'a> Outstanding<'a> {
     /// Reports an API status.
     pub(crate) fn status(mut self, status: http::StatusCode) -> ApiVerdict {
         self.reported = true;
-        self.shared.report(self.generation, status)
+        self.shared.report(self.generation, status, self.retry)
     }
 }
 

@@ -119,7 +119,7 @@ impl Middleware for AuthMiddleware {
         let status_as_error = matches!(outcome, Err(ureq::Error::StatusCode(_)));
         drop(outcome);
         let credential = self.client.authorize(template.uri()).map_err(other)?;
-        let report = Outstanding::new(shared, &credential);
+        let report = Outstanding::new(shared, &credential).for_retry();
         let mut retry = Request::new(());
         *retry.method_mut() = template.method().clone();
         *retry.uri_mut() = template.uri().clone();

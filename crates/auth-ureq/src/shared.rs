@@ -221,11 +221,17 @@ impl Shared {
     }
 
     /// Reports the status of an API response that used a credential of `generation`.
-    pub(crate) fn report(&self, generation: TokenGeneration, status: StatusCode) -> ApiVerdict {
+    pub(crate) fn report(&self, generation: TokenGeneration, status: StatusCode, retry: bool) -> ApiVerdict {
         let verdict = {
             let mut st = self.lock();
             let now = self.now();
-            st.session.handle_api_response(generation, status, now)
+            if retry {
+                // The resend's answer is final: it never condemns the token again.
+                st.session.handle_retry_response(generation, status, now);
+                ApiVerdict::Accept
+            } else {
+                st.session.handle_api_response(generation, status, now)
+            }
         };
         // An account switch by masquerade waits for outstanding requests to come back.
         self.changed.notify_all();
