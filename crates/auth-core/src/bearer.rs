@@ -78,6 +78,8 @@ struct InFlight {
 struct PendingSwitch {
     account: AccountId,
     requested_at: OffsetDateTime,
+    /// Whether a masquerade was already answered 401 (taken once as "the token died").
+    masquerade_rejected: bool,
 }
 
 struct Backoff {
@@ -101,6 +103,9 @@ pub struct BearerSession {
     account: Option<AccountId>,
     switch: Option<PendingSwitch>,
     last_switch_error: Option<AuthError>,
+    /// A switch was refused and nobody has acknowledged it yet: requests fail rather than run
+    /// on the old account unnoticed (SPEC.md §4, "impossible or explicit").
+    switch_refused: bool,
     in_flight: Option<InFlight>,
     next_id: u64,
     generation: TokenGeneration,
@@ -147,6 +152,7 @@ impl BearerSession {
             account: config.account,
             switch: None,
             last_switch_error: None,
+            switch_refused: false,
             in_flight: None,
             next_id: 0,
             generation: TokenGeneration(0),
@@ -203,6 +209,14 @@ impl BearerSession {
         self.last_switch_error.as_ref()
     }
 
+    /// Acknowledges a refused account switch: from now on requests run on the account the
+    /// session stayed on. Until then, after a switch was refused, every request fails with
+    /// that refusal rather than run on the old account unnoticed. Returns the refusal.
+    pub fn acknowledge_switch_error(&mut self) -> Option<AuthError> {
+        self.switch_refused = false;
+        self.last_switch_error.clone()
+    }
+
     /// The error that ended this session for good, if any.
     pub fn fatal_error(&self) -> Option<&AuthError> {
         self.fatal.as_ref()
@@ -241,6 +255,11 @@ impl BearerSession {
         if let Some(fatal) = &self.fatal {
             return Err(fatal.clone());
         }
+        if self.switch_refused
+            && let Some(error) = &self.last_switch_error
+        {
+            return Err(error.clone());
+        }
         let now_nanos = self.clock.now_nanos();
         if self.switch.is_none()
             && let Some(token) = self.token.as_ref().filter(|t| t.usable_at(now_nanos))
@@ -275,6 +294,7 @@ impl BearerSession {
         if let Some(fatal) = &self.fatal {
             return Err(fatal.clone());
         }
+        self.switch_refused = false;
         if self.switch.is_none() && self.account == Some(account) && self.token.is_some() {
             self.last_switch_error = None;
             return Ok(());
@@ -283,7 +303,7 @@ impl BearerSession {
             return Err(AuthError::PasswordRequired);
         }
         self.last_switch_error = None;
-        self.switch = Some(PendingSwitch { account, requested_at: now });
+        self.switch = Some(PendingSwitch { account, requested_at: now, masquerade_rejected: false });
         Ok(())
     }
 
@@ -326,7 +346,8 @@ impl BearerSession {
         self.token =
             Some(Token { value: snapshot.token, header, generation: self.generation, schedule, invalidated: false });
         self.refresh = snapshot.refresh_token.map(|token| Refresh { token, expires_at: snapshot.refresh_expires_at });
-        self.account = snapshot.account.or(self.account);
+        // The snapshot says which account its token serves (None: the user's default).
+        self.account = snapshot.account;
         self.backoff = None;
         self.failures_in_a_row = 0;
     }
@@ -593,9 +614,9 @@ impl BearerSession {
         let switching_to = self.switch.as_ref().map(|s| s.account);
         match exchange {
             Exchange::Login if switching_to.is_some() && flight.account == switching_to => {
-                // The account was refused; the session stays where it was (SPEC.md §4).
-                self.switch = None;
-                self.last_switch_error = Some(AuthError::AccountSwitchRejected(error));
+                // The account was refused; the session stays where it was (SPEC.md §4), and
+                // says so until someone acknowledges it.
+                self.refuse_switch(error);
             }
             // SPEC.md §5a: a rejected login is final.
             Exchange::Login => self.fatal = Some(AuthError::CredentialsRejected(error)),
@@ -604,10 +625,29 @@ impl BearerSession {
             // SessionExpired.
             Exchange::Refresh => {}
             Exchange::Masquerade(_) => {
-                self.switch = None;
-                self.last_switch_error = Some(AuthError::AccountSwitchRejected(error));
+                let status = error.status();
+                let first = self.switch.as_ref().is_some_and(|s| !s.masquerade_rejected);
+                if first && status == StatusCode::UNAUTHORIZED {
+                    // 401 says the token died (a lost answer that rotated it, a revocation), not
+                    // that the account is refused (403): drop the token and keep the switch
+                    // pending, once. A login can then name the account directly.
+                    if let Some(switch) = self.switch.as_mut() {
+                        switch.masquerade_rejected = true;
+                    }
+                    if let Some(token) = self.token.as_mut() {
+                        token.invalidated = true;
+                    }
+                } else {
+                    self.refuse_switch(error);
+                }
             }
         }
+    }
+
+    fn refuse_switch(&mut self, error: crate::error::ServerError) {
+        self.switch = None;
+        self.switch_refused = true;
+        self.last_switch_error = Some(AuthError::AccountSwitchRejected(error));
     }
 
     /// A failure that may pass: keep whatever token is in service, back off, try again

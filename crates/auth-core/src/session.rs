@@ -61,6 +61,10 @@ pub enum RestoreError {
     /// The snapshot belongs to another user.
     #[error("the snapshot belongs to another user")]
     OtherUser,
+    /// The snapshot's token serves another account than the pinned one, and the session
+    /// cannot switch (relogin without a password).
+    #[error("the snapshot serves another account than the pinned one, and switching needs the password")]
+    AccountMismatch,
 }
 
 impl Session {
@@ -93,8 +97,16 @@ impl Session {
         if config.username != snapshot.username {
             return Err(RestoreError::OtherUser);
         }
+        let pinned = config.account;
         let mut bearer = BearerSession::new(config, seed, now);
         bearer.install_snapshot(snapshot, now);
+        // A stored token bound elsewhere than the pinned account must not serve it: move it
+        // there first (relogin needs the password; masquerade works with the token).
+        if let Some(pinned) = pinned
+            && bearer.account() != Some(pinned)
+        {
+            bearer.switch_account(pinned, now).map_err(|_| RestoreError::AccountMismatch)?;
+        }
         Ok(Session { inner: Inner::Bearer(Box::new(bearer)) })
     }
 
@@ -209,12 +221,20 @@ impl Session {
     /// masquerade, the switch waits until credentials handed out for the old account are
     /// reported back (or `auth_timeout` passed), so no request of the old account runs on the
     /// new one. Drive it like any exchange; [`BearerSession::pending_switch`] and
-    /// [`BearerSession::last_switch_error`] tell how it ended.
+    /// [`BearerSession::last_switch_error`] tell how it ended. A refused switch leaves the
+    /// session on its old account but fails every request with the refusal until
+    /// [`acknowledge_switch_error`](Self::acknowledge_switch_error) or another `switch_account`.
     pub fn switch_account(&mut self, account: AccountId, now: OffsetDateTime) -> Result<(), AuthError> {
         match &mut self.inner {
             Inner::Bearer(b) => b.switch_account(account, now),
             Inner::Static(_) => Err(AuthError::SwitchRequiresBearer),
         }
+    }
+
+    /// Acknowledges a refused account switch (see [`BearerSession::acknowledge_switch_error`]):
+    /// requests run on the account the session stayed on again. Returns the refusal, if any.
+    pub fn acknowledge_switch_error(&mut self) -> Option<AuthError> {
+        self.bearer_mut().and_then(BearerSession::acknowledge_switch_error)
     }
 
     /// Adopts a snapshot written by another session or process sharing the same store, if it

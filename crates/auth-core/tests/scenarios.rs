@@ -424,7 +424,40 @@ fn a_refused_switch_keeps_the_old_account() {
     assert!(matches!(bearer.last_switch_error(), Some(AuthError::AccountSwitchRejected(_))));
     assert_eq!(bearer.pending_switch(), None);
     assert_eq!(sim.session.account(), Some(AccountId(2001)));
+    // Explicit, not silent: requests fail with the refusal until someone acknowledges it.
+    assert!(matches!(sim.authorize(), Err(AuthError::AccountSwitchRejected(_))));
+    assert!(matches!(sim.session.acknowledge_switch_error(), Some(AuthError::AccountSwitchRejected(_))));
     assert_eq!(sim.header(), "Bearer tok-1-secret");
+}
+
+#[test]
+fn a_masquerade_answered_401_drops_the_token_once_then_logs_in_to_the_account() {
+    let mut sim = Sim::with(bearer_config().account_switch(AccountSwitch::masquerade()));
+    sim.login();
+    sim.switch(2002);
+    // The token died behind our back (e.g. a lost masquerade answer that rotated it).
+    sim.script([Reply::Status(401, r#"{"success":false,"error":"invalid_token"}"#)]);
+    assert_eq!(sim.drive(), Some(Exchange::Masquerade(AccountId(2002))));
+    assert_eq!(sim.drive(), Some(Exchange::Login), "a login can name the account");
+    assert_eq!(sim.seen.last().unwrap().body["account_id"], 2002);
+    assert_eq!(sim.session.account(), Some(AccountId(2002)));
+    assert_eq!(sim.header(), "Bearer tok-2-secret");
+}
+
+#[test]
+fn a_second_masquerade_401_refuses_the_switch() {
+    let config = Config::bearer_without_password(BASE, "alice").account_switch(AccountSwitch::masquerade());
+    let first = Sim::logged_in();
+    let session = Session::restore(config.build().unwrap(), first.persisted().unwrap(), 1, first.now).unwrap();
+    let mut sim = Sim::around(session, bearer_config().build().unwrap(), first.now);
+    sim.switch(2002);
+    sim.script([Reply::Status(401, r#"{"success":false}"#), Reply::Grant { lifetime: 3600 }]);
+    sim.script([Reply::Status(401, r#"{"success":false,"error":"invalid_token"}"#)]);
+    assert_eq!(sim.drive(), Some(Exchange::Masquerade(AccountId(2002))));
+    assert_eq!(sim.drive(), Some(Exchange::Refresh), "no password: refresh, then try again");
+    assert_eq!(sim.drive(), Some(Exchange::Masquerade(AccountId(2002))));
+    assert!(matches!(sim.authorize(), Err(AuthError::AccountSwitchRejected(_))));
+    assert_eq!(sim.drive(), None);
 }
 
 #[test]
@@ -589,6 +622,21 @@ fn restore_refuses_another_users_snapshot_and_static_schemes() {
     assert_eq!(Session::restore(bob, snapshot.clone(), 1, sim.now).unwrap_err(), auth_core::RestoreError::OtherUser);
     let basic = Config::basic(BASE, "alice", Password::new("pw")).build().unwrap();
     assert_eq!(Session::restore(basic, snapshot, 1, sim.now).unwrap_err(), auth_core::RestoreError::NotBearer);
+}
+
+#[test]
+fn a_snapshot_on_another_account_is_moved_to_the_pinned_one() {
+    let first = Sim::logged_in(); // the user's default account
+    let pinned = bearer_config().account(AccountId(2002)).build().unwrap();
+    let session = Session::restore(pinned.clone(), first.persisted().unwrap(), 1, first.now).unwrap();
+    let mut sim = Sim::around(session, pinned, first.now);
+    assert!(sim.is_pending(), "the stored token does not serve the pinned account");
+    assert_eq!(sim.drive(), Some(Exchange::Login));
+    assert_eq!(sim.seen[0].body["account_id"], 2002);
+
+    let no_password = Config::bearer_without_password(BASE, "alice").account(AccountId(2002)).build().unwrap();
+    let err = Session::restore(no_password, first.persisted().unwrap(), 1, first.now).unwrap_err();
+    assert_eq!(err, auth_core::RestoreError::AccountMismatch);
 }
 
 #[test]

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use auth_emulator::{BearerAccountParam, Directory, Emulator, ExpiredTokenStatus, MasqueradeMode, Role};
+use auth_emulator::{BearerAccountParam, Directory, Emulator, ExpiredTokenStatus, MasqueradeMode};
 use clap::Parser;
 
 /// A local emulator of the TeleTracker auth API (REST + RealTime), for tests and demos.
@@ -130,17 +130,7 @@ fn main() -> ExitCode {
     println!("  masquerade: POST {}", args.masquerade_path);
     println!("users:");
     for user in users.iter() {
-        let what = match user.role() {
-            Role::Member { accounts } if accounts.len() == 1 => format!("account {}", accounts[0]),
-            Role::Member { accounts } => {
-                format!("accounts {} (home {})", join(accounts), user.home_account().unwrap_or_default())
-            }
-            Role::Integrator { allowed_accounts } => {
-                format!("integrator, allowed accounts {}", join(allowed_accounts))
-            }
-        };
-        let elevated = if user.is_elevated() { ", elevated" } else { "" };
-        println!("  {:<12} {what}{elevated}", user.username());
+        println!("  {:<12} {}", user.username(), user.summary());
     }
     if args.users.is_none() {
         println!("  (passwords: <user>-password, e.g. alice / alice-password)");
@@ -157,8 +147,4 @@ fn main() -> ExitCode {
     drop(emulator);
     println!("auth-emulator stopped");
     ExitCode::SUCCESS
-}
-
-fn join(ids: &[u64]) -> String {
-    ids.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
 }

@@ -139,6 +139,19 @@ impl User {
         }
     }
 
+    /// A one-line human description for banners: "accounts 2001, 2002 (home 2001), elevated".
+    pub fn summary(&self) -> String {
+        let join = |ids: &[AccountId]| ids.iter().map(u64::to_string).collect::<Vec<_>>().join(", ");
+        let what = match self.role() {
+            Role::Member { accounts } if accounts.len() == 1 => format!("account {}", accounts[0]),
+            Role::Member { accounts } => {
+                format!("accounts {} (home {})", join(accounts), self.home_account().unwrap_or_default())
+            }
+            Role::Integrator { allowed_accounts } => format!("integrator, allowed accounts {}", join(allowed_accounts)),
+        };
+        if self.is_elevated() { format!("{what}, elevated") } else { what }
+    }
+
     /// The account a Basic request without `account_id` runs under: the home account of a
     /// single-account member, and the **last** account of a multi-account member. SPEC §1 says
     /// the server "silently picks one"; picking the last one makes the pick visibly differ from

@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use auth_core::realtime::RealtimeAuthRequest;
 use auth_core::{
-    AccountId, ApiVerdict, AuthError, Authorization, BearerToken, Config, Credential, Scheme, Session, Snapshot,
-    TokenState,
+    AccountId, ApiVerdict, AuthError, BearerToken, Config, Credential, Scheme, Session, Snapshot, TokenState,
 };
+use auth_store::coordinator;
 use auth_store::{Clock, SessionStore, StoreError, SystemClock};
 use http::Uri;
 use http::header::AUTHORIZATION;
@@ -219,20 +219,13 @@ impl Client {
         apply(&credential, &mut request);
         let sent = request.url().clone();
         let response = self.shared.http().execute(request).await.map_err(Error::Transport)?;
-        let verdict = report.response(&response, &sent);
+        let verdict = report.response(response.status(), redirected(&response, &sent));
         Ok((response, verdict))
     }
 
     /// A credential for `uri`, driving or awaiting the auth exchange it needs.
     pub(crate) async fn authorize(&self, uri: &Uri) -> Result<Credential, Error> {
-        self.shared
-            .obtain(StaleToken::UseNow, |session, now| {
-                Ok(match session.authorize(uri, now)? {
-                    Authorization::Ready(credential) => Some(credential),
-                    Authorization::Pending => None,
-                })
-            })
-            .await
+        self.shared.obtain(StaleToken::UseNow, coordinator::credential(uri)).await
     }
 
     /// A currently valid bearer token, for callers that attach it themselves. Logs in or
@@ -241,12 +234,7 @@ impl Client {
     ///
     /// Fails with [`AuthError::RequiresBearer`] under Basic or Integrator.
     pub async fn bearer_token(&self) -> Result<BearerToken, Error> {
-        self.shared
-            .obtain(StaleToken::RefreshFirst, |session, now| match session.bearer_mut() {
-                Some(bearer) => bearer.current_token(now),
-                None => Err(AuthError::RequiresBearer),
-            })
-            .await
+        self.shared.obtain(StaleToken::RefreshFirst, coordinator::bearer_token).await
     }
 
     /// The first message of a RealTime connection (`{"type":"authrequest","token":…}`), built
@@ -255,12 +243,7 @@ impl Client {
     /// Fails with [`AuthError::RequiresBearer`] under Basic or Integrator: the RealTime API
     /// accepts only bearer tokens (SPEC.md §6).
     pub async fn realtime_auth(&self) -> Result<RealtimeAuthRequest, Error> {
-        self.shared
-            .obtain(StaleToken::RefreshFirst, |session, now| match session.bearer_mut() {
-                Some(bearer) => bearer.realtime_auth(now),
-                None => Err(AuthError::RequiresBearer),
-            })
-            .await
+        self.shared.obtain(StaleToken::RefreshFirst, coordinator::realtime_auth).await
     }
 
     /// Moves the bearer session to `account` (by relogin or masquerade, as configured) and
@@ -272,31 +255,10 @@ impl Client {
     /// server is unavailable (the switch stays pending and is retried by the next request),
     /// and [`AuthError::SwitchRequiresBearer`] under Basic or Integrator.
     pub async fn switch_account(&self, account: AccountId) -> Result<(), Error> {
-        {
-            let mut st = self.shared.lock();
-            let now = self.shared.now();
-            st.session.switch_account(account, now)?;
-            if st.session.bearer().and_then(|b| b.pending_switch()).is_none() {
-                return Ok(()); // Already on that account.
-            }
+        if !self.shared.start_switch(account)? {
+            return Ok(()); // Already on that account.
         }
-        self.shared.notify();
-        self.shared
-            .obtain(StaleToken::UseNow, |session, now| {
-                let Some(bearer) = session.bearer_mut() else {
-                    return Err(AuthError::SwitchRequiresBearer);
-                };
-                if bearer.pending_switch() == Some(account) {
-                    // Still switching: `current_token` yields nothing while a switch is pending,
-                    // but reports what stops it (a backoff, a fatal error).
-                    return bearer.current_token(now).map(|_| None);
-                }
-                match bearer.last_switch_error() {
-                    Some(error) => Err(error.clone()),
-                    None => Ok(Some(())),
-                }
-            })
-            .await
+        self.shared.obtain(StaleToken::UseNow, coordinator::switch_done(account)).await
     }
 
     /// The bearer token state for persistence (`None` for Basic/Integrator and before the
@@ -324,9 +286,7 @@ impl Client {
 
     /// Where the bearer token stands now (`None` without a token, or for Basic/Integrator).
     pub fn token_state(&self) -> Option<TokenState> {
-        let st = self.shared.lock();
-        let now = self.shared.now();
-        st.session.bearer().and_then(|b| b.token_state(now))
+        self.shared.token_state()
     }
 }
 
@@ -334,6 +294,12 @@ impl Client {
 /// parse is treated as foreign: credentials go only where the origin is proven.
 pub(crate) fn api_uri(shared: &Shared, url: &reqwest::Url) -> Option<Uri> {
     Uri::try_from(url.as_str()).ok().filter(|uri| shared.is_api_origin(uri))
+}
+
+/// Whether `response` to a request sent to `sent` came from a redirect (its final URL differs):
+/// its final hop may have gone out without our `Authorization` header.
+pub(crate) fn redirected(response: &reqwest::Response, sent: &reqwest::Url) -> bool {
+    response.url() != sent
 }
 
 /// Sets the `Authorization` header and adds the pinned account, exactly as
@@ -349,7 +315,7 @@ pub(crate) fn apply(credential: &Credential, request: &mut reqwest::Request) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use auth_core::{Config, Password};
+    use auth_core::{Authorization, Config, Password};
 
     /// `apply` on a reqwest request gives the same URL and header as the core's
     /// `Credential::apply` on an `http` request.

@@ -6,7 +6,7 @@ use http::Extensions;
 use reqwest::{Request, Response};
 use reqwest_middleware::{Middleware, Next};
 
-use crate::client::{Client, api_uri, apply};
+use crate::client::{Client, api_uri, apply, redirected};
 use crate::shared::Outstanding;
 
 /// A [`reqwest_middleware::Middleware`] that authenticates the requests of a
@@ -89,9 +89,9 @@ impl Middleware for AuthMiddleware {
 }
 
 /// Reports an outcome to the session and returns its verdict.
-fn judge(report: Outstanding, outcome: &reqwest_middleware::Result<Response>, sent: &reqwest::Url) -> ApiVerdict {
+fn judge(report: Outstanding<'_>, outcome: &reqwest_middleware::Result<Response>, sent: &reqwest::Url) -> ApiVerdict {
     match outcome {
-        Ok(response) => report.response(response, sent),
+        Ok(response) => report.response(response.status(), redirected(response, sent)),
         // No answer to judge the token by: `report` drops and releases the credential.
         Err(_) => ApiVerdict::Accept,
     }

@@ -1,81 +1,64 @@
-//! What every clone of a [`Client`](crate::Client) and its middleware share: one session behind
-//! one `std` mutex, a [`Notify`] for the tasks waiting on an auth exchange, and the driver that
-//! carries an exchange out on a task of its own.
+//! What every clone of a [`Client`](crate::Client) and its middleware share: one
+//! [`Coordinator`] (the session behind one `std` mutex, the driver flag, the store), a
+//! [`Notify`] for the tasks waiting on an auth exchange, and the driver that carries an exchange
+//! out on a task of its own.
 //!
-//! The rules (the run loop of `auth_core`'s crate docs, made task-safe):
+//! The protocol is `auth_store::coordinator`'s, shared with the blocking adapter; this module
+//! adds the async I/O and the waiting:
 //!
-//! - The mutex guards the [`Session`] only while it is asked or told something: never across
-//!   an `.await` (`clippy::await_holding_lock` is denied in this crate, and every public future
-//!   is `Send`, which a held `MutexGuard` would prevent). A `std` mutex rather than tokio's,
-//!   because the critical sections are short and synchronous, and because the drop guards
-//!   below must lock it in `Drop`, where nothing can be awaited.
-//! - One task at a time is the *driver* (`State::driving`): it takes the store's lock (if
-//!   any), adopts a newer stored snapshot, asks `poll_transmit` for the exchange, sends it and
-//!   reports the answer. The core alone guarantees single flight; the flag adds that only one
-//!   task of this process queues on the store's lock, so the others wait on the `Notify`
-//!   instead of on the file (and on the blocking thread pool).
+//! - The coordinator's mutex is never held across an `.await` (`clippy::await_holding_lock` is
+//!   denied in this crate, and every public future is `Send`, which a held `MutexGuard` would
+//!   prevent). A `std` mutex rather than tokio's, because the critical sections are short and
+//!   synchronous, and because the drop guards below must lock it in `Drop`, where nothing can
+//!   be awaited.
 //! - The driver runs on a task of its own (`tokio::spawn`), which the caller that started it
 //!   awaits. If that caller is cancelled (its future dropped), the exchange still completes:
 //!   the answer is handled, the rotated tokens are kept and saved, the waiters are woken. A
 //!   refresh that reached the server is therefore never lost to a cancellation.
 //! - The driver reports its request on every path: if its task panics or is dropped (the
-//!   runtime shuts down), a drop guard calls `handle_failure` for an unreported request,
-//!   persists the events, releases the store's lock, clears the flag and wakes the waiters.
+//!   runtime shuts down), its drop guard ends the exchange, persists, releases the store's
+//!   lock and wakes the waiters.
 //! - Everyone else waits on the `Notify` (registered before the session is looked at, so no
-//!   wake-up is lost), with a timeout of `poll_timeout() - now` at most, and is woken by
-//!   `notify_waiters` when the driver finishes, fails or unwinds. Nobody sleeps in a loop.
-//! - Store calls block (disk, file lock), so they run on `spawn_blocking`. The store's lock
-//!   guard is held across the HTTP exchange's `.await`s: it is a file lock, not a mutex.
+//!   wake-up is lost), with the timeout the coordinator computes, and is woken by
+//!   `notify_waiters`. Nobody sleeps in a loop.
+//! - Store calls block (disk, file lock), so they run on `spawn_blocking`, and new snapshots
+//!   are saved there after the state is unlocked. The store's lock guard is held across the
+//!   HTTP exchange's `.await`s: it is a file lock, not a mutex.
 
 use std::io;
+use std::ops::Deref;
 use std::path::PathBuf;
 use std::pin::pin;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
-use auth_core::{
-    ApiVerdict, AuthError, Credential, Event, MAX_AUTH_BODY, RequestId, Session, Snapshot, TokenGeneration,
-};
-use auth_store::{Clock, SessionStore, StoreError, StoreGuard};
-use http::{StatusCode, Uri};
+use auth_core::{AuthError, MAX_AUTH_BODY, Session};
+use auth_store::coordinator::{self, Coordinator, Exchange, Next, Obtain, Wake};
+use auth_store::{Clock, SessionStore, StoreError};
 use time::OffsetDateTime;
 use tokio::sync::Notify;
 
 use crate::error::Error;
 
-/// The longest a waiter sleeps before it looks at the session again, even when someone is
-/// driving (a driver blocked on another process's store lock keeps everyone waiting; waking
-/// once a minute to find that out costs nothing).
-const MAX_WAIT: Duration = Duration::from_secs(60);
+pub(crate) use auth_store::coordinator::StaleToken;
 
-/// A defensive pause for a state the core should never be in: `Pending`, nobody driving, no
-/// deadline. It bounds what would otherwise be a spin.
-const IDLE_WAIT: Duration = Duration::from_secs(1);
+/// A credential handed out and not yet reported; released on drop.
+pub(crate) type Outstanding<'a> = coordinator::Outstanding<'a, Changed>;
 
-/// What a caller that already got a usable token does about a refresh that is due.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum StaleToken {
-    /// Use the stale-but-valid token now; the caller drives the refresh after its request
-    /// (`Client::send`): the request is never delayed by the refresh.
-    UseNow,
-    /// Refresh first when nobody else is, so the caller gets the newest token
-    /// (`bearer_token`, `realtime_auth`: the token leaves the library).
-    RefreshFirst,
+/// The tasks' wake-up: a [`Notify`] whose waiters register before they look at the session.
+#[derive(Debug, Default)]
+pub(crate) struct Changed(Notify);
+
+impl Wake for Changed {
+    fn wake_all(&self) {
+        self.0.notify_waiters();
+    }
 }
 
-pub(crate) struct State {
-    pub(crate) session: Session,
-    /// A task of this process is driving an exchange (from before it takes the store's lock
-    /// until it has reported the answer and saved the result).
-    driving: bool,
-    last_store_error: Option<String>,
-}
-
+/// The coordinator plus this adapter's I/O. Derefs to the [`Coordinator`] for everything that
+/// is not I/O.
 pub(crate) struct Shared {
-    state: Mutex<State>,
-    changed: Notify,
-    clock: Arc<dyn Clock>,
-    store: Option<Arc<dyn SessionStore>>,
+    core: Coordinator<Changed>,
     /// Sends the API requests of `Client` and the auth exchanges.
     http: reqwest::Client,
     /// The policy's `auth_timeout`, used as the transport timeout of auth requests so that the
@@ -83,27 +66,18 @@ pub(crate) struct Shared {
     auth_timeout: Duration,
 }
 
-impl std::fmt::Debug for Shared {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut s = f.debug_struct("Shared");
-        // Never block in `Debug`: a caller may print the client while another task drives.
-        match self.state.try_lock() {
-            Ok(state) => s.field("session", &state.session),
-            Err(_) => s.field("session", &"<busy>"),
-        };
-        s.field("store", &self.store).field("clock", &self.clock).finish_non_exhaustive()
+impl Deref for Shared {
+    type Target = Coordinator<Changed>;
+
+    fn deref(&self) -> &Coordinator<Changed> {
+        &self.core
     }
 }
 
-/// What a caller does after looking at the session.
-enum Step {
-    /// Start an exchange (the caller has set `driving`); `required`: its error is the
-    /// caller's error.
-    Drive { required: bool },
-    /// Wait for a wake-up, at most this long.
-    Wait(Duration),
-    /// Look again at once.
-    Retry,
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.core.fmt(f)
+    }
 }
 
 impl Shared {
@@ -114,36 +88,11 @@ impl Shared {
         http: reqwest::Client,
         auth_timeout: Duration,
     ) -> Self {
-        Shared {
-            state: Mutex::new(State { session, driving: false, last_store_error: None }),
-            changed: Notify::new(),
-            clock,
-            store,
-            http,
-            auth_timeout,
-        }
+        Shared { core: Coordinator::new(session, clock, store, Changed::default()), http, auth_timeout }
     }
 
     pub(crate) fn http(&self) -> &reqwest::Client {
         &self.http
-    }
-
-    pub(crate) fn now(&self) -> OffsetDateTime {
-        self.clock.now()
-    }
-
-    /// The state, locked. A panic elsewhere never leaves the session half-updated (the core
-    /// does not panic mid-transition), so a poisoned lock is taken over.
-    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    pub(crate) fn last_store_error(&self) -> Option<String> {
-        self.lock().last_store_error.clone()
-    }
-
-    pub(crate) fn is_api_origin(&self, uri: &Uri) -> bool {
-        self.lock().session.is_api_origin(uri)
     }
 
     /// Runs `get` until it yields a value or an error, driving the exchanges the session wants
@@ -153,82 +102,42 @@ impl Shared {
         stale: StaleToken,
         mut get: impl FnMut(&mut Session, OffsetDateTime) -> Result<Option<T>, AuthError>,
     ) -> Result<T, Error> {
-        let mut refresh_first = stale == StaleToken::RefreshFirst;
-        let mut idle_rounds = 0;
+        let mut obtain = Obtain::new(stale);
         loop {
             // Registered before the session is looked at: a driver that finishes between
             // our look and our wait still wakes us.
-            let mut changed = pin!(self.changed.notified());
+            let mut changed = pin!(self.waker().0.notified());
             changed.as_mut().enable();
-            let step = {
+            let next = {
                 let mut st = self.lock();
-                let now = self.now();
-                if refresh_first && !st.driving && st.session.wants_transmit(now) {
-                    refresh_first = false;
-                    st.driving = true;
-                    // A failure leaves the current token in service if it is still usable;
-                    // `get` on the next round says whether it is.
-                    Step::Drive { required: false }
-                } else {
-                    match get(&mut st.session, now)? {
-                        Some(value) => return Ok(value),
-                        None if !st.driving && st.session.wants_transmit(now) => {
-                            st.driving = true;
-                            Step::Drive { required: true }
-                        }
-                        None => self.wait_step(&st, now, &mut idle_rounds),
-                    }
-                }
+                obtain.next(&mut st, self.now(), &mut get)?
             };
-            match step {
-                Step::Drive { required } => {
-                    idle_rounds = 0;
+            match next {
+                Next::Ready(value) => return Ok(value),
+                Next::Drive { required } => {
                     let outcome = self.drive().await;
                     if required {
                         outcome?;
                     }
                 }
-                Step::Wait(timeout) => {
+                Next::Wait(timeout) => {
                     let _woken = tokio::time::timeout(timeout, changed).await;
                     let now = self.now();
                     self.lock().session.handle_timeout(now);
                 }
-                Step::Retry => {}
+                Next::Retry => {}
             }
         }
     }
 
-    /// How long to wait for a wake-up: until the session's next deadline (in the injected
-    /// clock; with a manual clock the timeout only bounds the wait, the wake-up comes from
-    /// `notify_waiters`), capped by [`MAX_WAIT`].
-    fn wait_step(&self, st: &State, now: OffsetDateTime, idle_rounds: &mut u32) -> Step {
-        let until_deadline = st
-            .session
-            .poll_timeout()
-            .map(|deadline| deadline - now)
-            .filter(|left| left.is_positive())
-            .and_then(|left| Duration::try_from(left).ok());
-        let someone_drives = st.driving || st.session.bearer().is_some_and(|b| b.is_exchange_in_flight());
-        match (until_deadline, someone_drives) {
-            (Some(left), _) => Step::Wait(left.min(MAX_WAIT)),
-            (None, true) => Step::Wait(MAX_WAIT),
-            (None, false) => {
-                // Nothing will wake us, but a deadline may just have passed: look again at
-                // once (a couple of times), then pause rather than spin.
-                *idle_rounds += 1;
-                if *idle_rounds <= 2 { Step::Retry } else { Step::Wait(IDLE_WAIT) }
-            }
-        }
-    }
-
-    /// Runs one exchange on a task of its own and waits for it. The caller has set `driving`.
+    /// Runs one exchange on a task of its own and waits for it. The caller is the driver.
     ///
     /// If this future is dropped, the task carries on: the exchange is completed and reported
     /// whatever happens to the caller.
     async fn drive(self: &Arc<Self>) -> Result<(), Error> {
         // Built before the spawn, so that even a task that never runs (a runtime shutting
         // down) drops it and clears `driving`.
-        let mut driver = Driver { shared: Arc::clone(self), request: None, store_lock: None, unsaved: Vec::new() };
+        let mut driver = Driver { shared: Arc::clone(self), exchange: Exchange::new() };
         let task = tokio::spawn(async move { driver.run().await });
         match task.await {
             Ok(outcome) => outcome,
@@ -239,52 +148,12 @@ impl Shared {
         }
     }
 
-    /// After a caller's own request: drives the refresh of a stale token if it is due and
-    /// nobody else is doing it. Its outcome reaches the caller only through the session (a
-    /// failed refresh backs off and leaves the valid token in service).
+    /// After a caller's own request: drives the refresh of a *stale* token if nobody else is
+    /// doing it.
     pub(crate) async fn refresh_if_due(self: &Arc<Self>) {
-        let due = {
-            let mut st = self.lock();
-            let due = !st.driving && st.session.wants_transmit(self.now());
-            st.driving |= due;
-            due
-        };
-        if due {
+        if self.claim_after_request() {
             let _ = self.drive().await;
         }
-    }
-
-    /// Reports the status of an API response that used a credential of `generation`.
-    fn report(&self, generation: TokenGeneration, status: StatusCode, retry: bool) -> ApiVerdict {
-        let verdict = {
-            let mut st = self.lock();
-            let now = self.now();
-            if retry {
-                // The resend's answer is final: it never condemns the token again.
-                st.session.handle_retry_response(generation, status, now);
-                ApiVerdict::Accept
-            } else {
-                st.session.handle_api_response(generation, status, now)
-            }
-        };
-        // An account switch by masquerade waits for outstanding requests to come back.
-        self.changed.notify_waiters();
-        verdict
-    }
-
-    /// Reports that a credential of `generation` got no answer we may judge it by.
-    fn release(&self, generation: TokenGeneration) {
-        self.lock().session.release(generation);
-        self.changed.notify_waiters();
-    }
-
-    /// Wakes every waiter (after a command such as an account switch changed the session).
-    pub(crate) fn notify(&self) {
-        self.changed.notify_waiters();
-    }
-
-    fn note_store_error(&self, error: &StoreError) {
-        self.lock().last_store_error = Some(error.to_string());
     }
 
     /// Sends one auth request and reads its answer with the core's size limit. `None`: no
@@ -314,17 +183,6 @@ impl Shared {
     }
 }
 
-/// Takes the session's pending events; returns the snapshots to save, oldest first.
-fn drain_snapshots(session: &mut Session) -> Vec<Snapshot> {
-    let mut snapshots = Vec::new();
-    while let Some(event) = session.poll_event() {
-        if let Event::TokensUpdated(snapshot) = event {
-            snapshots.push(snapshot);
-        }
-    }
-    snapshots
-}
-
 /// Runs a blocking store call on the blocking thread pool.
 async fn blocking<T: Send + 'static>(
     store: &Arc<dyn SessionStore>,
@@ -346,56 +204,26 @@ fn shutting_down() -> StoreError {
     }
 }
 
-/// Saves `snapshots` in order, then drops `lock`: the next process to take the store's lock
-/// reads our newest tokens. Returns the last save's outcome.
-fn save_all(store: &dyn SessionStore, snapshots: &[Snapshot], lock: Option<StoreGuard>) -> Result<(), StoreError> {
-    let mut outcome = Ok(());
-    for snapshot in snapshots {
-        outcome = store.save(snapshot);
-    }
-    drop(lock);
-    outcome
-}
-
 /// The driver of one exchange, owned by its task. Whatever way [`Driver::run`] ends —
 /// success, error, panic, or the task being dropped — dropping it finishes the job.
 struct Driver {
     shared: Arc<Shared>,
-    /// The auth request sent and not yet reported.
-    request: Option<RequestId>,
-    /// Held from before `poll_transmit` until the answer is handled and saved.
-    store_lock: Option<StoreGuard>,
-    /// Snapshots drained from the session and not yet saved.
-    unsaved: Vec<Snapshot>,
+    exchange: Exchange,
 }
 
 impl Driver {
     async fn run(&mut self) -> Result<(), Error> {
         let shared = Arc::clone(&self.shared);
-        if let Some(store) = &shared.store {
-            // The store protocol (auth-store docs): lock, load, adopt, then decide.
-            let lock = blocking(store, |store| store.lock()).await.inspect_err(|e| shared.note_store_error(e))?;
-            self.store_lock = Some(lock);
-            let loaded = blocking(store, |store| store.load()).await;
-            let mut st = shared.lock();
-            match loaded {
-                Ok(Some(snapshot)) => {
-                    let _adopted = st.session.adopt(snapshot, shared.now());
-                }
-                Ok(None) => {}
-                // We hold the lock and a session: carry on; our next save replaces the
-                // unreadable file.
-                Err(error) => st.last_store_error = Some(error.to_string()),
+        let loaded = match shared.store() {
+            Some(store) => {
+                let lock = blocking(store, |store| store.lock()).await.inspect_err(|e| shared.note_store_error(e))?;
+                self.exchange.set_store_lock(Some(lock));
+                Some(blocking(store, |store| store.load()).await)
             }
-        }
-        let request = {
-            let mut st = shared.lock();
-            let Some(request) = st.session.poll_transmit(shared.now()) else {
-                return Ok(()); // Adopted a usable token, or someone else's exchange is in flight.
-            };
-            self.request = Some(request.id());
-            self.unsaved.extend(drain_snapshots(&mut st.session));
-            request
+            None => None,
+        };
+        let Some(request) = shared.begin_exchange(&mut shared.lock(), &mut self.exchange, loaded) else {
+            return Ok(()); // Adopted a usable token, or someone else's exchange is in flight.
         };
         // The refresh token is spent from here on: offer that to the store before the request
         // leaves (SPEC.md §3, rotation safety).
@@ -403,17 +231,7 @@ impl Driver {
 
         let answer = shared.send_auth(request.into_request()).await;
 
-        {
-            let mut st = shared.lock();
-            let now = shared.now();
-            if let Some(id) = self.request.take() {
-                match &answer {
-                    Some(response) => st.session.handle_response(id, response, now),
-                    None => st.session.handle_failure(id, now),
-                }
-            }
-            self.unsaved.extend(drain_snapshots(&mut st.session));
-        }
+        shared.finish_exchange(&mut shared.lock(), &mut self.exchange, answer.as_ref());
         // Saved before the store's lock is released (in `Drop`), so another process that
         // takes it next reads these tokens. Tasks of this process may use the new token
         // while the save runs: a `std` mutex cannot be held across it, and using a token
@@ -426,57 +244,45 @@ impl Driver {
     /// guard travels with the save: if this task is dropped meanwhile, the lock is still
     /// released only after the save.
     async fn persist(&mut self) {
-        let snapshots = std::mem::take(&mut self.unsaved);
-        let Some(store) = self.shared.store.clone() else {
+        let snapshots = self.exchange.take_unsaved();
+        let Some(store) = self.shared.store().cloned() else {
             return;
         };
         if snapshots.is_empty() {
             return;
         }
-        let lock = self.store_lock.take();
-        let job = tokio::task::spawn_blocking(move || {
-            let mut outcome = Ok(());
-            for snapshot in &snapshots {
-                outcome = store.save(snapshot);
-            }
-            (outcome, lock)
-        });
+        let lock = self.exchange.take_store_lock();
+        let job = tokio::task::spawn_blocking(move || (coordinator::save_all(&*store, &snapshots), lock));
         let outcome = match job.await {
             Ok((outcome, lock)) => {
-                self.store_lock = lock;
+                self.exchange.set_store_lock(lock);
                 outcome
             }
             Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
             Err(_) => Err(shutting_down()),
         };
-        // A failed save keeps the token in memory; it is reported, never returned.
-        self.shared.lock().last_store_error = outcome.err().map(|e| e.to_string());
+        self.shared.lock().record_save(outcome);
     }
 }
 
 impl Drop for Driver {
     fn drop(&mut self) {
         let shared = Arc::clone(&self.shared);
-        let mut st = shared.lock();
-        if let Some(id) = self.request.take() {
-            // A panic, or the task dropped after the request left: it failed as far as
-            // anyone will ever know.
-            st.session.handle_failure(id, shared.now());
-        }
-        let mut unsaved = std::mem::take(&mut self.unsaved);
-        unsaved.extend(drain_snapshots(&mut st.session));
-        let lock = self.store_lock.take();
-        st.driving = false;
-        drop(st);
-        match (&shared.store, unsaved.is_empty()) {
+        shared.end_exchange(&mut shared.lock(), &mut self.exchange);
+        let unsaved = self.exchange.take_unsaved();
+        let lock = self.exchange.take_store_lock();
+        match (shared.store(), unsaved.is_empty()) {
             (Some(store), false) => {
                 // Only reached on an abnormal exit. Nothing can be awaited here: save on the
                 // blocking pool if a runtime is there, else right here (not an async thread).
+                // Saved first, unlocked second: the next process to lock the store reads our
+                // newest tokens.
                 let store = Arc::clone(store);
                 let recorder = Arc::clone(&shared);
                 let save = move || {
-                    let outcome = save_all(&*store, &unsaved, lock);
-                    recorder.lock().last_store_error = outcome.err().map(|e| e.to_string());
+                    let outcome = coordinator::save_all(&*store, &unsaved);
+                    drop(lock);
+                    recorder.lock().record_save(outcome);
                 };
                 match tokio::runtime::Handle::try_current() {
                     Ok(runtime) => drop(runtime.spawn_blocking(save)),
@@ -485,63 +291,16 @@ impl Drop for Driver {
             }
             _ => drop(lock),
         }
-        shared.changed.notify_waiters();
-    }
-}
-
-/// A credential handed out and not yet reported. Reports "no answer" on drop, so a transport
-/// error, a cancelled request, or a panic in between never leaves the session counting a
-/// request that is gone.
-pub(crate) struct Outstanding {
-    shared: Arc<Shared>,
-    generation: TokenGeneration,
-    reported: bool,
-    /// The one resend after a 401/403: its answer is final.
-    retry: bool,
-}
-
-impl Outstanding {
-    pub(crate) fn new(shared: &Arc<Shared>, credential: &Credential) -> Self {
-        Outstanding { shared: Arc::clone(shared), generation: credential.generation(), reported: false, retry: false }
-    }
-
-    /// The credential of the one resend after [`ApiVerdict::RetryOnce`].
-    pub(crate) fn for_retry(mut self) -> Self {
-        self.retry = true;
-        self
-    }
-
-    /// Reports the response to a request sent to `sent`. A redirected response (its final
-    /// URL differs) is not judged: its final hop may have gone out without our
-    /// `Authorization` header, so its status says nothing about the token.
-    pub(crate) fn response(self, response: &reqwest::Response, sent: &reqwest::Url) -> ApiVerdict {
-        if response.url() != sent {
-            ApiVerdict::Accept // `self` drops: released.
-        } else {
-            self.status(response.status())
-        }
-    }
-
-    /// Reports an API status.
-    pub(crate) fn status(mut self, status: StatusCode) -> ApiVerdict {
-        self.reported = true;
-        self.shared.report(self.generation, status, self.retry)
-    }
-}
-
-impl Drop for Outstanding {
-    fn drop(&mut self) {
-        if !self.reported {
-            self.shared.release(self.generation);
-        }
+        shared.notify();
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use auth_core::{Authorization, Config, Password};
+    use auth_core::{Config, Password};
     use auth_store::ManualClock;
+    use http::Uri;
 
     fn shared() -> Arc<Shared> {
         let config = Config::bearer("http://127.0.0.1:9", "u", Password::new("p")).build().unwrap();
@@ -557,21 +316,22 @@ mod tests {
     async fn a_dropped_driver_reports_its_exchange_and_wakes_the_waiters() {
         let shared = shared();
         let uri: Uri = "http://127.0.0.1:9/reports".parse().unwrap();
-        let mut waiter = pin!(shared.changed.notified());
+        let mut waiter = pin!(shared.waker().0.notified());
         waiter.as_mut().enable();
         let driver = {
             let mut st = shared.lock();
             let now = shared.now();
-            assert!(matches!(st.session.authorize(&uri, now).unwrap(), Authorization::Pending));
-            let request = st.session.poll_transmit(now).expect("a login");
-            st.driving = true;
-            Driver { shared: Arc::clone(&shared), request: Some(request.id()), store_lock: None, unsaved: Vec::new() }
+            let next = Obtain::new(StaleToken::UseNow).next(&mut st, now, coordinator::credential(&uri)).unwrap();
+            assert!(matches!(next, Next::Drive { required: true }));
+            let mut exchange = Exchange::new();
+            shared.begin_exchange(&mut st, &mut exchange, None).expect("a login");
+            Driver { shared: Arc::clone(&shared), exchange }
         };
         assert!(shared.lock().session.bearer().unwrap().is_exchange_in_flight());
         drop(driver);
         {
             let st = shared.lock();
-            assert!(!st.driving);
+            assert!(!st.is_driving());
             assert!(!st.session.bearer().unwrap().is_exchange_in_flight());
         }
         tokio::time::timeout(Duration::from_secs(1), waiter).await.expect("the waiter was woken");
@@ -580,15 +340,16 @@ mod tests {
     #[tokio::test]
     async fn an_outstanding_credential_dropped_unreported_is_released() {
         let shared = shared();
-        let credential_generation = TokenGeneration(0);
-        let mut waiter = pin!(shared.changed.notified());
+        let config = Config::basic("http://127.0.0.1:9", "u", Password::new("p")).build().unwrap();
+        let mut basic = Session::new(config, 1, OffsetDateTime::UNIX_EPOCH).unwrap();
+        let uri: Uri = "http://127.0.0.1:9/reports".parse().unwrap();
+        let auth_core::Authorization::Ready(credential) = basic.authorize(&uri, OffsetDateTime::UNIX_EPOCH).unwrap()
+        else {
+            panic!("basic is always ready")
+        };
+        let mut waiter = pin!(shared.waker().0.notified());
         waiter.as_mut().enable();
-        drop(Outstanding {
-            shared: Arc::clone(&shared),
-            generation: credential_generation,
-            reported: false,
-            retry: false,
-        });
+        drop(Outstanding::new(&shared, &credential));
         tokio::time::timeout(Duration::from_secs(1), waiter).await.expect("release wakes a pending masquerade switch");
     }
 }

@@ -4,11 +4,11 @@ use std::fmt;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
 
+#[cfg(doc)]
+use auth_core::AuthError;
 use auth_core::realtime::RealtimeAuthRequest;
-use auth_core::{
-    AccountId, ApiVerdict, AuthError, Authorization, BearerToken, Config, Credential, Scheme, Session, Snapshot,
-    TokenState,
-};
+use auth_core::{AccountId, ApiVerdict, BearerToken, Config, Credential, Scheme, Session, Snapshot, TokenState};
+use auth_store::coordinator;
 use auth_store::{Clock, SessionStore, SystemClock};
 use http::{Request, Response};
 use ureq::config::RedirectAuthHeaders;
@@ -17,7 +17,7 @@ use ureq::{Agent, AsSendBody, Body, ResponseExt};
 use crate::body::ReplayBody;
 use crate::error::Error;
 use crate::middleware::AuthMiddleware;
-use crate::shared::{PassThrough, Shared, StaleToken};
+use crate::shared::{Outstanding, PassThrough, Shared, StaleToken};
 
 /// A TeleTracker API client: a [`ureq::Agent`] and one authentication session shared by all
 /// clones (cheap: an `Arc` inside), across threads.
@@ -213,18 +213,13 @@ impl Client {
             .build();
         request.extensions_mut().insert(PassThrough);
         let response = run(agent, request).map_err(Error::Transport)?;
-        let verdict = report.response(&response);
+        let verdict = report.response(response.status(), redirected(&response));
         Ok((response, verdict))
     }
 
     /// A credential for `uri`, driving or awaiting the auth exchange it needs.
     pub(crate) fn authorize(&self, uri: &http::Uri) -> Result<Credential, Error> {
-        self.shared.obtain(StaleToken::UseNow, |session, now| {
-            Ok(match session.authorize(uri, now)? {
-                Authorization::Ready(credential) => Some(credential),
-                Authorization::Pending => None,
-            })
-        })
+        self.shared.obtain(StaleToken::UseNow, coordinator::credential(uri))
     }
 
     /// A currently valid bearer token, for callers that attach it themselves. Logs in or
@@ -233,10 +228,7 @@ impl Client {
     ///
     /// Fails with [`AuthError::RequiresBearer`] under Basic or Integrator.
     pub fn bearer_token(&self) -> Result<BearerToken, Error> {
-        self.shared.obtain(StaleToken::RefreshFirst, |session, now| match session.bearer_mut() {
-            Some(bearer) => bearer.current_token(now),
-            None => Err(AuthError::RequiresBearer),
-        })
+        self.shared.obtain(StaleToken::RefreshFirst, coordinator::bearer_token)
     }
 
     /// The first message of a RealTime connection (`{"type":"authrequest","token":…}`), built
@@ -245,10 +237,7 @@ impl Client {
     /// Fails with [`AuthError::RequiresBearer`] under Basic or Integrator: the RealTime API
     /// accepts only bearer tokens (SPEC.md §6).
     pub fn realtime_auth(&self) -> Result<RealtimeAuthRequest, Error> {
-        self.shared.obtain(StaleToken::RefreshFirst, |session, now| match session.bearer_mut() {
-            Some(bearer) => bearer.realtime_auth(now),
-            None => Err(AuthError::RequiresBearer),
-        })
+        self.shared.obtain(StaleToken::RefreshFirst, coordinator::realtime_auth)
     }
 
     /// Moves the bearer session to `account` (by relogin or masquerade, as configured) and
@@ -260,29 +249,10 @@ impl Client {
     /// server is unavailable (the switch stays pending and is retried by the next request),
     /// and [`AuthError::SwitchRequiresBearer`] under Basic or Integrator.
     pub fn switch_account(&self, account: AccountId) -> Result<(), Error> {
-        {
-            let mut st = self.shared.lock();
-            let now = self.shared.now();
-            st.session.switch_account(account, now)?;
-            if st.session.bearer().and_then(|b| b.pending_switch()).is_none() {
-                return Ok(()); // Already on that account.
-            }
+        if !self.shared.start_switch(account)? {
+            return Ok(()); // Already on that account.
         }
-        self.shared.notify();
-        self.shared.obtain(StaleToken::UseNow, |session, now| {
-            let Some(bearer) = session.bearer_mut() else {
-                return Err(AuthError::SwitchRequiresBearer);
-            };
-            if bearer.pending_switch() == Some(account) {
-                // Still switching: `current_token` yields nothing while a switch is pending,
-                // but reports what stops it (a backoff, a fatal error).
-                return bearer.current_token(now).map(|_| None);
-            }
-            match bearer.last_switch_error() {
-                Some(error) => Err(error.clone()),
-                None => Ok(Some(())),
-            }
-        })
+        self.shared.obtain(StaleToken::UseNow, coordinator::switch_done(account))
     }
 
     /// The bearer token state for persistence (`None` for Basic/Integrator and before the
@@ -310,57 +280,14 @@ impl Client {
 
     /// Where the bearer token stands now (`None` without a token, or for Basic/Integrator).
     pub fn token_state(&self) -> Option<TokenState> {
-        let st = self.shared.lock();
-        let now = self.shared.now();
-        st.session.bearer().and_then(|b| b.token_state(now))
+        self.shared.token_state()
     }
 }
 
-/// A credential handed out and not yet reported. Reports "no answer" on drop, so a transport
-/// error, or a panic in between, never leaves the session counting a request that is gone.
-pub(crate) struct Outstanding<'a> {
-    shared: &'a Shared,
-    generation: auth_core::TokenGeneration,
-    reported: bool,
-    /// The one resend after a 401/403: its answer is final.
-    retry: bool,
-}
-
-impl<'a> Outstanding<'a> {
-    pub(crate) fn new(shared: &'a Shared, credential: &Credential) -> Self {
-        Outstanding { shared, generation: credential.generation(), reported: false, retry: false }
-    }
-
-    /// The credential of the one resend after [`ApiVerdict::RetryOnce`].
-    pub(crate) fn for_retry(mut self) -> Self {
-        self.retry = true;
-        self
-    }
-
-    /// Reports the response. A redirected response is not judged: its final hop went out
-    /// without our `Authorization` header, so its status says nothing about the token.
-    pub(crate) fn response(self, response: &Response<Body>) -> ApiVerdict {
-        let redirected = response.get_redirect_history().is_some_and(|history| history.len() > 1);
-        if redirected {
-            ApiVerdict::Accept // `self` drops: released.
-        } else {
-            self.status(response.status())
-        }
-    }
-
-    /// Reports an API status.
-    pub(crate) fn status(mut self, status: http::StatusCode) -> ApiVerdict {
-        self.reported = true;
-        self.shared.report(self.generation, status, self.retry)
-    }
-}
-
-impl Drop for Outstanding<'_> {
-    fn drop(&mut self) {
-        if !self.reported {
-            self.shared.release(self.generation);
-        }
-    }
+/// Whether `response` came from a redirect (its final hop went out without our
+/// `Authorization` header, so its status says nothing about the token).
+pub(crate) fn redirected(response: &Response<Body>) -> bool {
+    response.get_redirect_history().is_some_and(|history| history.len() > 1)
 }
 
 /// A copy of a body-less request: method, URI, version, headers and extensions.

@@ -1,43 +1,10 @@
 //! The one error type of the adapter.
 
-use auth_core::{AuthError, ConfigError, RestoreError};
-use auth_store::StoreError;
-
-/// Why [`Client`](crate::Client) could not produce a response, a token or a client.
+/// Why [`Client`](crate::Client) could not produce a response, a token or a client: the
+/// adapters' shared [`AdapterError`](auth_store::AdapterError), with ureq's errors as
+/// [`Transport`](auth_store::AdapterError::Transport) (they describe the connection, never the
+/// request's headers or body).
 ///
-/// Every HTTP status the API answers with — including 401, 403 and 5xx — is a successful
-/// `Ok(response)`: the caller decides what a status means. `Error` is only for what is not a
-/// response: the transport failed, the session cannot authenticate, the store failed where it
-/// matters, or the configuration is unusable.
-///
-/// No variant ever contains a password or a token: the core's errors are redacted at the
-/// source, store errors name the file but never its content, and ureq's errors describe the
-/// connection, not the request's headers or body.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum Error {
-    /// Sending the API request or receiving its response head failed (connection refused or
-    /// dropped, TLS, timeout, bad URI). Nothing is known about what the server did.
-    #[error("transport error: {0}")]
-    Transport(#[source] ureq::Error),
-    /// The session cannot authorize the request: rejected credentials, an expired session,
-    /// an auth server that is temporarily unavailable (see [`AuthError::retry_at`]), a request
-    /// to a foreign origin, an Integrator request without an account, or a bearer-only
-    /// operation under Basic/Integrator. Nothing was sent to the API.
-    #[error(transparent)]
-    Auth(#[from] AuthError),
-    /// The session store failed where it matters: loading it while building the client, or
-    /// taking its lock before an auth exchange (sending a refresh without the lock could spend a
-    /// refresh token another process also holds). A failed *save* is not an error: see
-    /// [`Client::last_store_error`](crate::Client::last_store_error).
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// The configuration cannot start a session (e.g. a bearer session without a password and
-    /// nothing in the store to continue from).
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    /// The store holds a session this configuration cannot continue (another user's). Point
-    /// the client at another file, or delete this one.
-    #[error("the stored session cannot be used: {0}")]
-    Restore(#[from] RestoreError),
-}
+/// Through [`AuthMiddleware`](crate::AuthMiddleware) this error arrives as
+/// [`ureq::Error::Other`]; `downcast_ref::<auth_ureq::Error>()` gets it back.
+pub type Error = auth_store::AdapterError<ureq::Error>;

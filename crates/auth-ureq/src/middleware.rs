@@ -10,8 +10,8 @@ use ureq::{Body, RequestExt, SendBody};
 
 use auth_core::ApiVerdict;
 
-use crate::client::{Client, Outstanding, copy_of};
-use crate::shared::PassThrough;
+use crate::client::{Client, copy_of, redirected};
+use crate::shared::{Outstanding, PassThrough};
 
 /// How many body bytes the middleware keeps in memory to be able to retry a request
 /// (64 KiB). Larger bodies are streamed through once and never retried.
@@ -145,7 +145,7 @@ impl Middleware for AuthMiddleware {
 /// Reports an outcome to the session and returns its verdict.
 fn judge(report: Outstanding<'_>, outcome: &Result<Response<Body>, ureq::Error>) -> ApiVerdict {
     match outcome {
-        Ok(response) => report.response(response),
+        Ok(response) => report.response(response.status(), redirected(response)),
         Err(ureq::Error::StatusCode(code)) => match StatusCode::from_u16(*code) {
             Ok(status) => report.status(status),
             Err(_) => ApiVerdict::Accept,

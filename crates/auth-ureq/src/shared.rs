@@ -1,45 +1,38 @@
-//! What every clone of a [`Client`](crate::Client) and its middleware share: one session behind
-//! one mutex, a condition variable for the callers waiting on an auth exchange, and the driver
-//! that carries an exchange out.
+//! What every clone of a [`Client`](crate::Client) and its middleware share: one
+//! [`Coordinator`] (the session behind one mutex, the driver flag, the store), a condition
+//! variable for the callers waiting on an auth exchange, and the driver that carries an
+//! exchange out.
 //!
-//! The rules (the run loop of `auth_core`'s crate docs, made thread-safe):
+//! The protocol is `auth_store::coordinator`'s, shared with the async adapter; this module adds
+//! the blocking I/O and the waiting:
 //!
-//! - The mutex guards the [`Session`] only while it is asked or told something. It is never
-//!   held during network I/O, nor while waiting for the store's lock (another process may hold
-//!   that for a whole exchange). It *is* held while a new snapshot is saved, so that nobody uses
-//!   a token before it has been offered to the store.
-//! - One thread at a time is the *driver* (`State::driving`): it takes the store's lock (if
-//!   any), adopts a newer stored snapshot, asks `poll_transmit` for the exchange, sends it and
-//!   reports the answer. The core alone guarantees single flight between threads; the flag adds
-//!   that only one thread of this process queues on the store's lock, so the others wait on the
-//!   condition variable instead of on the file.
-//! - Everyone else waits on the condition variable, with a timeout of `poll_timeout() - now`
-//!   at most (so an exchange whose driver vanished is given up by the core's deadline and taken
-//!   over), and is woken by `notify_all` when the driver finishes, fails or unwinds.
-//! - The driver reports its request on every path, including a panic or an early return: a
-//!   drop guard calls `handle_failure` for an unreported request, persists the events, releases
-//!   the store's lock, clears the flag and wakes the waiters.
+//! - Waiters block on the [`Condvar`] that pairs with the coordinator's mutex, with the timeout
+//!   the coordinator computes, and are woken by `notify_all`.
+//! - The driver calls the store directly (it is on a thread of its own already) and saves new
+//!   snapshots *with the state locked*, so that nobody uses a token before it has been offered
+//!   to the store.
+//! - The driver reports its request on every path, including a panic or an early return: its
+//!   drop guard ends the exchange, persists, releases the store's lock, and wakes the waiters.
 
 use std::io::Read;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::ops::Deref;
+use std::sync::{Condvar, PoisonError};
 use std::time::Duration;
 
-use auth_core::{ApiVerdict, AuthError, Event, MAX_AUTH_BODY, RequestId, Session, TokenGeneration, TokenState};
-use auth_store::{Clock, SessionStore, StoreError, StoreGuard};
-use http::{Request, Response, StatusCode, Uri};
+use auth_core::{AuthError, MAX_AUTH_BODY, Session};
+use auth_store::coordinator::{Coordinator, Exchange, Next, Obtain};
+use auth_store::{Clock, SessionStore};
+use http::{Request, Response};
+use std::sync::Arc;
 use time::OffsetDateTime;
 use ureq::Agent;
 
 use crate::error::Error;
 
-/// The longest a waiter sleeps before it looks at the session again, even when someone is
-/// driving (a driver blocked on another process's store lock keeps everyone waiting; waking
-/// once a minute to find that out costs nothing).
-const MAX_WAIT: Duration = Duration::from_secs(60);
+pub(crate) use auth_store::coordinator::StaleToken;
 
-/// A defensive pause for a state the core should never be in: `Pending`, nobody driving, no
-/// deadline. It bounds what would otherwise be a spin.
-const IDLE_WAIT: Duration = Duration::from_secs(1);
+/// A credential handed out and not yet reported; released on drop.
+pub(crate) type Outstanding<'a> = auth_store::coordinator::Outstanding<'a, Condvar>;
 
 /// Marks the requests this crate has already authorized (auth exchanges, `Client::send`, the
 /// middleware's retry), so that an [`AuthMiddleware`](crate::AuthMiddleware) installed on the
@@ -47,30 +40,10 @@ const IDLE_WAIT: Duration = Duration::from_secs(1);
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct PassThrough;
 
-/// What a caller that already got a usable token does about a refresh that is due.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum StaleToken {
-    /// Use the stale-but-valid token now; the caller drives the refresh after its request
-    /// (`Client::send`): the request is never delayed by the refresh.
-    UseNow,
-    /// Refresh first when nobody else is, so the caller gets the newest token
-    /// (`bearer_token`, `realtime_auth`: the token leaves the library).
-    RefreshFirst,
-}
-
-pub(crate) struct State {
-    pub(crate) session: Session,
-    /// A thread of this process is driving an exchange (from before it takes the store's lock
-    /// until it has reported the answer).
-    driving: bool,
-    last_store_error: Option<String>,
-}
-
+/// The coordinator plus this adapter's I/O. Derefs to the [`Coordinator`] for everything that
+/// is not I/O.
 pub(crate) struct Shared {
-    state: Mutex<State>,
-    changed: Condvar,
-    clock: Arc<dyn Clock>,
-    store: Option<Arc<dyn SessionStore>>,
+    core: Coordinator<Condvar>,
     /// Sends the auth exchanges.
     agent: Agent,
     /// The policy's `auth_timeout`, used as the transport timeout of auth requests so that the
@@ -78,15 +51,17 @@ pub(crate) struct Shared {
     auth_timeout: Duration,
 }
 
+impl Deref for Shared {
+    type Target = Coordinator<Condvar>;
+
+    fn deref(&self) -> &Coordinator<Condvar> {
+        &self.core
+    }
+}
+
 impl std::fmt::Debug for Shared {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut s = f.debug_struct("Shared");
-        // Never block in `Debug`: a caller may print the client while another thread drives.
-        match self.state.try_lock() {
-            Ok(state) => s.field("session", &state.session),
-            Err(_) => s.field("session", &"<busy>"),
-        };
-        s.field("store", &self.store).field("clock", &self.clock).finish_non_exhaustive()
+        self.core.fmt(f)
     }
 }
 
@@ -98,36 +73,11 @@ impl Shared {
         agent: Agent,
         auth_timeout: Duration,
     ) -> Self {
-        Shared {
-            state: Mutex::new(State { session, driving: false, last_store_error: None }),
-            changed: Condvar::new(),
-            clock,
-            store,
-            agent,
-            auth_timeout,
-        }
+        Shared { core: Coordinator::new(session, clock, store, Condvar::new()), agent, auth_timeout }
     }
 
     pub(crate) fn agent(&self) -> &Agent {
         &self.agent
-    }
-
-    pub(crate) fn now(&self) -> OffsetDateTime {
-        self.clock.now()
-    }
-
-    /// The state, locked. A panic elsewhere never leaves the session half-updated (the core
-    /// does not panic mid-transition), so a poisoned lock is taken over.
-    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    pub(crate) fn last_store_error(&self) -> Option<String> {
-        self.lock().last_store_error.clone()
-    }
-
-    pub(crate) fn is_api_origin(&self, uri: &Uri) -> bool {
-        self.lock().session.is_api_origin(uri)
     }
 
     /// Runs `get` until it yields a value or an error, driving the exchanges the session wants
@@ -137,130 +87,41 @@ impl Shared {
         stale: StaleToken,
         mut get: impl FnMut(&mut Session, OffsetDateTime) -> Result<Option<T>, AuthError>,
     ) -> Result<T, Error> {
+        let mut obtain = Obtain::new(stale);
         let mut st = self.lock();
-        let mut refresh_first = stale == StaleToken::RefreshFirst;
-        let mut idle_rounds = 0;
         loop {
             let now = self.now();
-            if refresh_first && !st.driving && st.session.wants_transmit(now) {
-                refresh_first = false;
-                // A failure leaves the current token in service if it is still usable; `get`
-                // below says whether it is.
-                let _ = self.drive(st);
-                st = self.lock();
-                continue;
-            }
-            match get(&mut st.session, now)? {
-                Some(value) => return Ok(value),
-                None if !st.driving && st.session.wants_transmit(now) => {
-                    self.drive(st)?;
+            match obtain.next(&mut st, now, &mut get)? {
+                Next::Ready(value) => return Ok(value),
+                Next::Drive { required } => {
+                    drop(st);
+                    let outcome = self.drive();
+                    if required {
+                        outcome?;
+                    }
                     st = self.lock();
-                    idle_rounds = 0;
                 }
-                None => st = self.wait(st, now, &mut idle_rounds),
+                Next::Wait(timeout) => {
+                    (st, _) = self.waker().wait_timeout(st, timeout).unwrap_or_else(PoisonError::into_inner);
+                    st.session.handle_timeout(self.now());
+                }
+                Next::Retry => {}
             }
         }
     }
 
-    /// Waits until the driver wakes us or the session's next deadline passes.
-    fn wait<'a>(
-        &'a self,
-        st: MutexGuard<'a, State>,
-        now: OffsetDateTime,
-        idle_rounds: &mut u32,
-    ) -> MutexGuard<'a, State> {
-        // The deadline is in the injected clock; the wait is in real time. With a manual clock
-        // the timeout only bounds the wait: the wake-up comes from `notify_all`.
-        let until_deadline = st
-            .session
-            .poll_timeout()
-            .map(|deadline| deadline - now)
-            .filter(|left| left.is_positive())
-            .and_then(|left| Duration::try_from(left).ok());
-        let someone_drives = st.driving || st.session.bearer().is_some_and(|b| b.is_exchange_in_flight());
-        let timeout = match (until_deadline, someone_drives) {
-            (Some(left), _) => left.min(MAX_WAIT),
-            (None, true) => MAX_WAIT,
-            (None, false) => {
-                // Nothing will wake us, but a deadline may just have passed: look again at
-                // once (a couple of times), then pause rather than spin.
-                *idle_rounds += 1;
-                if *idle_rounds <= 2 {
-                    return st;
-                }
-                IDLE_WAIT
-            }
-        };
-        let (mut st, _) = self.changed.wait_timeout(st, timeout).unwrap_or_else(PoisonError::into_inner);
-        st.session.handle_timeout(self.now());
-        st
-    }
-
-    /// The driver's job, for a caller that found the session wanting an exchange and nobody
-    /// driving. Consumes the lock; returns with the state unlocked.
-    fn drive(&self, mut st: MutexGuard<'_, State>) -> Result<(), Error> {
-        st.driving = true;
-        drop(st);
-        let mut driver = Driver { shared: self, request: None, store_lock: None };
+    /// The driver's job, for a caller that has been made the driver.
+    fn drive(&self) -> Result<(), Error> {
+        let mut driver = Driver { shared: self, exchange: Exchange::new() };
         driver.run()
         // `driver` drops here: it reports, persists, unlocks the store and wakes the waiters.
     }
 
-    /// After a caller's own request: drives the refresh of a *stale* token (still valid, in
-    /// its refresh window) if nobody else is doing it. Its outcome reaches the caller only
-    /// through the session (a failed refresh backs off and leaves the valid token in service).
-    /// A token that was rejected or has expired is left to the next caller, who needs it.
+    /// After a caller's own request: drives the refresh of a *stale* token if nobody else is
+    /// doing it.
     pub(crate) fn refresh_if_due(&self) {
-        let mut st = self.lock();
-        let now = self.now();
-        let stale =
-            st.session.bearer().and_then(|b| b.token_state(now)).is_some_and(|state| state == TokenState::Stale);
-        if stale && !st.driving && st.session.wants_transmit(now) {
-            let _ = self.drive(st);
-        }
-    }
-
-    /// Reports the status of an API response that used a credential of `generation`.
-    pub(crate) fn report(&self, generation: TokenGeneration, status: StatusCode, retry: bool) -> ApiVerdict {
-        let verdict = {
-            let mut st = self.lock();
-            let now = self.now();
-            if retry {
-                // The resend's answer is final: it never condemns the token again.
-                st.session.handle_retry_response(generation, status, now);
-                ApiVerdict::Accept
-            } else {
-                st.session.handle_api_response(generation, status, now)
-            }
-        };
-        // An account switch by masquerade waits for outstanding requests to come back.
-        self.changed.notify_all();
-        verdict
-    }
-
-    /// Reports that a credential of `generation` got no answer we may judge it by.
-    pub(crate) fn release(&self, generation: TokenGeneration) {
-        self.lock().session.release(generation);
-        self.changed.notify_all();
-    }
-
-    /// Wakes every waiter (after a command such as an account switch changed the session).
-    pub(crate) fn notify(&self) {
-        self.changed.notify_all();
-    }
-
-    fn note_store_error(&self, error: &StoreError) {
-        self.lock().last_store_error = Some(error.to_string());
-    }
-
-    /// Drains the session's events; each new snapshot is saved (the caller holds the store's
-    /// lock, and the state's, so no request uses the new token before it is offered to the
-    /// store). A failed save keeps the token in memory and is recorded, never returned.
-    fn persist_events(&self, st: &mut State) {
-        while let Some(event) = st.session.poll_event() {
-            if let (Event::TokensUpdated(snapshot), Some(store)) = (&event, &self.store) {
-                st.last_store_error = store.save(snapshot).err().map(|e| e.to_string());
-            }
+        if self.claim_after_request() {
+            let _ = self.drive();
         }
     }
 
@@ -289,54 +150,34 @@ impl Shared {
 /// dropping it finishes the job.
 struct Driver<'a> {
     shared: &'a Shared,
-    /// The auth request sent and not yet reported.
-    request: Option<RequestId>,
-    /// Held from before `poll_transmit` until the answer is handled and saved.
-    store_lock: Option<StoreGuard>,
+    exchange: Exchange,
 }
 
 impl Driver<'_> {
     fn run(&mut self) -> Result<(), Error> {
         let shared = self.shared;
-        let mut st = match &shared.store {
+        let loaded = match shared.store() {
             Some(store) => {
-                // The store protocol (auth-store docs): lock, load, adopt, then decide.
+                // Blocks until no other holder (in this process or another) refreshes.
                 let lock = store.lock().inspect_err(|e| shared.note_store_error(e))?;
-                self.store_lock = Some(lock);
-                let loaded = store.load();
-                let mut st = shared.lock();
-                match loaded {
-                    Ok(Some(snapshot)) => {
-                        let _adopted = st.session.adopt(snapshot, shared.now());
-                    }
-                    Ok(None) => {}
-                    // We hold the lock and a session: carry on; our next save replaces the
-                    // unreadable file.
-                    Err(error) => st.last_store_error = Some(error.to_string()),
-                }
-                st
+                self.exchange.set_store_lock(Some(lock));
+                Some(store.load())
             }
-            None => shared.lock(),
+            None => None,
         };
-        let Some(request) = st.session.poll_transmit(shared.now()) else {
+        let mut st = shared.lock();
+        let Some(request) = shared.begin_exchange(&mut st, &mut self.exchange, loaded) else {
             return Ok(()); // Adopted a usable token, or someone else's exchange is in flight.
         };
-        self.request = Some(request.id());
-        // The refresh token is spent from here on: offer that to the store before the request
-        // leaves (SPEC.md §3, rotation safety).
-        shared.persist_events(&mut st);
+        // The refresh token is spent from here on: saved before the request leaves.
+        shared.save_locked(&mut st, &mut self.exchange);
         drop(st);
 
         let answer = shared.send_auth(request.into_request());
 
         let mut st = shared.lock();
-        let now = shared.now();
-        if let Some(id) = self.request.take() {
-            match &answer {
-                Ok(response) => st.session.handle_response(id, response, now),
-                Err(_) => st.session.handle_failure(id, now),
-            }
-        }
+        shared.finish_exchange(&mut st, &mut self.exchange, answer.as_ref().ok());
+        shared.save_locked(&mut st, &mut self.exchange);
         Ok(())
     }
 }
@@ -345,16 +186,11 @@ impl Drop for Driver<'_> {
     fn drop(&mut self) {
         let shared = self.shared;
         let mut st = shared.lock();
-        if let Some(id) = self.request.take() {
-            // Unwinding, or an early return after the request left: it failed as far as
-            // anyone will ever know.
-            st.session.handle_failure(id, shared.now());
-        }
-        shared.persist_events(&mut st);
+        shared.end_exchange(&mut st, &mut self.exchange);
+        shared.save_locked(&mut st, &mut self.exchange);
         // Saved first, unlocked second: the next process to lock the store reads our tokens.
-        drop(self.store_lock.take());
-        st.driving = false;
+        drop(self.exchange.take_store_lock());
         drop(st);
-        shared.changed.notify_all();
+        shared.notify();
     }
 }

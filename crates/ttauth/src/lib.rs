@@ -1,0 +1,309 @@
+//! # ttauth: the TeleTracker auth libraries on the command line
+//!
+//! `ttauth` is the command-line face of [`auth_ureq`] (and, through it, of `auth-core`'s
+//! Sans-IO session). It shows what the libraries do, and gives scripts a token, an
+//! authenticated `curl`, a RealTime event stream and a local server to try them on.
+//!
+//! | command | what it does |
+//! |---|---|
+//! | `ttauth demo` | starts the [`auth_emulator`] in-process and walks through login, an API call, a refresh, account switches (relogin and masquerade), Basic with and without a pinned account, Integrator with an account and the request refused without one, and the RealTime handshake plus one event — one line per step, exit 0 when every step behaved as expected. With `--base-url` (or `TELETRACKER_BASE_URL`) the same walk runs against that server with your credentials, skipping the steps that need the emulator's knobs. |
+//! | `ttauth token` | prints a currently valid bearer token (and nothing else) on stdout, reusing and refreshing the session stored in the state file |
+//! | `ttauth request [-X METHOD] PATH [-d BODY] [-H 'K: V']...` | sends an authenticated request to the base URL + `PATH` and prints the response body on stdout |
+//! | `ttauth realtime [--stream user\|account] [--max-messages N]` | authenticates a RealTime WebSocket, starts the stream, prints each message as one JSON line until Ctrl-C or the server closes |
+//! | `ttauth emulator [--port N]` | runs the emulator, prints its URLs and demo users, until Ctrl-C |
+//!
+//! ## Configuration
+//!
+//! | flag | environment | default |
+//! |---|---|---|
+//! | `--base-url URL` | `TELETRACKER_BASE_URL` | `https://api.teletracker.net` |
+//! | `--scheme bearer\|basic\|integrator` | `TELETRACKER_SCHEME` | `bearer` |
+//! | `--username USER` | `TELETRACKER_USERNAME` | — (required) |
+//! | `--password-stdin` (stdin less one trailing newline) | `TELETRACKER_PASSWORD` | — |
+//! | `--account ID` | `TELETRACKER_ACCOUNT_ID` | none: the user's default account |
+//! | `--account-switch relogin\|masquerade`, `--masquerade-path PATH` | | `relogin`, `/auth/masquerade` |
+//! | `--timeout SECS` (each HTTP request) | | 30 |
+//! | `--state-file PATH` / `--no-state` | `XDG_STATE_HOME`, `HOME` | see below |
+//!
+//! There is no `--password` flag, on purpose: a flag's value ends up in `ps`, shell history
+//! and CI logs. A bearer command without a password still works while the stored session can
+//! be refreshed.
+//!
+//! Bearer sessions are stored in `$XDG_STATE_HOME/ttauth/` (or `~/.local/state/ttauth/`), one
+//! file per base URL, username and account — `session-<user>@<host>-<hash>.json`, owner-only,
+//! written atomically and locked around each login or refresh by [`auth_store::FileStore`] —
+//! so two users, servers or accounts never share a session, and concurrent `ttauth`
+//! processes never spend the same refresh token twice.
+//!
+//! ## Exit status
+//!
+//! See [`Exit`]: 0 success, 1 other failure, 2 usage or configuration error, 3 non-2xx HTTP
+//! status, 4 authentication failure, 5 transport failure or auth server temporarily
+//! unavailable. Failures print one line on stderr, `ttauth: <what went wrong>`, built from the
+//! libraries' secret-free messages; the password is additionally scrubbed from anything
+//! written to stderr.
+//!
+//! ## Embedding and testing
+//!
+//! Every command is a library function: [`run`] parses the arguments and runs the command
+//! against a [`Context`] — its standard streams, environment variables (for the password and
+//! the state directory), clock and Ctrl-C signal. `main.rs` only calls
+//! `run(std::env::args_os(), Context::process())`. Tests pass captured buffers, a fixed
+//! environment, an [`auth_store::ManualClock`] moved together with the emulator's
+//! `advance_clock`, and an [`Interrupt`] they trigger themselves.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use auth_store::ManualClock;
+//! use ttauth::{Context, Exit, run};
+//!
+//! let clock = ManualClock::starting_now();
+//! let mut stdout = Vec::new();
+//! let mut stderr = Vec::new();
+//! let exit = run(
+//!     ["ttauth", "token", "--base-url", "http://127.0.0.1:8080", "--username", "alice", "--state-file", "/tmp/s.json"],
+//!     Context::new(&mut stdout, &mut stderr).var("TELETRACKER_PASSWORD", "alice-password").clock(Arc::new(clock)),
+//! );
+//! assert_eq!(exit, Exit::Success);
+//! ```
+//!
+//! Flags fall back to `TELETRACKER_*` through clap, which reads the process environment;
+//! the context's variables are used for the password, `XDG_STATE_HOME` and `HOME`.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+pub mod cli;
+mod connection;
+pub mod demo;
+mod emulator;
+mod exit;
+mod interrupt;
+mod realtime;
+mod request;
+mod state;
+mod token;
+mod ws;
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::sync::Arc;
+
+use auth_store::{Clock, SystemClock};
+use clap::Parser;
+use clap::error::ErrorKind;
+
+pub use exit::{Exit, Failure};
+pub use interrupt::Interrupt;
+pub use state::default_state_file;
+
+use crate::cli::{Cli, Command};
+
+/// Where a command reads and writes, and what it takes from its surroundings.
+///
+/// [`Context::process`] is the real thing; [`Context::new`] starts from captured streams, an
+/// empty stdin, no environment variables, the system clock and an untriggered [`Interrupt`].
+pub struct Context<'a> {
+    stdin: Box<dyn Read + Send + 'a>,
+    stdout: Box<dyn Write + Send + 'a>,
+    stderr: Box<dyn Write + Send + 'a>,
+    vars: Vars,
+    clock: Arc<dyn Clock>,
+    interrupt: Interrupt,
+    ctrl_c: bool,
+    /// Secrets to scrub from stderr (the password, once read); zeroed on drop.
+    secrets: Vec<auth_core::Secret>,
+}
+
+enum Vars {
+    Process,
+    Fixed(BTreeMap<String, String>),
+}
+
+impl fmt::Debug for Context<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Context")
+            .field(
+                "vars",
+                &match &self.vars {
+                    Vars::Process => "process",
+                    Vars::Fixed(_) => "fixed",
+                },
+            )
+            .field("clock", &self.clock)
+            .field("interrupt", &self.interrupt)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Context<'static> {
+    /// The process's stdin, stdout, stderr and environment, the system clock, and Ctrl-C
+    /// wired to the [`Interrupt`] (installed when a long-running command starts).
+    pub fn process() -> Self {
+        Context {
+            stdin: Box::new(io::stdin()),
+            stdout: Box::new(io::stdout()),
+            stderr: Box::new(io::stderr()),
+            vars: Vars::Process,
+            clock: Arc::new(SystemClock),
+            interrupt: Interrupt::new(),
+            ctrl_c: true,
+            secrets: Vec::new(),
+        }
+    }
+}
+
+impl<'a> Context<'a> {
+    /// Captured streams, nothing on stdin, no environment variables, the system clock.
+    pub fn new(stdout: impl Write + Send + 'a, stderr: impl Write + Send + 'a) -> Self {
+        Context {
+            stdin: Box::new(io::empty()),
+            stdout: Box::new(stdout),
+            stderr: Box::new(stderr),
+            vars: Vars::Fixed(BTreeMap::new()),
+            clock: Arc::new(SystemClock),
+            interrupt: Interrupt::new(),
+            ctrl_c: false,
+            secrets: Vec::new(),
+        }
+    }
+
+    /// Replaces stdin (for `--password-stdin`).
+    pub fn stdin(mut self, stdin: impl Read + Send + 'a) -> Self {
+        self.stdin = Box::new(stdin);
+        self
+    }
+
+    /// Sets an environment variable as the command sees it (`TELETRACKER_PASSWORD`,
+    /// `XDG_STATE_HOME`, `HOME`). Ignored by a [`Context::process`].
+    pub fn var(mut self, name: &str, value: &str) -> Self {
+        if let Vars::Fixed(vars) = &mut self.vars {
+            vars.insert(name.to_owned(), value.to_owned());
+        }
+        self
+    }
+
+    /// The clock the session reads (e.g. an [`auth_store::ManualClock`]).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The signal that stops `realtime` and `emulator` (trigger it from another thread).
+    pub fn interrupt(mut self, interrupt: Interrupt) -> Self {
+        self.interrupt = interrupt;
+        self
+    }
+
+    pub(crate) fn get_var(&self, name: &str) -> Option<String> {
+        match &self.vars {
+            Vars::Process => std::env::var(name).ok(),
+            Vars::Fixed(vars) => vars.get(name).cloned(),
+        }
+    }
+
+    pub(crate) fn read_stdin(&mut self) -> io::Result<String> {
+        let mut text = String::new();
+        self.stdin.read_to_string(&mut text)?;
+        Ok(text)
+    }
+
+    pub(crate) fn out(&mut self) -> &mut dyn Write {
+        &mut *self.stdout
+    }
+
+    /// Remembers a secret so that nothing written to stderr can contain it.
+    pub(crate) fn add_secret(&mut self, secret: &str) {
+        if !secret.is_empty() {
+            self.secrets.push(auth_core::Secret::new(secret));
+        }
+    }
+
+    /// Writes one line to stderr, with every known secret scrubbed and control characters
+    /// flattened so the message stays on one line. Errors writing stderr are ignored: there is
+    /// nowhere left to report them.
+    pub(crate) fn status(&mut self, line: &str) {
+        let text: String = line.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+        let text = self.scrub(&text);
+        let _ = writeln!(self.stderr, "{text}");
+    }
+
+    /// `text` with every known secret replaced by `[redacted]`.
+    pub(crate) fn scrub(&self, text: &str) -> String {
+        let mut text = text.to_owned();
+        for secret in &self.secrets {
+            text = text.replace(secret.expose_secret(), "[redacted]");
+        }
+        text
+    }
+
+    /// The stop signal, without installing a Ctrl-C handler.
+    pub(crate) fn interrupt_handle(&self) -> Interrupt {
+        self.interrupt.clone()
+    }
+
+    /// The clock.
+    pub(crate) fn clock_handle(&self) -> Arc<dyn Clock> {
+        Arc::clone(&self.clock)
+    }
+
+    /// The stop signal, with the Ctrl-C handler installed for a process context.
+    pub(crate) fn stop_signal(&mut self) -> io::Result<Interrupt> {
+        if std::mem::take(&mut self.ctrl_c) {
+            self.interrupt.trigger_on_ctrl_c()?;
+        }
+        Ok(self.interrupt.clone())
+    }
+}
+
+/// Parses `args` (the first one is the program name) and runs the command.
+///
+/// `--help` and `--version` print on stdout and succeed; a usage error prints clap's message
+/// on stderr and returns [`Exit::Usage`]. A failing command prints `ttauth: <message>` on
+/// stderr.
+pub fn run<I, T>(args: I, mut ctx: Context<'_>) -> Exit
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(error) => {
+            let text = error.render().to_string();
+            return match error.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+                    let _ = ctx.out().write_all(text.as_bytes());
+                    Exit::Success
+                }
+                _ => {
+                    let _ = ctx.stderr.write_all(text.as_bytes());
+                    Exit::Usage
+                }
+            };
+        }
+    };
+    let result = match cli.command {
+        Command::Demo(args) => demo::run(&args, &mut ctx),
+        Command::Token(args) => token::run(&args, &mut ctx),
+        Command::Request(args) => request::run(&args, &mut ctx),
+        Command::Realtime(args) => realtime::run(&args, &mut ctx),
+        Command::Emulator(args) => emulator::run(&args, &mut ctx),
+    };
+    let _ = ctx.stdout.flush();
+    match result {
+        Ok(()) => Exit::Success,
+        Err(failure) => {
+            if !failure.message.is_empty() {
+                ctx.status(&format!("ttauth: {}", failure.message));
+            }
+            failure.exit
+        }
+    }
+}
+
+/// Writes to stdout, turning an I/O error (a closed pipe) into a [`Failure`].
+pub(crate) fn write_out(ctx: &mut Context<'_>, bytes: &[u8]) -> exit::Result<()> {
+    ctx.out().write_all(bytes).map_err(|e| Failure::other(format!("cannot write to stdout: {e}")))
+}

@@ -1,0 +1,14 @@
+//! Integration tests of the `ttauth` commands against the emulator: in-process through
+//! `ttauth::run` (with a manual clock moved together with the emulator's), and through the
+//! real binary where the process boundary matters (exit statuses, environment, signals).
+//! No test sleeps for a token lifetime.
+
+mod binary;
+mod demo;
+mod emulator;
+mod password;
+mod realtime;
+mod request;
+mod secrets;
+mod support;
+mod token;
