@@ -110,12 +110,17 @@ async fn storm(emu: &Emulator) {
             p99
         }
     };
+    phase("warm-up").await; // opens the connections both measured phases reuse
     let steady = phase("steady").await;
     emu.clear_journal();
     clock.advance(Duration::from_secs(3300)); // into the refresh window: stale but valid
     let stale = phase("stale-window").await;
+    // The emulator kills the old token when it rotates the pair: requests in flight with it
+    // at that moment get a 401 and are resent once with the new token.
+    let rejected_in_flight = emu.count_where(|e| e.endpoint == Endpoint::Api && e.status == Some(401));
     println!(
-        "storm/reqwest: refreshes during the stale window = {}, p99 stale/steady = {:.2}",
+        "storm/reqwest: refreshes during the stale window = {}, requests resent after the rotation = \
+         {rejected_in_flight}, p99 stale/steady = {:.2}",
         emu.refreshes_served(),
         stale.as_secs_f64() / steady.as_secs_f64()
     );

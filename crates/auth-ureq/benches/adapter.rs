@@ -104,14 +104,19 @@ fn storm(emu: &Emulator) {
         println!("storm/ureq/{label}: {} requests, {rate:.0} req/s, p99 {p99:.2?}", latencies.len());
         p99
     };
+    phase("warm-up"); // opens the connections both measured phases reuse
     let steady = phase("steady");
     // Counters are computed from the journal: start the stale window with an empty one.
     emu.clear_journal();
     clock.advance(Duration::from_secs(3300)); // into the refresh window: stale but valid
     let stale = phase("stale-window");
     let refreshes = emu.refreshes_served();
+    // The emulator kills the old token when it rotates the pair: requests in flight with it
+    // at that moment get a 401 and are resent once with the new token.
+    let rejected_in_flight = emu.count_where(|e| e.endpoint == Endpoint::Api && e.status == Some(401));
     println!(
-        "storm/ureq: refreshes during the stale window = {refreshes}, p99 stale/steady = {:.2}",
+        "storm/ureq: refreshes during the stale window = {refreshes}, requests resent after the rotation = \
+         {rejected_in_flight}, p99 stale/steady = {:.2}",
         stale.as_secs_f64() / steady.as_secs_f64()
     );
 }
