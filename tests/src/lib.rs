@@ -80,3 +80,8 @@ pub use ureq_driver::Ureq;
 
 /// The adapters under test.
 pub static ADAPTERS: [&dyn Adapter; 2] = [&Ureq, &Reqwest];
+
+/// The project README, whose examples compile here as doc tests (this crate depends on both
+/// adapters), so they stay true.
+#[doc = include_str!("../../README.md")]
+mod readme {}
