@@ -705,7 +705,17 @@ impl BearerSession {
         // Not an API request: nothing will be reported back for it.
         self.release();
         let token = self.token.as_ref().filter(|t| t.generation == credential.generation);
-        Ok(token.map(|t| crate::realtime::RealtimeAuthRequest::new(t.value.expose_secret())))
+        Ok(token.map(|t| crate::realtime::RealtimeAuthRequest::new(t.value.expose_secret(), t.generation)))
+    }
+
+    /// Reports that the RealTime server refused the token of `generation` (an `authresponse`
+    /// with `"success": false`). Like a 401 on the API (SPEC.md §5a), the token is dropped if it
+    /// is still the current one, so the reconnect authenticates with a new one (SPEC.md §6).
+    pub fn handle_realtime_rejection(&mut self, generation: TokenGeneration, now: OffsetDateTime) {
+        self.observe(now);
+        if let Some(token) = self.token.as_mut().filter(|t| t.generation == generation) {
+            token.invalidated = true;
+        }
     }
 
     /// A currently valid bearer token, for callers that attach it themselves (a RealTime

@@ -28,14 +28,21 @@ pub const MAX_MESSAGE: usize = 1024 * 1024;
 #[derive(Clone)]
 pub struct RealtimeAuthRequest {
     text: Secret,
+    generation: crate::TokenGeneration,
 }
 
 impl RealtimeAuthRequest {
-    pub(crate) fn new(token: &str) -> Self {
+    pub(crate) fn new(token: &str, generation: crate::TokenGeneration) -> Self {
         // Field order as in the vendor's example; the token is escaped as a JSON string.
         let token = serde_json::Value::from(token).to_string();
         let text = format!(r#"{{"type":"authrequest","token":{token}}}"#);
-        RealtimeAuthRequest { text: Secret::new(text) }
+        RealtimeAuthRequest { text: Secret::new(text), generation }
+    }
+
+    /// The generation of the token inside, to report a refusal with
+    /// [`BearerSession::handle_realtime_rejection`](crate::BearerSession::handle_realtime_rejection).
+    pub fn generation(&self) -> crate::TokenGeneration {
+        self.generation
     }
 
     /// The message text to send as the connection's first frame. It holds the token.
@@ -235,7 +242,7 @@ mod tests {
 
     #[test]
     fn auth_request_matches_the_documented_shape_and_hides_the_token() {
-        let request = RealtimeAuthRequest::new("c04c7ff7-5fa1-48fb-aa2a-bcf97a6b8a79");
+        let request = RealtimeAuthRequest::new("c04c7ff7-5fa1-48fb-aa2a-bcf97a6b8a79", crate::TokenGeneration(1));
         let value: Value = serde_json::from_str(request.as_text()).unwrap();
         assert_eq!(value, serde_json::json!({"type":"authrequest","token":"c04c7ff7-5fa1-48fb-aa2a-bcf97a6b8a79"}));
         assert!(!format!("{request:?}").contains("c04c7ff7"));

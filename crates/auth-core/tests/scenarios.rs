@@ -573,6 +573,18 @@ fn realtime_handshake_uses_a_currently_valid_token() {
 }
 
 #[test]
+fn a_refused_realtime_token_is_replaced_before_the_reconnect() {
+    let mut sim = Sim::logged_in();
+    let first = sim.session.bearer_mut().unwrap().realtime_auth(sim.now).unwrap().unwrap();
+    sim.session.bearer_mut().unwrap().handle_realtime_rejection(first.generation(), sim.now);
+    assert!(sim.session.bearer_mut().unwrap().realtime_auth(sim.now).unwrap().is_none(), "refresh first");
+    assert_eq!(sim.drive(), Some(Exchange::Refresh));
+    let second = sim.session.bearer_mut().unwrap().realtime_auth(sim.now).unwrap().unwrap();
+    assert!(second.generation() > first.generation());
+    assert!(second.as_text().contains("tok-2-secret"));
+}
+
+#[test]
 fn basic_and_integrator_cannot_make_a_realtime_handshake() {
     let config = Config::basic(BASE, "alice", Password::new("pw")).build().unwrap();
     let mut session = Session::new(config, 1, start()).unwrap();

@@ -246,6 +246,13 @@ impl Client {
         self.shared.obtain(StaleToken::RefreshFirst, coordinator::realtime_auth).await
     }
 
+    /// Reports that the RealTime server answered `authrequest` with `"success": false`: the
+    /// token is dropped, so the next [`realtime_auth`](Self::realtime_auth) (the reconnect)
+    /// authenticates with a new one (SPEC.md §6).
+    pub fn report_realtime_rejection(&self, auth: &RealtimeAuthRequest) {
+        self.shared.report_realtime_rejection(auth.generation());
+    }
+
     /// Moves the bearer session to `account` (by relogin or masquerade, as configured) and
     /// waits until it is done. Requests started meanwhile wait for the switch; with
     /// masquerade, the switch waits for requests still out on the old account.

@@ -188,6 +188,19 @@ impl<W: Wake> Coordinator<W> {
         Ok(true)
     }
 
+    /// Reports that the RealTime server refused the token of `generation`: the session drops it,
+    /// so the next [`realtime_auth`] refreshes first.
+    pub fn report_realtime_rejection(&self, generation: TokenGeneration) {
+        {
+            let mut st = self.lock();
+            let now = self.now();
+            if let Some(bearer) = st.session.bearer_mut() {
+                bearer.handle_realtime_rejection(generation, now);
+            }
+        }
+        self.notify();
+    }
+
     /// Reports the status of an API response that used a credential of `generation`.
     pub fn report(&self, generation: TokenGeneration, status: StatusCode, retry: bool) -> ApiVerdict {
         let verdict = {

@@ -14,7 +14,7 @@ use auth_core::realtime::Stream;
 
 use crate::cli::{RealtimeArgs, StreamArg};
 use crate::connection::Connection;
-use crate::exit::{Failure, Result};
+use crate::exit::{Exit, Failure, Result};
 use crate::ws::{RealtimeSocket, Received, json_line, stream_name};
 use crate::{Context, write_out};
 
@@ -36,11 +36,23 @@ pub(crate) fn run(args: &RealtimeArgs, ctx: &mut Context<'_>) -> Result<()> {
     let client = connection.client(Some(&args.state), ctx).map_err(|f| connection.explain(f))?;
     let interrupt = ctx.stop_signal().map_err(|e| Failure::other(format!("cannot watch for Ctrl-C: {e}")))?;
 
-    let auth = client.realtime_auth().map_err(|e| connection.explain(e.into()))?;
-    let mut socket = RealtimeSocket::connect(&url, connection.timeout)?;
     let deadline = Instant::now() + connection.timeout;
-    let early = socket.authenticate(&auth, deadline, &interrupt)?;
-    drop(auth);
+    let mut retried = false;
+    let (mut socket, early) = loop {
+        let auth = client.realtime_auth().map_err(|e| connection.explain(e.into()))?;
+        let mut socket = RealtimeSocket::connect(&url, connection.timeout)?;
+        match socket.authenticate(&auth, deadline, &interrupt) {
+            Ok(early) => break (socket, early),
+            // The server refused a token the session believed valid (revoked, or expired on
+            // the server's clock): tell the session, and reconnect once with a new one.
+            Err(failure) if failure.exit == Exit::Auth && !retried => {
+                client.report_realtime_rejection(&auth);
+                socket.close();
+                retried = true;
+            }
+            Err(failure) => return Err(failure),
+        }
+    };
     let mut pending: Vec<String> = Vec::new();
     // Messages that came before the answers are printed too, in order (none are dropped).
     for message in early {

@@ -59,6 +59,22 @@ async fn a_reconnect_after_expiry_authenticates_with_a_fresh_token() {
 }
 
 #[tokio::test]
+async fn a_refused_token_is_reported_and_the_reconnect_uses_a_new_one() {
+    let h = Harness::new();
+    let client = h.client(h.alice()).await;
+    let refused = client.realtime_auth().await.unwrap();
+    h.emu.revoke_session_of("alice"); // the server kills the session behind our back
+    let reply = handshake(format!("{}/realtime", h.emu.ws_url()), refused.as_text().to_owned()).await;
+    assert!(reply.contains(r#""success":false"#), "{reply}");
+    client.report_realtime_rejection(&refused);
+    let fresh = client.realtime_auth().await.unwrap();
+    assert!(fresh.generation() > refused.generation());
+    let reply = handshake(format!("{}/realtime", h.emu.ws_url()), fresh.as_text().to_owned()).await;
+    assert!(reply.contains(r#""success":true"#), "{reply}");
+    assert_eq!(h.emu.count(Endpoint::Login), 2, "the dead refresh token was rejected, then a login");
+}
+
+#[tokio::test]
 async fn realtime_auth_debug_hides_the_token() {
     let h = Harness::new();
     let client = h.client(h.alice()).await;

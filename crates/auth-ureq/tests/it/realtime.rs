@@ -59,3 +59,17 @@ fn a_reconnect_after_expiry_authenticates_with_a_refreshed_token() {
     authenticate(&s, fresh.as_text()).expect("authenticated with the refreshed token");
     assert_eq!(s.count(Endpoint::Refresh), 1);
 }
+
+#[test]
+fn a_refused_token_is_reported_and_the_reconnect_uses_a_new_one() {
+    let s = Scenario::new();
+    let client = s.client(s.alice());
+    let refused = client.realtime_auth().unwrap();
+    s.emu.revoke_session_of("alice"); // the server kills the session behind our back
+    assert!(authenticate(&s, refused.as_text()).is_err());
+    client.report_realtime_rejection(&refused);
+    let fresh = client.realtime_auth().unwrap();
+    assert!(fresh.generation() > refused.generation());
+    authenticate(&s, fresh.as_text()).expect("authenticated with a new session");
+    assert_eq!(s.count(Endpoint::Login), 2, "the dead refresh token was rejected, then a login");
+}

@@ -88,7 +88,7 @@ fn realtime_needs_a_bearer_session_and_a_reachable_server() {
 }
 
 #[test]
-fn a_refused_token_is_an_auth_failure() {
+fn a_refused_token_is_replaced_once_and_the_reconnect_succeeds() {
     let emu = Emulator::start();
     let state = temp_dir("realtime-refused").join("alice.json").to_string_lossy().into_owned();
     let token = ttauth(&["token", "--base-url", &emu.url(), "--username", "alice", "--state-file", &state])
@@ -97,11 +97,28 @@ fn a_refused_token_is_an_auth_failure() {
     assert_eq!(token.exit, Exit::Success);
     // The server revokes the session; the client still thinks its token is good.
     emu.revoke_all();
-    // `--max-messages 0`: should the handshake succeed after all, stop instead of streaming.
     let out = ttauth(&["realtime", "--base-url", &emu.url(), "--username", "alice", "--state-file", &state])
         .args(&["--max-messages", "0"])
         .password(ALICE_PASSWORD)
         .run();
+    assert_eq!(out.exit, Exit::Success, "{}", out.stderr);
+    assert_eq!(emu.logins_served(), 2, "the refused session was replaced by a new login");
+}
+
+#[test]
+fn a_refused_token_that_cannot_be_replaced_is_an_auth_failure() {
+    let emu = Emulator::start();
+    let state = temp_dir("realtime-refused-final").join("alice.json").to_string_lossy().into_owned();
+    let token = ttauth(&["token", "--base-url", &emu.url(), "--username", "alice", "--state-file", &state])
+        .password(ALICE_PASSWORD)
+        .run();
+    assert_eq!(token.exit, Exit::Success);
+    emu.revoke_all();
+    // The stored session is dead and the password given now is wrong: nothing can replace it.
+    let out = ttauth(&["realtime", "--base-url", &emu.url(), "--username", "alice", "--state-file", &state])
+        .args(&["--max-messages", "0"])
+        .password("not-the-password")
+        .run();
     assert_eq!(out.exit, Exit::Auth, "{}", out.stderr);
-    assert!(out.stderr.contains("refused the token"), "{}", out.stderr);
+    assert!(!out.stderr.contains("not-the-password"), "{}", out.stderr);
 }
