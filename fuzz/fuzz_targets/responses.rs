@@ -105,8 +105,11 @@ fuzz_target!(|data: &[u8]| {
             // once it had them (a server may echo anything, including text that merely
             // looks like a token it never sent).
             let shown = format!("{err} {err:?}");
-            let known: &[&str] =
-                if matches!(input.stage, Stage::Login) { &[PASSWORD] } else { &[PASSWORD, "tok-1-secret", "ref-1-secret"] };
+            let known: &[&str] = if matches!(input.stage, Stage::Login) {
+                &[PASSWORD]
+            } else {
+                &[PASSWORD, "tok-1-secret", "ref-1-secret"]
+            };
             for secret in known {
                 assert!(!shown.contains(secret), "{shown}");
             }
