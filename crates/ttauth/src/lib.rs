@@ -291,6 +291,12 @@ where
         Command::Realtime(args) => realtime::run(&args, &mut ctx),
         Command::Emulator(args) => emulator::run(&args, &mut ctx),
     };
+    finish(&mut ctx, result)
+}
+
+/// Flushes stdout and turns a command's result into its exit status, printing the failure's
+/// one-line message on stderr.
+pub(crate) fn finish(ctx: &mut Context<'_>, result: exit::Result<()>) -> Exit {
     let _ = ctx.stdout.flush();
     match result {
         Ok(()) => Exit::Success,

@@ -35,16 +35,7 @@ pub(crate) fn run(args: &DemoArgs, ctx: &mut Context<'_>) -> Result<()> {
 /// against an in-process emulator. For tests and embedding.
 pub fn run_with_emulator(mut ctx: Context<'_>) -> Exit {
     let result = local::walk(&mut ctx);
-    let _ = ctx.out().flush();
-    match result {
-        Ok(()) => Exit::Success,
-        Err(failure) => {
-            if !failure.message.is_empty() {
-                ctx.status(&format!("ttauth: {}", failure.message));
-            }
-            failure.exit
-        }
-    }
+    crate::finish(&mut ctx, result)
 }
 
 /// The outcome of one step: a detail for the line, success or not.
