@@ -33,7 +33,7 @@ pub use switch::*;
 use crate::scenario::Scenario;
 
 /// Calls `$callback! { name, name, ... }` with the name of every scenario function in
-/// [`table`](crate::table). The one list of scenarios: add a name here and a function in the
+/// [`table`](crate::table()). The one list of scenarios: add a name here and a function in the
 /// file of its category.
 #[macro_export]
 macro_rules! for_each_scenario {
