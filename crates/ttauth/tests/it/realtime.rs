@@ -87,16 +87,22 @@ fn realtime_needs_a_bearer_session_and_a_reachable_server() {
     assert!(out.stderr.contains(&ws), "{}", out.stderr);
 }
 
-#[test]
-fn a_refused_token_is_replaced_once_and_the_reconnect_succeeds() {
+/// An emulator whose only session (alice's, stored in the returned state file) the server has
+/// revoked behind the client's back.
+fn a_revoked_stored_session(name: &str) -> (Emulator, String) {
     let emu = Emulator::start();
-    let state = temp_dir("realtime-refused").join("alice.json").to_string_lossy().into_owned();
+    let state = temp_dir(name).join("alice.json").to_string_lossy().into_owned();
     let token = ttauth(&["token", "--base-url", &emu.url(), "--username", "alice", "--state-file", &state])
         .password(ALICE_PASSWORD)
         .run();
     assert_eq!(token.exit, Exit::Success);
-    // The server revokes the session; the client still thinks its token is good.
     emu.revoke_all();
+    (emu, state)
+}
+
+#[test]
+fn a_refused_token_is_replaced_once_and_the_reconnect_succeeds() {
+    let (emu, state) = a_revoked_stored_session("realtime-refused");
     let out = ttauth(&["realtime", "--base-url", &emu.url(), "--username", "alice", "--state-file", &state])
         .args(&["--max-messages", "0"])
         .password(ALICE_PASSWORD)
@@ -107,13 +113,7 @@ fn a_refused_token_is_replaced_once_and_the_reconnect_succeeds() {
 
 #[test]
 fn a_refused_token_that_cannot_be_replaced_is_an_auth_failure() {
-    let emu = Emulator::start();
-    let state = temp_dir("realtime-refused-final").join("alice.json").to_string_lossy().into_owned();
-    let token = ttauth(&["token", "--base-url", &emu.url(), "--username", "alice", "--state-file", &state])
-        .password(ALICE_PASSWORD)
-        .run();
-    assert_eq!(token.exit, Exit::Success);
-    emu.revoke_all();
+    let (emu, state) = a_revoked_stored_session("realtime-refused-final");
     // The stored session is dead and the password given now is wrong: nothing can replace it.
     let out = ttauth(&["realtime", "--base-url", &emu.url(), "--username", "alice", "--state-file", &state])
         .args(&["--max-messages", "0"])
