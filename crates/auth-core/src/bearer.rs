@@ -25,13 +25,13 @@ use std::time::Duration;
 use http::{HeaderValue, Response, StatusCode, Uri};
 use time::OffsetDateTime;
 
-use crate::clock::{Clock, later, shifted};
+use crate::clock::{Clock, Now, later, shifted};
 use crate::config::{AccountId, AccountSwitch, BaseUrl, Config, RefreshPolicy};
 use crate::error::{AuthError, TransientCause};
 use crate::request::{ApiVerdict, AuthRequest, Authorization, Credential, Event, Exchange, RequestId, TokenGeneration};
 use crate::rng::Rng;
 use crate::secret::{BearerToken, Password, RefreshToken, Secret};
-use crate::snapshot::Snapshot;
+use crate::snapshot::{Owner, Snapshot};
 use crate::token::{Schedule, TokenState};
 use crate::wire::{self, Failure, Grant};
 
@@ -66,13 +66,20 @@ struct Refresh {
 struct InFlight {
     id: RequestId,
     exchange: Exchange,
+    /// When the request was prepared, then when it was handed to the transport: expiry is
+    /// measured from here (SPEC.md §3, "from the moment the request was sent").
     sent_at: OffsetDateTime,
+    /// `auth_timeout` after `sent_at`: the deadline runs from the hand-off to the transport,
+    /// so time spent saving the spent state before sending never eats into it (SPEC.md §3a).
     deadline: OffsetDateTime,
+    /// Whether the driver reported the hand-off ([`BearerSession::handle_handoff`]).
+    handed_off: bool,
     /// For a login: the account it asked for.
     account: Option<AccountId>,
-    /// For a refresh: the spent refresh token's text, kept only to scrub it from the answer's
-    /// error messages. A plain `Secret`, so it can never be turned back into a request.
-    spent: Option<Secret>,
+    /// For a refresh: the refresh token it carries. Spent as far as anyone else knows, but
+    /// kept here to scrub it from the answer, and to put back in service when the server says
+    /// it did not process the request (429, 503: SPEC.md §3). Never sent again from here.
+    spent: Option<Refresh>,
 }
 
 struct PendingSwitch {
@@ -91,7 +98,8 @@ struct Backoff {
 /// [`Scheme::Bearer`](crate::Scheme::Bearer). Its methods are documented on `Session`.
 pub struct BearerSession {
     base: BaseUrl,
-    username: String,
+    /// Whose session this is; every snapshot says so, and only ours are restored or adopted.
+    owner: Owner,
     password: Option<Password>,
     policy: RefreshPolicy,
     switch_strategy: AccountSwitch,
@@ -107,6 +115,9 @@ pub struct BearerSession {
     /// on the old account unnoticed (SPEC.md §4, "impossible or explicit").
     switch_refused: bool,
     in_flight: Option<InFlight>,
+    /// The last refresh token this session spent (its text only): a snapshot that still holds
+    /// it, an older copy whose save was lost, never brings it back into service.
+    last_spent: Option<Secret>,
     next_id: u64,
     generation: TokenGeneration,
     backoff: Option<Backoff>,
@@ -123,7 +134,7 @@ impl fmt::Debug for BearerSession {
         let now = self.clock.now();
         f.debug_struct("BearerSession")
             .field("origin", &self.base.origin())
-            .field("username", &self.username)
+            .field("username", &self.owner.username)
             .field("has_password", &self.password.is_some())
             .field("account", &self.account)
             .field("generation", &self.generation)
@@ -138,10 +149,11 @@ impl fmt::Debug for BearerSession {
 }
 
 impl BearerSession {
-    pub(crate) fn new(config: Config, seed: u64, now: OffsetDateTime) -> Self {
+    pub(crate) fn new(config: Config, seed: u64, now: Now) -> Self {
+        let owner = Owner { origin: config.base.canonical_origin(), username: config.username, pinned: config.account };
         BearerSession {
             base: config.base,
-            username: config.username,
+            owner,
             password: config.password,
             policy: config.policy,
             switch_strategy: config.account_switch,
@@ -154,6 +166,7 @@ impl BearerSession {
             last_switch_error: None,
             switch_refused: false,
             in_flight: None,
+            last_spent: None,
             next_id: 0,
             generation: TokenGeneration(0),
             backoff: None,
@@ -173,8 +186,8 @@ impl BearerSession {
     }
 
     /// Whether `poll_transmit` would emit an auth request at `now`.
-    pub fn wants_transmit(&mut self, now: OffsetDateTime) -> bool {
-        let now = self.observe(now);
+    pub fn wants_transmit(&mut self, now: impl Into<Now>) -> bool {
+        let now = self.observe(now.into());
         self.next_exchange(now).is_some()
     }
 
@@ -189,8 +202,8 @@ impl BearerSession {
     }
 
     /// The current token's state at `now`, or `None` without a token in service.
-    pub fn token_state(&self, now: OffsetDateTime) -> Option<TokenState> {
-        let now = now.max(self.clock.now());
+    pub fn token_state(&self, now: impl Into<Now>) -> Option<TokenState> {
+        let now = now.into().monotonic().max(self.clock.now());
         self.token.as_ref().filter(|t| !t.invalidated).map(|t| t.schedule.state(now))
     }
 
@@ -222,24 +235,30 @@ impl BearerSession {
         self.fatal.as_ref()
     }
 
-    /// A snapshot of the token state for persistence, if a token is held.
+    /// A snapshot of the token state for persistence, if a token is held. Its instants are
+    /// in wall-clock time, by the latest reading of the clocks (SPEC.md §3a).
     pub fn snapshot(&self) -> Option<Snapshot> {
         let token = self.token.as_ref()?;
         Some(Snapshot {
-            username: self.username.clone(),
+            owner: self.owner.clone(),
             token: token.value.clone(),
             generation: token.generation,
-            sent_at: token.schedule.sent_at,
+            sent_at: self.clock.to_wall(token.schedule.sent_at),
             lifetime: token.schedule.lifetime,
             refresh_token: self.refresh.as_ref().map(|r| r.token.clone()),
-            refresh_expires_at: self.refresh.as_ref().and_then(|r| r.expires_at),
+            refresh_expires_at: self.refresh.as_ref().and_then(|r| r.expires_at).map(|t| self.clock.to_wall(t)),
             account: self.account,
         })
     }
 
+    /// Whose session this is.
+    pub(crate) fn owner(&self) -> &Owner {
+        &self.owner
+    }
+
     // ----- commands ------------------------------------------------------------------------
 
-    pub(crate) fn authorize(&mut self, uri: &Uri, now: OffsetDateTime) -> Result<Authorization, AuthError> {
+    pub(crate) fn authorize(&mut self, uri: &Uri, now: Now) -> Result<Authorization, AuthError> {
         if !self.base.same_origin(uri) {
             return Err(AuthError::ForeignOrigin);
         }
@@ -250,7 +269,7 @@ impl BearerSession {
     }
 
     /// The current credential, or `None` while an exchange must complete first.
-    pub(crate) fn credential(&mut self, now: OffsetDateTime) -> Result<Option<Credential>, AuthError> {
+    pub(crate) fn credential(&mut self, now: Now) -> Result<Option<Credential>, AuthError> {
         let now = self.observe(now);
         if let Some(fatal) = &self.fatal {
             return Err(fatal.clone());
@@ -289,7 +308,7 @@ impl BearerSession {
     }
 
     /// Starts moving the session to `account` (SPEC.md §4).
-    pub(crate) fn switch_account(&mut self, account: AccountId, now: OffsetDateTime) -> Result<(), AuthError> {
+    pub(crate) fn switch_account(&mut self, account: AccountId, now: Now) -> Result<(), AuthError> {
         let now = self.observe(now);
         if let Some(fatal) = &self.fatal {
             return Err(fatal.clone());
@@ -324,20 +343,35 @@ impl BearerSession {
         self.outstanding = self.outstanding.saturating_sub(1);
     }
 
-    /// Adopts a snapshot written by another session sharing the store, when it is newer.
-    pub(crate) fn adopt(&mut self, snapshot: Snapshot, now: OffsetDateTime) -> bool {
+    /// Adopts what another session sharing the store wrote: a newer token pair, or the spend of
+    /// the refresh token we hold. A snapshot of another owner is never adopted (SPEC.md §3a).
+    pub(crate) fn adopt(&mut self, snapshot: Snapshot, now: Now) -> bool {
         let now = self.observe(now);
-        let newer = snapshot.generation > self.generation || self.token.is_none();
-        if self.in_flight.is_some() || snapshot.username != self.username || !newer {
+        if self.in_flight.is_some() || snapshot.owner != self.owner {
             return false;
         }
-        self.install_snapshot(snapshot, now);
-        true
+        if snapshot.generation > self.generation || self.token.is_none() {
+            self.install_snapshot(snapshot, now);
+            return true;
+        }
+        // Our very token, stored without its refresh token: another sharer has spent it (and
+        // perhaps lost the answer). The spend is a state change every sharer must see: never
+        // present that refresh token again (SPEC.md §3, rotation safety).
+        let same_token = snapshot.generation == self.generation
+            && self.token.as_ref().is_some_and(|t| t.value.expose_secret() == snapshot.token.expose_secret());
+        if same_token && snapshot.refresh_token.is_none() && self.refresh.is_some() {
+            self.refresh = None;
+            return true;
+        }
+        false
     }
 
+    /// Installs a snapshot's state; `now` is the monotonic instant of the latest reading.
     pub(crate) fn install_snapshot(&mut self, snapshot: Snapshot, now: OffsetDateTime) {
-        // A snapshot from the future (the clock was stepped back) is treated as obtained now.
-        let sent_at = snapshot.sent_at.min(now);
+        // Its instants are wall-clock times: placed on our monotonic timeline by the latest
+        // reading of both clocks. A snapshot from the future (a clock was stepped back) is
+        // treated as obtained now.
+        let sent_at = self.clock.from_wall(snapshot.sent_at).min(now);
         let Ok(header) = bearer_header(&snapshot.token) else {
             return;
         };
@@ -345,7 +379,13 @@ impl BearerSession {
         self.generation = snapshot.generation.max(self.generation);
         self.token =
             Some(Token { value: snapshot.token, header, generation: self.generation, schedule, invalidated: false });
-        self.refresh = snapshot.refresh_token.map(|token| Refresh { token, expires_at: snapshot.refresh_expires_at });
+        let spent_here =
+            |t: &RefreshToken| self.last_spent.as_ref().is_some_and(|s| s.expose_secret() == t.expose_secret());
+        let refresh_expires_at = snapshot.refresh_expires_at.map(|t| self.clock.from_wall(t));
+        self.refresh = snapshot
+            .refresh_token
+            .filter(|t| !spent_here(t))
+            .map(|token| Refresh { token, expires_at: refresh_expires_at });
         // The snapshot says which account its token serves (None: the user's default).
         self.account = snapshot.account;
         self.backoff = None;
@@ -354,7 +394,7 @@ impl BearerSession {
 
     // ----- auth exchanges ------------------------------------------------------------------
 
-    pub(crate) fn poll_transmit(&mut self, now: OffsetDateTime) -> Option<AuthRequest> {
+    pub(crate) fn poll_transmit(&mut self, now: Now) -> Option<AuthRequest> {
         let now = self.observe(now);
         let exchange = self.next_exchange(now)?;
         let id = RequestId(self.next_id);
@@ -365,14 +405,15 @@ impl BearerSession {
             Exchange::Login => {
                 let password = self.password.as_ref()?;
                 login_account = self.switch.as_ref().map(|s| s.account).or(self.account);
-                wire::login_request(self.base.join("/auth/login"), &self.username, password, login_account, false)
+                wire::login_request(self.base.join("/auth/login"), &self.owner.username, password, login_account, false)
             }
             Exchange::Refresh => {
                 // The refresh token is moved into the request: it is spent from here on
                 // (SPEC.md §3, rotation safety), and the store learns that at once.
                 let refresh = self.refresh.take()?;
-                spent = Some(Secret::new(refresh.token.expose_secret()));
-                let request = wire::refresh_request(self.base.join("/auth/refresh"), refresh.token);
+                self.last_spent = Some(Secret::new(refresh.token.expose_secret()));
+                let request = wire::refresh_request(self.base.join("/auth/refresh"), refresh.token.clone());
+                spent = Some(refresh);
                 if let Some(snapshot) = self.snapshot() {
                     self.events.push_back(Event::TokensUpdated(snapshot));
                 }
@@ -391,30 +432,53 @@ impl BearerSession {
             exchange,
             sent_at: now,
             deadline: later(now, self.policy.auth_timeout),
+            handed_off: false,
             account: login_account,
             spent,
         });
         Some(AuthRequest { id, exchange, request })
     }
 
-    pub(crate) fn handle_response<B: AsRef<[u8]>>(
-        &mut self,
-        id: RequestId,
-        response: &Response<B>,
-        now: OffsetDateTime,
-    ) {
+    /// The driver is handing the auth request `id` to its transport now. Its deadline starts
+    /// over from here, and so does the expiry estimate of the token it brings (SPEC.md §3a).
+    /// `false`: the request was given up meanwhile (its deadline passed before the hand-off,
+    /// or it is unknown): do not send it.
+    pub(crate) fn handle_handoff(&mut self, id: RequestId, now: Now) -> bool {
         let now = self.observe(now);
-        let Some(flight) = self.in_flight.take_if(|f| f.id == id) else {
+        let timeout = self.policy.auth_timeout;
+        match self.in_flight.as_mut().filter(|f| f.id == id && !f.handed_off) {
+            Some(flight) => {
+                flight.handed_off = true;
+                flight.sent_at = now;
+                flight.deadline = later(now, timeout);
+                true
+            }
+            None => self.in_flight.as_ref().is_some_and(|f| f.id == id),
+        }
+    }
+
+    pub(crate) fn handle_response<B: AsRef<[u8]>>(&mut self, id: RequestId, response: &Response<B>, now: Now) {
+        let now = self.observe(now);
+        let Some(mut flight) = self.in_flight.take_if(|f| f.id == id) else {
             return; // An answer to a request we gave up on: ignore it.
         };
         let scrub = |text: &str| {
             let text = self.scrub(text);
             match &flight.spent {
-                Some(spent) if spent.len() >= 3 => text.replace(spent.expose_secret(), "[redacted]"),
+                Some(spent) if spent.token.expose_secret().len() >= 3 => {
+                    text.replace(spent.token.expose_secret(), "[redacted]")
+                }
                 _ => text,
             }
         };
-        let outcome = wire::classify(response.status(), response.headers(), response.body().as_ref(), now, &scrub);
+        let status = response.status();
+        let outcome = wire::classify(status, response.headers(), response.body().as_ref(), now, &scrub);
+        // SPEC.md §3: a refresh answered 429 or 503 was not processed: its token is not spent.
+        if status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE {
+            if let Some(refresh) = flight.spent.take() {
+                self.unspend(refresh);
+            }
+        }
         match (outcome, flight.exchange) {
             (Ok(map), Exchange::Masquerade(account)) if !wire::has_token(&map) => {
                 self.masquerade_kept_token(account);
@@ -432,14 +496,14 @@ impl BearerSession {
         }
     }
 
-    pub(crate) fn handle_failure(&mut self, id: RequestId, now: OffsetDateTime) {
+    pub(crate) fn handle_failure(&mut self, id: RequestId, now: Now) {
         let now = self.observe(now);
         if self.in_flight.take_if(|f| f.id == id).is_some() {
             self.transient(TransientCause::Transport, None, now);
         }
     }
 
-    pub(crate) fn handle_timeout(&mut self, now: OffsetDateTime) {
+    pub(crate) fn handle_timeout(&mut self, now: Now) {
         self.observe(now);
     }
 
@@ -481,8 +545,9 @@ impl BearerSession {
 
     // ----- internals -----------------------------------------------------------------------
 
-    /// Records `now` and gives up on an auth request that outlived its deadline.
-    fn observe(&mut self, now: OffsetDateTime) -> OffsetDateTime {
+    /// Records `now` and gives up on an auth request that outlived its deadline. Returns the
+    /// monotonic instant every schedule is judged by.
+    fn observe(&mut self, now: Now) -> OffsetDateTime {
         let now = self.clock.observe(now);
         if self.in_flight.as_ref().is_some_and(|f| f.deadline <= now) {
             self.in_flight = None;
@@ -570,7 +635,7 @@ impl BearerSession {
                 let error = AuthError::UnusableTokenLifetime {
                     count: self.unusable_in_a_row,
                     lifetime_secs: grant.lifetime.as_secs(),
-                    retry_at,
+                    retry_at: self.clock.to_wall(retry_at),
                 };
                 self.unusable_in_a_row = 0;
                 self.backoff = Some(Backoff { error, retry_at });
@@ -583,6 +648,20 @@ impl BearerSession {
 
     /// Masquerade without new tokens: same token, new account, new generation (so a 401 for
     /// a request of the old account cannot invalidate the new binding).
+    /// The server did not process a refresh (429, 503): its token was never spent after all.
+    /// It goes back in service, the store learns that, and it is sent again after the backoff
+    /// (SPEC.md §3). Only if nothing replaced it meanwhile.
+    fn unspend(&mut self, refresh: Refresh) {
+        if self.refresh.is_some() {
+            return;
+        }
+        self.last_spent = None;
+        self.refresh = Some(refresh);
+        if let Some(snapshot) = self.snapshot() {
+            self.events.push_back(Event::TokensUpdated(snapshot));
+        }
+    }
+
     fn masquerade_kept_token(&mut self, account: AccountId) {
         self.backoff = None;
         self.failures_in_a_row = 0;
@@ -662,7 +741,9 @@ impl BearerSession {
             delay = delay.max(asked.min(self.policy.retry_after_max));
         }
         let retry_at = later(now, delay);
-        self.backoff = Some(Backoff { error: AuthError::Unavailable { cause, retry_at }, retry_at });
+        // The error tells the caller a wall-clock time; the schedule keeps the monotonic one.
+        let error = AuthError::Unavailable { cause, retry_at: self.clock.to_wall(retry_at) };
+        self.backoff = Some(Backoff { error, retry_at });
     }
 
     /// Removes our own secrets from text the server sent back.
@@ -697,9 +778,9 @@ impl BearerSession {
     /// auth exchange must complete first, exactly as [`Authorization::Pending`].
     pub fn realtime_auth(
         &mut self,
-        now: OffsetDateTime,
+        now: impl Into<Now>,
     ) -> Result<Option<crate::realtime::RealtimeAuthRequest>, AuthError> {
-        let Some(credential) = self.credential(now)? else {
+        let Some(credential) = self.credential(now.into())? else {
             return Ok(None);
         };
         // Not an API request: nothing will be reported back for it.
@@ -711,8 +792,8 @@ impl BearerSession {
     /// Reports that the RealTime server refused the token of `generation` (an `authresponse`
     /// with `"success": false`). Like a 401 on the API (SPEC.md §5a), the token is dropped if it
     /// is still the current one, so the reconnect authenticates with a new one (SPEC.md §6).
-    pub fn handle_realtime_rejection(&mut self, generation: TokenGeneration, now: OffsetDateTime) {
-        self.observe(now);
+    pub fn handle_realtime_rejection(&mut self, generation: TokenGeneration, now: impl Into<Now>) {
+        self.observe(now.into());
         if let Some(token) = self.token.as_mut().filter(|t| t.generation == generation) {
             token.invalidated = true;
         }
@@ -720,8 +801,8 @@ impl BearerSession {
 
     /// A currently valid bearer token, for callers that attach it themselves (a RealTime
     /// client, `ttauth token`). `Ok(None)` means an auth exchange must complete first.
-    pub fn current_token(&mut self, now: OffsetDateTime) -> Result<Option<BearerToken>, AuthError> {
-        let Some(credential) = self.credential(now)? else {
+    pub fn current_token(&mut self, now: impl Into<Now>) -> Result<Option<BearerToken>, AuthError> {
+        let Some(credential) = self.credential(now.into())? else {
             return Ok(None);
         };
         self.release();

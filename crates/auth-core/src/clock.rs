@@ -1,36 +1,95 @@
 //! Time as an input: the session never reads a clock, it is told the time.
 //!
-//! [`Clock`] keeps the latest `now` it was given so that time never moves backwards inside the
-//! session (a late timer or a stepped wall clock cannot un-expire a token), and the helpers do
-//! saturating arithmetic so that no input, however absurd, can make the session panic.
+//! A driver hands the session a [`Now`]: a reading of its **monotonic** clock, which every
+//! schedule follows (refresh window, backoff, deadlines), and of its **wall** clock, which only
+//! stamps what is persisted and judges a snapshot read from a store (SPEC.md §3a). A wall clock
+//! stepped by NTP, a resumed VM or a user therefore never freezes a session nor pushes a retry
+//! into the far future.
+//!
+//! [`Clock`] keeps the latest monotonic instant it was given so that time never moves
+//! backwards inside the session (a late timer cannot un-expire a token), and the offset between
+//! the two clocks at the latest reading. The helpers do saturating arithmetic so that no input,
+//! however absurd, can make the session panic.
 
 use std::time::Duration;
 
 use time::{OffsetDateTime, UtcOffset};
 
-/// The latest instant the session has been told about.
+/// A reading of the driver's clocks, the `now` of every time-dependent call (SPEC.md §3a).
+///
+/// - **Monotonic**: a point on a timeline that never jumps. The session's schedules follow it.
+///   Its origin is the driver's choice, fixed for the life of the session; the usual one is the
+///   wall clock read once, when the driver starts, plus the time elapsed since on a monotonic
+///   clock (`std::time::Instant`), so that it reads like a date in logs.
+/// - **Wall**: the system's calendar time, which may jump either way. It stamps snapshots (a
+///   restarted process only has the wall clock to judge them by) and errors' retry instants.
+///
+/// A plain [`OffsetDateTime`] converts into a `Now` whose two readings are equal: fine for tests
+/// and for drivers whose clock does not jump, but a driver that reads
+/// `OffsetDateTime::now_utc()` for both inherits every step of the wall clock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Now {
+    monotonic: OffsetDateTime,
+    wall: OffsetDateTime,
+}
+
+impl Now {
+    /// A reading of both clocks.
+    pub fn new(monotonic: OffsetDateTime, wall: OffsetDateTime) -> Now {
+        Now { monotonic, wall }
+    }
+
+    /// The monotonic reading.
+    pub fn monotonic(&self) -> OffsetDateTime {
+        self.monotonic
+    }
+
+    /// The wall-clock reading.
+    pub fn wall(&self) -> OffsetDateTime {
+        self.wall
+    }
+}
+
+impl From<OffsetDateTime> for Now {
+    /// Both clocks at `t`.
+    fn from(t: OffsetDateTime) -> Now {
+        Now { monotonic: t, wall: t }
+    }
+}
+
+/// The latest monotonic instant the session has been told about, and how the wall clock
+/// related to it then.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Clock {
     latest: OffsetDateTime,
     /// `latest` as Unix nanoseconds: comparing integers keeps the per-request path cheap.
     latest_nanos: i128,
+    /// `wall - monotonic` at the latest reading.
+    wall_offset: time::Duration,
 }
 
 impl Clock {
-    pub(crate) fn new(now: OffsetDateTime) -> Self {
-        Clock { latest: utc(now), latest_nanos: now.unix_timestamp_nanos() }
+    pub(crate) fn new(now: Now) -> Self {
+        Clock {
+            latest: utc(now.monotonic),
+            latest_nanos: now.monotonic.unix_timestamp_nanos(),
+            wall_offset: offset_of(now),
+        }
     }
 
-    /// Records `now` and returns it, or the latest instant seen if `now` is earlier.
-    pub(crate) fn observe(&mut self, now: OffsetDateTime) -> OffsetDateTime {
-        let nanos = now.unix_timestamp_nanos();
+    /// Records `now` and returns the monotonic instant to act on: `now`'s, or the latest one
+    /// seen if `now`'s is earlier. The wall clock may go anywhere.
+    pub(crate) fn observe(&mut self, now: Now) -> OffsetDateTime {
+        let nanos = now.monotonic.unix_timestamp_nanos();
         if nanos > self.latest_nanos {
-            self.latest = utc(now);
+            self.latest = utc(now.monotonic);
             self.latest_nanos = nanos;
         }
+        self.wall_offset = offset_of(now);
         self.latest
     }
 
+    /// The latest monotonic instant.
     pub(crate) fn now(&self) -> OffsetDateTime {
         self.latest
     }
@@ -39,6 +98,22 @@ impl Clock {
     pub(crate) fn now_nanos(&self) -> i128 {
         self.latest_nanos
     }
+
+    /// The wall-clock time of the monotonic instant `t`, by the latest reading.
+    pub(crate) fn to_wall(&self, t: OffsetDateTime) -> OffsetDateTime {
+        shifted(t, self.wall_offset)
+    }
+
+    /// The monotonic instant of the wall-clock time `t`, by the latest reading.
+    pub(crate) fn from_wall(&self, t: OffsetDateTime) -> OffsetDateTime {
+        shifted(t, -self.wall_offset)
+    }
+}
+
+/// `wall - monotonic`. Cannot overflow: `time::Duration` spans far more than the distance
+/// between any two representable dates.
+fn offset_of(now: Now) -> time::Duration {
+    now.wall - now.monotonic
 }
 
 /// Normalises to UTC (snapshots and logs are easier to read that way).
@@ -76,9 +151,21 @@ mod tests {
     #[test]
     fn time_never_moves_backwards() {
         let t0 = OffsetDateTime::UNIX_EPOCH;
-        let mut clock = Clock::new(t0);
-        assert_eq!(clock.observe(later(t0, Duration::from_secs(10))), later(t0, Duration::from_secs(10)));
-        assert_eq!(clock.observe(t0), later(t0, Duration::from_secs(10)));
+        let mut clock = Clock::new(t0.into());
+        assert_eq!(clock.observe(later(t0, Duration::from_secs(10)).into()), later(t0, Duration::from_secs(10)));
+        assert_eq!(clock.observe(t0.into()), later(t0, Duration::from_secs(10)));
+    }
+
+    #[test]
+    fn a_wall_clock_step_moves_no_schedule_but_moves_the_stamps() {
+        let t0 = OffsetDateTime::UNIX_EPOCH;
+        let year = time::Duration::days(365);
+        let mut clock = Clock::new(t0.into());
+        assert_eq!(clock.observe(Now::new(t0, t0 + year)), t0, "the monotonic clock did not move");
+        assert_eq!(clock.to_wall(t0), t0 + year);
+        assert_eq!(clock.from_wall(t0 + year), t0);
+        assert_eq!(clock.observe(Now::new(t0, t0 - year)), t0);
+        assert_eq!(clock.to_wall(t0), t0 - year);
     }
 
     #[test]
@@ -89,5 +176,9 @@ mod tests {
         let start = time::PrimitiveDateTime::MIN.assume_utc();
         assert_eq!(earlier(start, Duration::from_secs(1)), start);
         assert_eq!(shifted(start, time::Duration::MIN), start);
+        let mut clock = Clock::new(Now::new(start, end));
+        assert_eq!(clock.to_wall(end), end);
+        assert_eq!(clock.observe(Now::new(end, start)), end);
+        assert_eq!(clock.from_wall(end), end);
     }
 }

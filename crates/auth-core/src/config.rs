@@ -298,6 +298,15 @@ impl BaseUrl {
     pub fn origin(&self) -> String {
         format!("{}://{}", self.scheme, self.authority)
     }
+
+    /// The origin in one canonical spelling, `scheme://host:port` with the host in lower case
+    /// and the port always written out: two base URLs have the same origin exactly when these
+    /// are equal. A stored session records it, so it is never continued against another server
+    /// (SPEC.md §3a).
+    pub fn canonical_origin(&self) -> String {
+        let port = effective_port(&self.scheme, &self.authority).unwrap_or_default();
+        format!("{}://{}:{port}", self.scheme, self.authority.host().to_ascii_lowercase())
+    }
 }
 
 impl From<BaseUrl> for Uri {
@@ -578,6 +587,16 @@ mod tests {
         for uri in no {
             assert!(!base.same_origin(&uri.parse().unwrap()), "{uri}");
         }
+    }
+
+    #[test]
+    fn canonical_origin_is_equal_exactly_for_the_same_origin() {
+        let canonical = |url: &str| BaseUrl::parse(url).unwrap().canonical_origin();
+        assert_eq!(canonical("https://API.teletracker.net"), "https://api.teletracker.net:443");
+        assert_eq!(canonical("https://api.teletracker.net:443/v1/"), canonical("https://api.teletracker.net"));
+        assert_ne!(canonical("http://api.teletracker.net"), canonical("https://api.teletracker.net"));
+        assert_ne!(canonical("https://api.teletracker.net:8443"), canonical("https://api.teletracker.net"));
+        assert_eq!(canonical("http://127.0.0.1:9"), "http://127.0.0.1:9");
     }
 
     #[test]

@@ -156,6 +156,7 @@ pub mod verify;
 mod wire;
 
 pub use bearer::BearerSession;
+pub use clock::Now;
 pub use config::{
     AccountId, AccountSwitch, BaseUrl, Config, ConfigBuilder, ConfigError, DEFAULT_BASE_URL, DEFAULT_MASQUERADE_PATH,
     RefreshPolicy, Scheme,

@@ -4,6 +4,7 @@ use http::{Response, StatusCode, Uri};
 use time::OffsetDateTime;
 
 use crate::bearer::BearerSession;
+use crate::clock::Now;
 use crate::config::{AccountId, Config, ConfigError, Scheme};
 use crate::error::AuthError;
 use crate::request::{ApiVerdict, AuthRequest, Authorization, Event, RequestId, TokenGeneration};
@@ -30,9 +31,14 @@ use crate::static_auth::StaticAuth;
 ///   uses the new state), then [`poll_timeout`](Self::poll_timeout) (when to call
 ///   `handle_timeout`).
 ///
-/// **Time.** Every time-dependent call takes `now`. Time never moves backwards inside the
-/// session: an earlier `now` than one already seen is treated as the latest one. Spurious
-/// `handle_timeout` calls are harmless.
+/// **Time.** Every time-dependent call takes `now`: a [`Now`], a reading of the driver's
+/// monotonic clock, which every schedule follows, and of its wall clock, which only stamps
+/// snapshots and errors (SPEC.md §3a); a plain `OffsetDateTime` stands for both. Time never
+/// moves backwards inside the session: an earlier monotonic `now` than one already seen is
+/// treated as the latest one; the wall clock may jump either way without moving any schedule.
+/// Instants the session hands back ([`poll_timeout`](Self::poll_timeout)) are on the monotonic
+/// timeline; those in errors ([`AuthError::retry_at`]) and snapshots are wall-clock times.
+/// Spurious `handle_timeout` calls are harmless.
 ///
 /// **Single flight.** At most one auth request (login, refresh, masquerade) is in flight: while
 /// one is, `poll_transmit` returns `None` and `authorize` answers `Pending` to callers that have
@@ -51,20 +57,48 @@ enum Inner {
     Static(StaticAuth),
 }
 
-/// A snapshot could not be restored into a session.
+/// A snapshot could not be restored into a session: it belongs to another session (SPEC.md
+/// §3a), whose tokens must never be sent here. The messages name what differs, never a token.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum RestoreError {
     /// Only bearer sessions have token state.
     #[error("only a bearer session can be restored from a snapshot")]
     NotBearer,
+    /// The snapshot was made for another server.
+    #[error(
+        "the stored session belongs to another server ({stored}), not {configured}: use another session file, \
+         or remove this one to log in again"
+    )]
+    OtherOrigin {
+        /// The origin the snapshot was made for.
+        stored: String,
+        /// The origin this session is configured for.
+        configured: String,
+    },
     /// The snapshot belongs to another user.
-    #[error("the snapshot belongs to another user")]
+    #[error("the stored session belongs to another user: use another session file, or remove this one to log in again")]
     OtherUser,
+    /// The snapshot was made for another pinned account (or for none, or this one pins none).
+    #[error(
+        "the stored session was made for another account setting ({}), not {}: use another session file, \
+         or remove this one to log in again",
+        pinned_text(*stored), pinned_text(*configured)
+    )]
+    OtherAccount {
+        /// The account the snapshot's configuration pinned.
+        stored: Option<AccountId>,
+        /// The account this session pins.
+        configured: Option<AccountId>,
+    },
     /// The snapshot's token serves another account than the pinned one, and the session
     /// cannot switch (relogin without a password).
     #[error("the snapshot serves another account than the pinned one, and switching needs the password")]
     AccountMismatch,
+}
+
+fn pinned_text(account: Option<AccountId>) -> String {
+    account.map_or_else(|| "no pinned account".to_owned(), |a| format!("account {a}"))
 }
 
 impl Session {
@@ -73,33 +107,42 @@ impl Session {
     ///
     /// A bearer configuration without a password cannot start this way (use
     /// [`restore`](Self::restore)).
-    pub fn new(config: Config, seed: u64, now: OffsetDateTime) -> Result<Session, ConfigError> {
+    pub fn new(config: Config, seed: u64, now: impl Into<Now>) -> Result<Session, ConfigError> {
         let inner = match config.scheme {
             Scheme::Bearer if config.password.is_none() => {
                 return Err(ConfigError::NoPasswordToLogIn);
             }
-            Scheme::Bearer => Inner::Bearer(Box::new(BearerSession::new(config, seed, now))),
+            Scheme::Bearer => Inner::Bearer(Box::new(BearerSession::new(config, seed, now.into()))),
             Scheme::Basic | Scheme::Integrator => Inner::Static(StaticAuth::new(config)),
         };
         Ok(Session { inner })
     }
 
-    /// A bearer session that continues from a persisted [`Snapshot`].
+    /// A bearer session that continues from a persisted [`Snapshot`] — only one made for the
+    /// same origin, user and pinned account ([`RestoreError`] otherwise: SPEC.md §3a).
     pub fn restore(
         config: Config,
         snapshot: Snapshot,
         seed: u64,
-        now: OffsetDateTime,
+        now: impl Into<Now>,
     ) -> Result<Session, RestoreError> {
         if config.scheme != Scheme::Bearer {
             return Err(RestoreError::NotBearer);
         }
-        if config.username != snapshot.username {
-            return Err(RestoreError::OtherUser);
-        }
+        let now = now.into();
         let pinned = config.account;
         let mut bearer = BearerSession::new(config, seed, now);
-        bearer.install_snapshot(snapshot, now);
+        let (owner, stored) = (bearer.owner(), &snapshot.owner);
+        if stored.origin != owner.origin {
+            return Err(RestoreError::OtherOrigin { stored: stored.origin.clone(), configured: owner.origin.clone() });
+        }
+        if stored.username != owner.username {
+            return Err(RestoreError::OtherUser);
+        }
+        if stored.pinned != owner.pinned {
+            return Err(RestoreError::OtherAccount { stored: stored.pinned, configured: owner.pinned });
+        }
+        bearer.install_snapshot(snapshot, now.monotonic());
         // A stored token bound elsewhere than the pinned account must not serve it: move it
         // there first (relogin needs the password; masquerade works with the token).
         if let Some(pinned) = pinned
@@ -171,9 +214,9 @@ impl Session {
     ///
     /// Credentials are only ever given for the configured API origin
     /// ([`AuthError::ForeignOrigin`] otherwise), and never for a token at or past its cutoff.
-    pub fn authorize(&mut self, uri: &Uri, now: OffsetDateTime) -> Result<Authorization, AuthError> {
+    pub fn authorize(&mut self, uri: &Uri, now: impl Into<Now>) -> Result<Authorization, AuthError> {
         match &mut self.inner {
-            Inner::Bearer(b) => b.authorize(uri, now),
+            Inner::Bearer(b) => b.authorize(uri, now.into()),
             Inner::Static(s) => s.authorize(uri).map(Authorization::Ready),
         }
     }
@@ -184,11 +227,11 @@ impl Session {
         &mut self,
         generation: TokenGeneration,
         status: StatusCode,
-        now: OffsetDateTime,
+        now: impl Into<Now>,
     ) -> ApiVerdict {
         match &mut self.inner {
             Inner::Bearer(b) => {
-                b.handle_timeout(now);
+                b.handle_timeout(now.into());
                 b.handle_api_response(generation, status)
             }
             Inner::Static(_) => ApiVerdict::Accept,
@@ -199,10 +242,10 @@ impl Session {
     /// [`ApiVerdict::RetryOnce`]). Its answer is final (SPEC.md §5a: a second rejection is
     /// returned as it is), so a 401/403 here does not condemn the token again: a request the
     /// API keeps refusing costs one refresh, not two.
-    pub fn handle_retry_response(&mut self, generation: TokenGeneration, status: StatusCode, now: OffsetDateTime) {
+    pub fn handle_retry_response(&mut self, generation: TokenGeneration, status: StatusCode, now: impl Into<Now>) {
         let _ = (generation, status);
         if let Inner::Bearer(b) = &mut self.inner {
-            b.handle_timeout(now);
+            b.handle_timeout(now.into());
             b.release();
         }
     }
@@ -224,9 +267,9 @@ impl Session {
     /// [`BearerSession::last_switch_error`] tell how it ended. A refused switch leaves the
     /// session on its old account but fails every request with the refusal until
     /// [`acknowledge_switch_error`](Self::acknowledge_switch_error) or another `switch_account`.
-    pub fn switch_account(&mut self, account: AccountId, now: OffsetDateTime) -> Result<(), AuthError> {
+    pub fn switch_account(&mut self, account: AccountId, now: impl Into<Now>) -> Result<(), AuthError> {
         match &mut self.inner {
-            Inner::Bearer(b) => b.switch_account(account, now),
+            Inner::Bearer(b) => b.switch_account(account, now.into()),
             Inner::Static(_) => Err(AuthError::SwitchRequiresBearer),
         }
     }
@@ -237,13 +280,16 @@ impl Session {
         self.bearer_mut().and_then(BearerSession::acknowledge_switch_error)
     }
 
-    /// Adopts a snapshot written by another session or process sharing the same store, if it
-    /// is newer than ours (by generation) and no exchange is in flight. Returns whether it was
-    /// adopted. Call it, under the store's lock, before `poll_transmit`, so two processes never
-    /// refresh the same session twice.
-    pub fn adopt(&mut self, snapshot: Snapshot, now: OffsetDateTime) -> bool {
+    /// Adopts what another session or process sharing the same store wrote, when no exchange
+    /// is in flight: a newer token pair (by generation), or the spend of the refresh token we
+    /// hold (our very token, stored without it: another sharer has sent it, SPEC.md §3). A
+    /// snapshot of another origin, user or pinned account is never adopted (SPEC.md §3a).
+    /// Returns whether anything was adopted. Call it, under the store's lock, before
+    /// `poll_transmit`, so two processes never refresh the same session twice nor present a
+    /// spent refresh token.
+    pub fn adopt(&mut self, snapshot: Snapshot, now: impl Into<Now>) -> bool {
         match &mut self.inner {
-            Inner::Bearer(b) => b.adopt(snapshot, now),
+            Inner::Bearer(b) => b.adopt(snapshot, now.into()),
             Inner::Static(_) => false,
         }
     }
@@ -251,7 +297,7 @@ impl Session {
     /// Whether [`poll_transmit`](Self::poll_transmit) would emit an auth request at `now`
     /// (without emitting it). A store-backed driver uses this to take its lock and
     /// [`adopt`](Self::adopt) a newer snapshot first.
-    pub fn wants_transmit(&mut self, now: OffsetDateTime) -> bool {
+    pub fn wants_transmit(&mut self, now: impl Into<Now>) -> bool {
         match &mut self.inner {
             Inner::Bearer(b) => b.wants_transmit(now),
             Inner::Static(_) => false,
@@ -259,41 +305,59 @@ impl Session {
     }
 
     /// The next auth request to send, if the session wants one at `now`. Emitting a refresh
-    /// spends its refresh token: report the answer with `handle_response`, or the failure with
-    /// `handle_failure`; an unreported request is given up after the policy's `auth_timeout`.
+    /// spends its refresh token: persist the [`Event::TokensUpdated`] it queues, call
+    /// [`handle_handoff`](Self::handle_handoff) as the request goes to the transport, then
+    /// report the answer with `handle_response`, or the failure with `handle_failure`. An
+    /// unreported request is given up `auth_timeout` after its hand-off (or after it was
+    /// emitted, if the hand-off is never reported).
     #[must_use]
-    pub fn poll_transmit(&mut self, now: OffsetDateTime) -> Option<AuthRequest> {
+    pub fn poll_transmit(&mut self, now: impl Into<Now>) -> Option<AuthRequest> {
         match &mut self.inner {
-            Inner::Bearer(b) => b.poll_transmit(now),
+            Inner::Bearer(b) => b.poll_transmit(now.into()),
             Inner::Static(_) => None,
+        }
+    }
+
+    /// Reports that the auth request `id` is being handed to the transport now, after whatever
+    /// the driver did first (saving the spent state to a store may take a while). The request's
+    /// deadline, `auth_timeout`, runs from here, as the transport's own timeout does, so a slow
+    /// save never makes the session discard a good answer (SPEC.md §3a); expiry is measured
+    /// from here too. `false`: the request was given up meanwhile (the save outlasted its
+    /// deadline): do not send it, and report nothing more for it.
+    #[must_use]
+    pub fn handle_handoff(&mut self, id: RequestId, now: impl Into<Now>) -> bool {
+        match &mut self.inner {
+            Inner::Bearer(b) => b.handle_handoff(id, now.into()),
+            Inner::Static(_) => false,
         }
     }
 
     /// Feeds the answer to the auth request `id`. The body should be read with a limit of
     /// [`MAX_AUTH_BODY`](crate::MAX_AUTH_BODY)` + 1` bytes; larger bodies are rejected unparsed.
     /// Answers to unknown or abandoned requests are ignored.
-    pub fn handle_response<B: AsRef<[u8]>>(&mut self, id: RequestId, response: &Response<B>, now: OffsetDateTime) {
+    pub fn handle_response<B: AsRef<[u8]>>(&mut self, id: RequestId, response: &Response<B>, now: impl Into<Now>) {
         if let Inner::Bearer(b) = &mut self.inner {
-            b.handle_response(id, response, now);
+            b.handle_response(id, response, now.into());
         }
     }
 
     /// Reports that the auth request `id` failed in transport (no response).
-    pub fn handle_failure(&mut self, id: RequestId, now: OffsetDateTime) {
+    pub fn handle_failure(&mut self, id: RequestId, now: impl Into<Now>) {
         if let Inner::Bearer(b) = &mut self.inner {
-            b.handle_failure(id, now);
+            b.handle_failure(id, now.into());
         }
     }
 
     /// Tells the session that time has passed (a timer set from `poll_timeout` fired).
-    pub fn handle_timeout(&mut self, now: OffsetDateTime) {
+    pub fn handle_timeout(&mut self, now: impl Into<Now>) {
         if let Inner::Bearer(b) = &mut self.inner {
-            b.handle_timeout(now);
+            b.handle_timeout(now.into());
         }
     }
 
     /// When the session next wants attention: a token turning stale or expired, a backoff
-    /// ending, an auth request's deadline. `None`: nothing is scheduled.
+    /// ending, an auth request's deadline. An instant on the monotonic timeline of [`Now`].
+    /// `None`: nothing is scheduled.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<OffsetDateTime> {
         match &self.inner {

@@ -1,8 +1,11 @@
 //! Persistable token state, so a restarted process continues its session without a new login.
 //!
 //! A [`Snapshot`] holds wall-clock instants (an `Instant` cannot survive a restart), the token
-//! pair, the generation and the account. It serializes with serde for a store to write; its
-//! `Debug` never shows a token. Treat the serialized form as a secret: it holds the tokens.
+//! pair, the generation and the account the token is bound to, and says whose session it is:
+//! the origin, the user, the scheme and the pinned account (SPEC.md §3a). A session only ever
+//! restores or adopts a snapshot of its own; another's tokens are never sent anywhere. It
+//! serializes with serde for a store to write; its `Debug` never shows a token. Treat the
+//! serialized form as a secret: it holds the tokens.
 
 use std::time::Duration;
 
@@ -16,7 +19,7 @@ use crate::secret::{BearerToken, RefreshToken};
 /// The state of a bearer session, as saved by a store.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Snapshot {
-    pub(crate) username: String,
+    pub(crate) owner: Owner,
     pub(crate) token: BearerToken,
     pub(crate) generation: TokenGeneration,
     pub(crate) sent_at: OffsetDateTime,
@@ -26,10 +29,32 @@ pub struct Snapshot {
     pub(crate) account: Option<AccountId>,
 }
 
+/// Whose session a snapshot holds (SPEC.md §3a): the scheme is always bearer (only bearer
+/// sessions have token state), so the origin, the user and the pinned account say the rest.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Owner {
+    /// [`BaseUrl::canonical_origin`](crate::BaseUrl::canonical_origin).
+    pub(crate) origin: String,
+    pub(crate) username: String,
+    /// The account the configuration pins (`None`: not pinned). The account the token is bound
+    /// to at the moment is [`Snapshot::account`]; it may differ after an account switch.
+    pub(crate) pinned: Option<AccountId>,
+}
+
 impl Snapshot {
     /// The user this session belongs to.
     pub fn username(&self) -> &str {
-        &self.username
+        &self.owner.username
+    }
+
+    /// The origin (`scheme://host:port`) of the server this session belongs to.
+    pub fn origin(&self) -> &str {
+        &self.owner.origin
+    }
+
+    /// The account pinned by the configuration that made this session, if any.
+    pub fn pinned_account(&self) -> Option<AccountId> {
+        self.owner.pinned
     }
 
     /// The generation of the token; it only grows, across processes sharing one store too.
@@ -58,13 +83,17 @@ impl Snapshot {
     }
 }
 
-/// The serialized form (version 1). Kept separate so the public type never derives
+/// The serialized form (version 2). Kept separate so the public type never derives
 /// `Serialize` on secret fields by accident.
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Stored {
     version: u32,
+    origin: String,
+    /// Always `"bearer"`; written so that a reader can refuse anything else.
+    scheme: String,
     username: String,
+    pinned_account_id: Option<AccountId>,
     token: String,
     generation: u64,
     #[serde(with = "time::serde::rfc3339")]
@@ -76,13 +105,17 @@ struct Stored {
     account_id: Option<AccountId>,
 }
 
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
+const SCHEME: &str = "bearer";
 
 impl Serialize for Snapshot {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         Stored {
             version: VERSION,
-            username: self.username.clone(),
+            origin: self.owner.origin.clone(),
+            scheme: SCHEME.to_owned(),
+            username: self.owner.username.clone(),
+            pinned_account_id: self.owner.pinned,
             token: self.token.expose_secret().to_owned(),
             generation: self.generation.0,
             obtained_at: self.sent_at,
@@ -97,19 +130,34 @@ impl Serialize for Snapshot {
 
 impl<'de> Deserialize<'de> for Snapshot {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let stored = Stored::deserialize(deserializer)?;
-        if stored.version != VERSION {
-            return Err(serde::de::Error::custom(format_args!(
-                "unsupported snapshot version {} (expected {VERSION})",
-                stored.version
-            )));
+        // The version first, alone: a version-1 snapshot cannot say which server it belongs
+        // to, so it is refused with a message saying so rather than "missing field".
+        let value = serde_json::Value::deserialize(deserializer)?;
+        match value.get("version").and_then(serde_json::Value::as_u64) {
+            Some(v) if v == u64::from(VERSION) => {}
+            Some(1) => {
+                return Err(serde::de::Error::custom(
+                    "a version-1 snapshot does not say which server it belongs to; remove it and log in again",
+                ));
+            }
+            _ => {
+                return Err(serde::de::Error::custom(format_args!("unsupported snapshot version (expected {VERSION})")));
+            }
+        }
+        // serde's own messages quote the offending value, which may be a token: say what is
+        // wrong in words of our own (a store shows this message to the user).
+        let stored = Stored::deserialize(value)
+            .map_err(|_| serde::de::Error::custom("a field is missing, unknown, or of the wrong type"))?;
+        if stored.scheme != SCHEME {
+            return Err(serde::de::Error::custom("only bearer sessions have snapshots"));
         }
         let valid = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_graphic());
         if !valid(&stored.token) || stored.refresh_token.as_deref().is_some_and(|t| !valid(t)) {
+            // (Never quote the token.)
             return Err(serde::de::Error::custom("snapshot holds a token that cannot be sent in a header"));
         }
         Ok(Snapshot {
-            username: stored.username,
+            owner: Owner { origin: stored.origin, username: stored.username, pinned: stored.pinned_account_id },
             token: BearerToken::new(stored.token),
             generation: TokenGeneration(stored.generation),
             sent_at: stored.obtained_at,
@@ -127,7 +175,7 @@ mod tests {
 
     fn sample() -> Snapshot {
         Snapshot {
-            username: "alice".into(),
+            owner: Owner { origin: "https://api.teletracker.net:443".into(), username: "alice".into(), pinned: None },
             token: BearerToken::new("tok-secret"),
             generation: TokenGeneration(4),
             sent_at: OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap(),
@@ -154,9 +202,30 @@ mod tests {
     #[test]
     fn rejects_other_versions_and_bad_tokens() {
         let json = serde_json::to_string(&sample()).unwrap();
-        let v2 = json.replace("\"version\":1", "\"version\":2");
-        assert!(serde_json::from_str::<Snapshot>(&v2).is_err());
+        let v3 = json.replace("\"version\":2", "\"version\":3");
+        assert!(serde_json::from_str::<Snapshot>(&v3).is_err());
+        let v1 = json.replace("\"version\":2", "\"version\":1");
+        let error = serde_json::from_str::<Snapshot>(&v1).unwrap_err().to_string();
+        assert!(error.contains("which server"), "{error}");
+        let basic = json.replace("\"bearer\"", "\"basic\"");
+        assert!(serde_json::from_str::<Snapshot>(&basic).is_err());
         let bad = json.replace("tok-secret", "tok secret");
         assert!(serde_json::from_str::<Snapshot>(&bad).is_err());
+    }
+
+    #[test]
+    fn errors_never_quote_a_value_of_the_snapshot() {
+        let json = serde_json::to_string(&sample()).unwrap();
+        let broken = [
+            json.replace("\"generation\":4", "\"generation\":\"tok-secret\""),
+            json.replace("\"lifetime_ms\"", "\"tok-secret\""),
+            json.replace("\"refresh_token\":\"ref-secret\"", "\"refresh_token\":[\"ref-secret\"]"),
+            json.replace("tok-secret", "tok-secret\\n"),
+        ];
+        for text in broken {
+            let error = serde_json::from_str::<Snapshot>(&text).unwrap_err();
+            let shown = format!("{error} {error:?}");
+            assert!(!shown.contains("tok-secret") && !shown.contains("ref-secret"), "{shown}");
+        }
     }
 }

@@ -1,6 +1,6 @@
 //! Model test (proptest-state-machine): random sequences of time steps, API demand from several
-//! callers, every kind of server answer, lost answers, restarts through snapshot/restore and
-//! account switches. The invariants are listed in `support/model_system.rs`.
+//! callers, every kind of server answer, lost answers, restarts through snapshot/restore,
+//! account switches, and a wall clock stepped by up to a year either way. The invariants are listed in `support/model_system.rs`.
 //!
 //! `PROPTEST_CASES` sets the number of cases (default 2,000).
 
@@ -42,6 +42,7 @@ impl ReferenceStateMachine for Reference {
         ];
         prop_oneof![
             4 => prop_oneof![0u32..5, 0u32..120, 0u32..4000].prop_map(|seconds| Step::Tick { seconds }),
+            1 => prop_oneof![-31_536_000i64..=31_536_000, -4000i64..=4000].prop_map(|seconds| Step::WallStep { seconds }),
             6 => (0..CALLERS).prop_map(|caller| Step::Demand { caller }),
             4 => Just(Step::Transmit),
             5 => answer.prop_map(Step::Answer),

@@ -4,8 +4,8 @@
 mod support;
 
 use auth_core::{
-    AccountId, AccountSwitch, ApiVerdict, AuthError, Authorization, Config, Event, Exchange, Password, RefreshPolicy,
-    Session, TokenState, TransientCause,
+    AccountId, AccountSwitch, ApiVerdict, AuthError, Authorization, Config, Event, Exchange, Now, Password,
+    RefreshPolicy, Session, TokenState, TransientCause,
 };
 use http::StatusCode;
 use support::{BASE, Reply, Sim, bearer_config, start};
@@ -637,9 +637,13 @@ fn restore_refuses_another_users_snapshot_and_static_schemes() {
 }
 
 #[test]
-fn a_snapshot_on_another_account_is_moved_to_the_pinned_one() {
-    let first = Sim::logged_in(); // the user's default account
+fn a_snapshot_bound_elsewhere_is_moved_back_to_the_pinned_account() {
     let pinned = bearer_config().account(AccountId(2002)).build().unwrap();
+    let mut first = Sim::with(bearer_config().account(AccountId(2002)));
+    first.login();
+    first.switch(2003);
+    assert_eq!(first.drive(), Some(Exchange::Login));
+    assert_eq!(first.persisted().unwrap().account(), Some(AccountId(2003)));
     let session = Session::restore(pinned.clone(), first.persisted().unwrap(), 1, first.now).unwrap();
     let mut sim = Sim::around(session, pinned, first.now);
     assert!(sim.is_pending(), "the stored token does not serve the pinned account");
@@ -649,6 +653,50 @@ fn a_snapshot_on_another_account_is_moved_to_the_pinned_one() {
     let no_password = Config::bearer_without_password(BASE, "alice").account(AccountId(2002)).build().unwrap();
     let err = Session::restore(no_password, first.persisted().unwrap(), 1, first.now).unwrap_err();
     assert_eq!(err, auth_core::RestoreError::AccountMismatch);
+}
+
+#[test]
+fn a_snapshot_of_another_server_user_or_pinned_account_is_refused() {
+    let first = Sim::logged_in(); // alice on BASE, no pinned account
+    let snapshot = first.persisted().unwrap();
+    let refuse = |builder: auth_core::ConfigBuilder| {
+        Session::restore(builder.build().unwrap(), snapshot.clone(), 1, first.now).unwrap_err()
+    };
+    let other_server = refuse(Config::bearer("https://other.example", "alice", Password::new(support::PASSWORD)));
+    assert!(matches!(other_server, auth_core::RestoreError::OtherOrigin { .. }), "{other_server}");
+    assert!(other_server.to_string().contains("https://other.example:443"), "{other_server}");
+    let other_port =
+        refuse(Config::bearer("https://api.teletracker.net:8443", "alice", Password::new(support::PASSWORD)));
+    assert!(matches!(other_port, auth_core::RestoreError::OtherOrigin { .. }));
+    let other_user = refuse(Config::bearer(BASE, "bob", Password::new(support::PASSWORD)));
+    assert_eq!(other_user, auth_core::RestoreError::OtherUser);
+    let pinned = refuse(bearer_config().account(AccountId(1001)));
+    assert_eq!(pinned, auth_core::RestoreError::OtherAccount { stored: None, configured: Some(AccountId(1001)) });
+    let basic = refuse(Config::basic(BASE, "alice", Password::new(support::PASSWORD)));
+    assert_eq!(basic, auth_core::RestoreError::NotBearer);
+    // The same origin spelled differently is the same origin.
+    let same =
+        Config::bearer("HTTPS://API.teletracker.net:443/", "alice", Password::new(support::PASSWORD)).build().unwrap();
+    assert!(Session::restore(same, snapshot, 1, first.now).is_ok());
+}
+
+#[test]
+fn a_snapshot_of_another_owner_is_never_adopted() {
+    let mut sim = Sim::logged_in();
+    // Another user of the same server, and alice pinned to an account: both other owners.
+    let mut other = Sim::with(Config::bearer(BASE, "bob", Password::new(support::PASSWORD)));
+    other.login();
+    other.advance(3400);
+    assert_eq!(other.drive(), Some(Exchange::Refresh));
+    let foreign = other.persisted().unwrap();
+    assert!(foreign.generation() > sim.persisted().unwrap().generation());
+    assert!(!sim.session.adopt(foreign, sim.now));
+    let mut pinned = Sim::with(bearer_config().account(AccountId(1001)));
+    pinned.login();
+    pinned.advance(3400);
+    assert_eq!(pinned.drive(), Some(Exchange::Refresh));
+    assert!(!sim.session.adopt(pinned.persisted().unwrap(), sim.now));
+    assert_eq!(sim.header(), "Bearer tok-1-secret");
 }
 
 #[test]
@@ -705,4 +753,107 @@ fn a_policy_can_be_tuned() {
     sim.login();
     sim.advance(3000);
     assert_eq!(sim.drive(), Some(Exchange::Refresh));
+}
+
+// ----- clocks, hand-off and sharing (SPEC.md §3, §3a) ----------------------------------------
+
+#[test]
+fn a_wall_clock_step_moves_no_schedule() {
+    let mut sim = Sim::logged_in();
+    let year = Duration::days(365);
+    // A year ahead: the token neither expires nor is refreshed.
+    let ahead = Now::new(sim.now, sim.now + year);
+    assert!(matches!(sim.session.authorize(&sim.uri, ahead), Ok(Authorization::Ready(_))));
+    assert!(sim.session.poll_transmit(ahead).is_none(), "no refresh for a wall-clock jump");
+    // Back again, after a 503 on the refresh: the backoff is a second or two, not a year.
+    sim.advance(3700);
+    let back = Now::new(sim.now, sim.now - year);
+    let refresh = sim.session.poll_transmit(back).expect("a refresh of the expired token");
+    sim.session.handle_response(refresh.id(), &http::Response::builder().status(503).body(Vec::new()).unwrap(), back);
+    let retry = sim.session.poll_timeout().expect("a backoff");
+    assert!(retry <= sim.now + Duration::seconds(2), "backoff until {retry}");
+    // The error tells the caller a wall-clock instant: the one of the clock it was given.
+    let Err(error) = sim.session.authorize(&sim.uri, back) else { panic!("an expired token is never handed out") };
+    assert!(error.retry_at().unwrap() < sim.now - year + Duration::seconds(3), "{error}");
+    // Snapshots are stamped in wall-clock time.
+    let snapshot = sim.session.snapshot().unwrap();
+    assert_eq!(snapshot.obtained_at(), sim.seen[0].at - year);
+}
+
+#[test]
+fn the_deadline_of_an_auth_request_runs_from_its_handoff() {
+    let mut sim = Sim::logged_in();
+    sim.advance(3400);
+    let refresh = sim.emit().expect("a refresh");
+    // Saving the spent state took 25 s of the 30 s auth timeout; the answer comes 20 s after
+    // the hand-off: it is kept.
+    sim.advance(25);
+    assert!(sim.session.handle_handoff(refresh.id(), sim.now));
+    sim.advance(20);
+    sim.session.handle_timeout(sim.now);
+    assert!(sim.session.bearer().unwrap().is_exchange_in_flight(), "not given up 20 s after the hand-off");
+    sim.answer(refresh, Reply::Grant { lifetime: 3600 });
+    assert_eq!(sim.header(), "Bearer tok-2-secret");
+    // Expiry is measured from the hand-off.
+    assert_eq!(sim.persisted().unwrap().obtained_at(), sim.now - Duration::seconds(20));
+}
+
+#[test]
+fn a_request_whose_deadline_passed_before_its_handoff_is_not_sent() {
+    let mut sim = Sim::logged_in();
+    sim.advance(3400);
+    let refresh = sim.emit().expect("a refresh");
+    sim.advance(31);
+    assert!(!sim.session.handle_handoff(refresh.id(), sim.now), "given up: do not send it");
+}
+
+#[test]
+fn a_refresh_answered_429_or_503_keeps_its_refresh_token_for_the_retry() {
+    for status in [429, 503] {
+        let mut sim = Sim::logged_in();
+        sim.advance(3400);
+        let refresh = sim.emit().expect("a refresh");
+        sim.drain_events();
+        let token = support::body_of(&refresh)["refresh_token"].as_str().unwrap().to_owned();
+        assert!(!sim.persisted().unwrap().has_refresh_token(), "spent in the store before it leaves");
+        sim.answer(refresh, Reply::RetryAfter(status, 5));
+        assert!(sim.persisted().unwrap().has_refresh_token(), "{status}: the store learns it is unspent");
+        sim.advance(5);
+        assert_eq!(sim.drive(), Some(Exchange::Refresh), "{status}: retried after Retry-After");
+        assert_eq!(sim.seen[2].body["refresh_token"], token.as_str(), "{status}: the same refresh token");
+    }
+    // Any other failure whose effect is unknown consumes it: the next exchange is a login.
+    let mut sim = Sim::logged_in();
+    sim.advance(3400);
+    sim.script([Reply::Status(502, "")]);
+    assert_eq!(sim.drive(), Some(Exchange::Refresh));
+    sim.advance(5);
+    assert_eq!(sim.drive(), Some(Exchange::Login));
+}
+
+#[test]
+fn a_spend_stored_by_another_sharer_is_adopted() {
+    let mut a = Sim::logged_in();
+    let shared = a.persisted().unwrap();
+    let mut b = Sim::with(bearer_config());
+    assert!(b.session.adopt(shared, b.now));
+    // A spends the refresh token (and its answer is lost); B adopts the spend from the store.
+    a.advance(3400);
+    b.advance(3400);
+    let lost = a.emit().expect("a refresh");
+    a.drain_events();
+    let spent = a.persisted().unwrap();
+    assert!(!spent.has_refresh_token());
+    a.answer(lost, Reply::Lost);
+    assert!(b.session.adopt(spent.clone(), b.now), "the spend is adopted at the same generation");
+    assert_eq!(b.drive(), Some(Exchange::Login), "B logs in rather than present the spent token");
+    // A snapshot that still holds a token we spent ourselves never brings it back.
+    let mut c = Sim::logged_in();
+    let before = c.persisted().unwrap();
+    c.advance(3400);
+    c.script([Reply::Lost]);
+    assert_eq!(c.drive(), Some(Exchange::Refresh));
+    assert!(!c.session.adopt(before, c.now));
+    c.advance(5);
+    assert_eq!(c.drive(), Some(Exchange::Login));
 }

@@ -168,6 +168,11 @@ impl Sim {
                 Response::builder().status(status).header("retry-after", secs.to_string()).body(Vec::new()).unwrap()
             }
         };
+        // SPEC.md §3: a refresh answered 429 or 503 was not processed; its token is still good.
+        let status = response.status().as_u16();
+        if request.exchange() == Exchange::Refresh && (status == 429 || status == 503) {
+            self.spent_refresh_tokens.remove(body_of(&request)["refresh_token"].as_str().unwrap());
+        }
         self.session.handle_response(id, &response, self.now);
         self.drain_events();
     }

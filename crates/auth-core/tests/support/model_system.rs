@@ -3,11 +3,18 @@
 //!
 //! 1. at most one auth request is in flight;
 //! 2. no header is ever handed out for a token at or past its hard cutoff;
-//! 3. a consumed refresh token is never sent again (across restarts too);
+//! 3. a consumed refresh token is never sent again (across restarts too); a refresh answered
+//!    429 or 503 was not processed, so its token was not consumed (SPEC.md §3);
 //! 4. a transient failure never discards a valid token;
 //! 5. a rejected login is final;
 //! 6. auth requests are bounded (no loops at one instant);
 //! 7. no `Debug` output of a public type, and no error, contains a secret.
+//!
+//! The model's `now` is true time, which the session's monotonic clock follows; the wall clock
+//! the session is also given is stepped by up to a year either way, at any moment, and every
+//! invariant must hold regardless (SPEC.md §3a). The one exception is a token restored from a
+//! snapshot after the wall clock stepped since it was saved: a new process has only the wall
+//! clock to judge a snapshot by, so invariant 2 cannot hold for that token.
 //!
 //! Shared by `tests/model.rs` and `fuzz/fuzz_targets/session_ops.rs` (which includes it by
 //! path), so both check exactly the same rules.
@@ -16,14 +23,16 @@
 use std::collections::{HashMap, HashSet};
 
 use auth_core::{
-    AccountId, AccountSwitch, AuthError, AuthRequest, Authorization, Config, Credential, Event, Exchange, Password,
-    RefreshPolicy, Session, Snapshot, TokenGeneration, TokenState,
+    AccountId, AccountSwitch, AuthError, AuthRequest, Authorization, Config, Credential, Event, Exchange, Now,
+    Password, RefreshPolicy, Session, Snapshot, TokenGeneration, TokenState,
 };
 use http::{Response, StatusCode, Uri};
 use time::{Duration, OffsetDateTime};
 
 const BASE: &str = "https://api.teletracker.net";
 const PASSWORD: &str = "pw-model-secret";
+/// The farthest the wall clock strays from true time, either way.
+const MAX_WALL_OFFSET: i64 = 2 * 365 * 86_400;
 /// How many independent API callers share the session.
 pub const CALLERS: usize = 4;
 
@@ -61,14 +70,29 @@ impl Answer {
 #[derive(Clone, Debug)]
 #[cfg_attr(fuzzing, derive(arbitrary::Arbitrary))]
 pub enum Step {
-    Tick { seconds: u32 },
-    Demand { caller: usize },
+    Tick {
+        seconds: u32,
+    },
+    /// The wall clock alone is stepped (NTP, a resumed VM, a user), by up to a year.
+    WallStep {
+        seconds: i64,
+    },
+    Demand {
+        caller: usize,
+    },
     Transmit,
     Answer(Answer),
-    ApiResult { caller: usize, status: u16 },
-    ApiLost { caller: usize },
+    ApiResult {
+        caller: usize,
+        status: u16,
+    },
+    ApiLost {
+        caller: usize,
+    },
     Restart,
-    Switch { account: u64 },
+    Switch {
+        account: u64,
+    },
 }
 
 /// What the fake server knows about a token it issued.
@@ -81,6 +105,12 @@ pub struct System {
     config: Config,
     session: Session,
     now: OffsetDateTime,
+    /// How far the wall clock is from true time now.
+    wall_offset: Duration,
+    /// ... and was when the persisted snapshot was saved.
+    offset_at_persist: Duration,
+    /// Tokens restored across a wall-clock step (see the module docs): exempt from invariant 2.
+    restored_across_a_step: HashSet<String>,
     uri: Uri,
     /// Emitted auth requests not reported yet, with their emission time.
     in_flight: Vec<(AuthRequest, OffsetDateTime)>,
@@ -115,6 +145,9 @@ impl System {
             session: Session::new(config.clone(), 0, now).unwrap(),
             config,
             now,
+            wall_offset: Duration::ZERO,
+            offset_at_persist: Duration::ZERO,
+            restored_across_a_step: HashSet::new(),
             uri: format!("{BASE}/reports/call-data").parse().unwrap(),
             in_flight: Vec::new(),
             held: HashMap::new(),
@@ -137,7 +170,13 @@ impl System {
                 // Bounded so that any fuzzer input stays inside representable time.
                 let seconds = i64::from(seconds % 100_000);
                 self.now = self.now.checked_add(Duration::seconds(seconds)).unwrap_or(self.now);
-                self.session.handle_timeout(self.now);
+                self.session.handle_timeout(self.clock());
+            }
+            Step::WallStep { seconds } => {
+                let step = Duration::seconds(seconds % (365 * 86_400 + 1));
+                let bound = Duration::seconds(MAX_WALL_OFFSET);
+                self.wall_offset = (self.wall_offset + step).clamp(-bound, bound);
+                self.session.handle_timeout(self.clock());
             }
             Step::Demand { caller } => self.demand(caller % CALLERS),
             Step::Transmit => self.transmit(),
@@ -146,7 +185,7 @@ impl System {
             Step::ApiLost { caller } => self.api_lost(caller % CALLERS),
             Step::Restart => self.restart(),
             Step::Switch { account } => {
-                let _ = self.session.switch_account(AccountId(2001 + account % 3), self.now);
+                let _ = self.session.switch_account(AccountId(2001 + account % 3), self.clock());
                 self.requests_at_now = (self.now, 0);
             }
         }
@@ -168,6 +207,11 @@ impl System {
         }
     }
 
+    /// The clocks the session is told: true time on the monotonic one, the wall clock off.
+    fn clock(&self) -> Now {
+        Now::new(self.now, self.now.checked_add(self.wall_offset).unwrap_or(self.now))
+    }
+
     fn auth_timeout(&self) -> Duration {
         Duration::try_from(self.config.refresh_policy().auth_timeout).unwrap()
     }
@@ -176,6 +220,7 @@ impl System {
         while let Some(event) = self.session.poll_event() {
             if let Event::TokensUpdated(snapshot) = event {
                 self.persisted = Some(snapshot);
+                self.offset_at_persist = self.wall_offset;
             }
         }
     }
@@ -190,7 +235,7 @@ impl System {
     /// The token currently in service, if the session reports one as usable.
     fn usable_token(&self) -> Option<String> {
         let bearer = self.session.bearer()?;
-        match bearer.token_state(self.now) {
+        match bearer.token_state(self.clock()) {
             Some(TokenState::Fresh | TokenState::Stale) => {
                 let snapshot = bearer.snapshot()?;
                 let json = serde_json::to_value(&snapshot).unwrap();
@@ -201,9 +246,11 @@ impl System {
     }
 
     fn transmit(&mut self) {
-        let Some(request) = self.session.poll_transmit(self.now) else {
+        let Some(request) = self.session.poll_transmit(self.clock()) else {
             return;
         };
+        // Saving the spent state takes no time here; the hand-off is now.
+        assert!(self.session.handle_handoff(request.id(), self.clock()), "a request given up before its hand-off");
         // Invariant 1: at most one auth request in flight (abandoned ones are those past the
         // session's own timeout).
         let timeout = self.auth_timeout();
@@ -240,7 +287,7 @@ impl System {
         let response = match &answer {
             Answer::Vanished => return,
             Answer::Lost => {
-                self.session.handle_failure(id, self.now);
+                self.session.handle_failure(id, self.clock());
                 self.after_answer(&answer, &request, before);
                 return;
             }
@@ -276,13 +323,20 @@ impl System {
             Answer::Truncated => ok(r#"{"success":true,"token":"tok-x","tokenLif"#.to_owned()),
             Answer::Oversized => ok(format!(r#"{{"pad":"{}"}}"#, "x".repeat(70 * 1024))),
         };
-        self.session.handle_response(id, &response, self.now);
+        // Invariant 3's other half: a refresh answered 429 or 503 was not processed by the
+        // server, so its refresh token is still good and may be sent again (SPEC.md §3).
+        let unprocessed = matches!(answer, Answer::Status(429 | 503) | Answer::RetryAfter(429 | 503, _));
+        if unprocessed && request.exchange() == Exchange::Refresh {
+            let body: serde_json::Value = serde_json::from_slice(request.request().body()).unwrap();
+            self.spent_refresh.remove(body["refresh_token"].as_str().unwrap());
+        }
+        self.session.handle_response(id, &response, self.clock());
         self.after_answer(&answer, &request, before);
     }
 
     fn after_answer(&mut self, answer: &Answer, request: &AuthRequest, before: Option<String>) {
         self.drain();
-        if self.session.bearer().is_some_and(|b| b.token_state(self.now) == Some(TokenState::Fresh)) {
+        if self.session.bearer().is_some_and(|b| b.token_state(self.clock()) == Some(TokenState::Fresh)) {
             self.requests_at_now = (self.now, 0);
         }
         if answer.is_transient() {
@@ -300,13 +354,16 @@ impl System {
 
     fn demand(&mut self, caller: usize) {
         let uri = self.uri.clone();
-        match self.session.authorize(&uri, self.now) {
+        match self.session.authorize(&uri, self.clock()) {
             Ok(Authorization::Ready(credential)) => {
                 let header = credential.header().to_str().unwrap().to_owned();
                 let token = header.strip_prefix("Bearer ").expect("a bearer header").to_owned();
                 // Invariant 2: never a token at or past its cutoff.
                 assert!(self.issued.contains_key(&token), "a header for a token the server never issued");
-                assert!(self.now < self.cutoff(&token), "a header for a token past its cutoff");
+                assert!(
+                    self.now < self.cutoff(&token) || self.restored_across_a_step.contains(&token),
+                    "a header for a token past its cutoff"
+                );
                 self.held.entry(caller).or_default().push(credential);
                 // A ready caller also performs a due refresh, as the adapters do.
                 self.transmit();
@@ -326,7 +383,7 @@ impl System {
             return;
         };
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
-        let _ = self.session.handle_api_response(credential.generation(), status, self.now);
+        let _ = self.session.handle_api_response(credential.generation(), status, self.clock());
     }
 
     fn api_lost(&mut self, caller: usize) {
@@ -340,9 +397,15 @@ impl System {
         self.in_flight.clear();
         self.held.clear();
         self.seed += 1;
+        if self.wall_offset != self.offset_at_persist
+            && let Some(snapshot) = &self.persisted
+        {
+            let json = serde_json::to_value(snapshot).unwrap();
+            self.restored_across_a_step.insert(json["token"].as_str().unwrap().to_owned());
+        }
         self.session = match self.persisted.clone() {
-            Some(snapshot) => Session::restore(self.config.clone(), snapshot, self.seed, self.now).unwrap(),
-            None => Session::new(self.config.clone(), self.seed, self.now).unwrap(),
+            Some(snapshot) => Session::restore(self.config.clone(), snapshot, self.seed, self.clock()).unwrap(),
+            None => Session::new(self.config.clone(), self.seed, self.clock()).unwrap(),
         };
         self.rejected_login = false;
         // The loop bound is per process: a restart takes time in real life.
