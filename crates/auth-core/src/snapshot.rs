@@ -141,7 +141,9 @@ impl<'de> Deserialize<'de> for Snapshot {
                 ));
             }
             _ => {
-                return Err(serde::de::Error::custom(format_args!("unsupported snapshot version (expected {VERSION})")));
+                return Err(serde::de::Error::custom(format_args!(
+                    "unsupported snapshot version (expected {VERSION})"
+                )));
             }
         }
         // serde's own messages quote the offending value, which may be a token: say what is

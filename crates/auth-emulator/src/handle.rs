@@ -318,6 +318,19 @@ impl Emulator {
         self.shared.event_interval.send_replace(period);
     }
 
+    /// Runs `hook` each time a request to `endpoint` arrives, before it is answered (after
+    /// any latency): a test's way to let time pass on a manual clock while a request is on the
+    /// wire, e.g. `emu.on_request(Endpoint::Refresh, move || clock.advance(slow))`. Replaces
+    /// the endpoint's previous hook. Keep it short: it runs on the server's thread.
+    pub fn on_request(&self, endpoint: Endpoint, hook: impl Fn() + Send + Sync + 'static) {
+        self.shared.set_hook(endpoint, Some(Arc::new(hook)));
+    }
+
+    /// Removes the hook of `endpoint` set by [`on_request`](Self::on_request).
+    pub fn clear_request_hook(&self, endpoint: Endpoint) {
+        self.shared.set_hook(endpoint, None);
+    }
+
     // ---- faults ------------------------------------------------------------------------
 
     /// Queues a fault for the next request(s) to `endpoint`; faults are applied in the order

@@ -133,6 +133,9 @@ async fn dispatch(ctx: ConnCtx, req: Request<hyper::body::Incoming>) -> Response
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
+    if let Some(hook) = shared.hook(endpoint) {
+        hook();
+    }
     let (parts, body) = req.into_parts();
     let meta = RequestMeta::new(at, endpoint, &parts);
     if endpoint == Endpoint::Realtime {

@@ -32,10 +32,9 @@ use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use auth_core::{AuthError, MAX_AUTH_BODY, Session};
+use auth_core::{AuthError, MAX_AUTH_BODY, Now, Session};
 use auth_store::coordinator::{self, Coordinator, Exchange, Next, Obtain, Wake};
 use auth_store::{Clock, SessionStore, StoreError};
-use time::OffsetDateTime;
 use tokio::sync::Notify;
 
 use crate::error::Error;
@@ -100,7 +99,7 @@ impl Shared {
     pub(crate) async fn obtain<T>(
         self: &Arc<Self>,
         stale: StaleToken,
-        mut get: impl FnMut(&mut Session, OffsetDateTime) -> Result<Option<T>, AuthError>,
+        mut get: impl FnMut(&mut Session, Now) -> Result<Option<T>, AuthError>,
     ) -> Result<T, Error> {
         let mut obtain = Obtain::new(stale);
         loop {
@@ -228,6 +227,10 @@ impl Driver {
         // The refresh token is spent from here on: offer that to the store before the request
         // leaves (SPEC.md §3, rotation safety).
         self.persist().await;
+        // The deadline runs from here, as the transport's timeout does, not from before the save.
+        if !shared.hand_off(&mut shared.lock(), &mut self.exchange) {
+            return Ok(()); // The save outlasted the auth timeout: the session gave the request up.
+        }
 
         let answer = shared.send_auth(request.into_request()).await;
 
@@ -301,6 +304,7 @@ mod tests {
     use auth_core::{Config, Password};
     use auth_store::ManualClock;
     use http::Uri;
+    use time::OffsetDateTime;
 
     fn shared() -> Arc<Shared> {
         let config = Config::bearer("http://127.0.0.1:9", "u", Password::new("p")).build().unwrap();

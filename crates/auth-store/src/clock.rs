@@ -1,40 +1,52 @@
 //! The clock the adapters read, injected so tests move time by hand.
 //!
-//! `auth-core` never reads a clock; the adapters do, through this trait. Production uses
-//! [`SystemClock`]; tests use [`ManualClock`] and advance it instead of sleeping.
+//! `auth-core` never reads a clock; the adapters do, through this trait. A reading is an
+//! [`auth_core::Now`]: the **monotonic** clock the session's schedules follow, and the **wall**
+//! clock that stamps what is persisted (SPEC.md §3a). Production uses [`SystemClock`]; tests use
+//! [`ManualClock`] and advance it instead of sleeping, or step its wall clock alone to play a
+//! clock stepped by NTP or a resumed VM.
 
 use std::fmt;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::{Duration, Instant};
 
+use auth_core::Now;
 use time::OffsetDateTime;
 
-/// A source of the current time (UTC).
+/// A source of the current time: both readings at once.
 pub trait Clock: Send + Sync + fmt::Debug {
     /// The current time.
-    fn now(&self) -> OffsetDateTime;
+    fn now(&self) -> Now;
 }
 
-/// The operating system's wall clock.
+/// The operating system's clocks: [`Instant`] for the monotonic reading (expressed as the wall
+/// clock at the first reading in this process plus the time elapsed since, so it reads like a
+/// date), [`OffsetDateTime::now_utc`] for the wall clock.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SystemClock;
 
 impl Clock for SystemClock {
-    fn now(&self) -> OffsetDateTime {
-        OffsetDateTime::now_utc()
+    fn now(&self) -> Now {
+        static ORIGIN: OnceLock<(Instant, OffsetDateTime)> = OnceLock::new();
+        let (instant, wall) = *ORIGIN.get_or_init(|| (Instant::now(), OffsetDateTime::now_utc()));
+        let monotonic = time::Duration::try_from(instant.elapsed())
+            .ok()
+            .and_then(|elapsed| wall.checked_add(elapsed))
+            .unwrap_or(wall);
+        Now::new(monotonic, OffsetDateTime::now_utc())
     }
 }
 
 /// A clock that only moves when told to. Clones share the same time.
 #[derive(Clone, Debug)]
 pub struct ManualClock {
-    now: Arc<Mutex<OffsetDateTime>>,
+    now: Arc<Mutex<Now>>,
 }
 
 impl ManualClock {
-    /// A clock standing at `start`.
+    /// A clock standing at `start` (both readings).
     pub fn new(start: OffsetDateTime) -> Self {
-        ManualClock { now: Arc::new(Mutex::new(start)) }
+        ManualClock { now: Arc::new(Mutex::new(Now::from(start))) }
     }
 
     /// A clock standing at the current wall-clock time (so that tokens and server clocks
@@ -43,20 +55,39 @@ impl ManualClock {
         Self::new(OffsetDateTime::now_utc())
     }
 
-    /// Moves the clock forward by `by`.
+    /// Lets time pass: moves both clocks forward by `by` (saturating at the end of time).
     pub fn advance(&self, by: Duration) {
-        let mut now = self.now.lock().unwrap_or_else(PoisonError::into_inner);
-        *now = time::Duration::try_from(by).ok().and_then(|d| now.checked_add(d)).unwrap_or(*now);
+        let step = time::Duration::try_from(by).unwrap_or(time::Duration::MAX);
+        self.update(|now| Now::new(saturating_add(now.monotonic(), step), saturating_add(now.wall(), step)));
     }
 
-    /// Sets the clock to `to` (which may be earlier: the session clamps time itself).
-    pub fn set(&self, to: OffsetDateTime) {
-        *self.now.lock().unwrap_or_else(PoisonError::into_inner) = to;
+    /// Steps the wall clock alone by `by`, either way, as NTP, a resumed VM or a user does; the
+    /// monotonic clock does not move (saturating at the ends of time).
+    pub fn step_wall(&self, by: time::Duration) {
+        self.update(|now| Now::new(now.monotonic(), saturating_add(now.wall(), by)));
+    }
+
+    /// Sets the wall clock alone to `to` (which may be earlier).
+    pub fn set_wall(&self, to: OffsetDateTime) {
+        self.update(|now| Now::new(now.monotonic(), to));
+    }
+
+    fn update(&self, change: impl FnOnce(Now) -> Now) {
+        let mut now = self.now.lock().unwrap_or_else(PoisonError::into_inner);
+        *now = change(*now);
     }
 }
 
+fn saturating_add(t: OffsetDateTime, d: time::Duration) -> OffsetDateTime {
+    t.checked_add(d).unwrap_or(if d.is_negative() {
+        time::PrimitiveDateTime::MIN.assume_utc()
+    } else {
+        time::PrimitiveDateTime::MAX.assume_utc()
+    })
+}
+
 impl Clock for ManualClock {
-    fn now(&self) -> OffsetDateTime {
+    fn now(&self) -> Now {
         *self.now.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -70,6 +101,24 @@ mod tests {
         let clock = ManualClock::new(OffsetDateTime::UNIX_EPOCH);
         let other = clock.clone();
         clock.advance(Duration::from_secs(90));
-        assert_eq!(other.now(), OffsetDateTime::UNIX_EPOCH + time::Duration::seconds(90));
+        let later = OffsetDateTime::UNIX_EPOCH + time::Duration::seconds(90);
+        assert_eq!(other.now(), Now::from(later));
+    }
+
+    #[test]
+    fn a_wall_step_leaves_the_monotonic_clock_alone() {
+        let clock = ManualClock::new(OffsetDateTime::UNIX_EPOCH);
+        clock.step_wall(time::Duration::days(-365));
+        assert_eq!(clock.now().monotonic(), OffsetDateTime::UNIX_EPOCH);
+        assert_eq!(clock.now().wall(), OffsetDateTime::UNIX_EPOCH - time::Duration::days(365));
+        clock.advance(Duration::MAX);
+        clock.step_wall(time::Duration::MIN);
+        assert_eq!(clock.now().monotonic(), time::PrimitiveDateTime::MAX.assume_utc());
+    }
+
+    #[test]
+    fn the_system_clock_never_goes_backwards() {
+        let (a, b) = (SystemClock.now(), SystemClock.now());
+        assert!(b.monotonic() >= a.monotonic());
     }
 }

@@ -31,11 +31,10 @@ use std::time::Duration;
 
 use auth_core::realtime::RealtimeAuthRequest;
 use auth_core::{
-    AccountId, ApiVerdict, AuthError, AuthRequest, Authorization, BearerToken, Credential, Event, RequestId, Session,
-    Snapshot, TokenGeneration, TokenState,
+    AccountId, ApiVerdict, AuthError, AuthRequest, Authorization, BearerToken, Credential, Event, Now, RequestId,
+    Session, Snapshot, TokenGeneration, TokenState,
 };
 use http::{Response, StatusCode, Uri};
-use time::OffsetDateTime;
 
 use crate::{Clock, SessionStore, StoreError, StoreGuard};
 
@@ -136,7 +135,7 @@ impl<W: Wake> Coordinator<W> {
     }
 
     /// The current time, from the injected clock.
-    pub fn now(&self) -> OffsetDateTime {
+    pub fn now(&self) -> Now {
         self.clock.now()
     }
 
@@ -271,6 +270,22 @@ impl<W: Wake> Coordinator<W> {
         Some(request)
     }
 
+    /// The driver's step between saving the spent state and sending: reports that the request
+    /// is handed to the transport now, so its deadline (and the transport's own timeout, which
+    /// the adapter starts now too) runs from here, not from before the save (SPEC.md §3a).
+    /// `false`: the session gave the request up meanwhile (the save outlasted the auth
+    /// timeout): do not send it; there is nothing left to report for it.
+    pub fn hand_off(&self, st: &mut State, exchange: &mut Exchange) -> bool {
+        let Some(id) = exchange.request else {
+            return false;
+        };
+        let go = st.session.handle_handoff(id, self.now());
+        if !go {
+            exchange.request = None;
+        }
+        go
+    }
+
     /// The driver's second step: feeds the answer (`None`: no answer, a transport failure) and
     /// collects the new snapshots to save.
     pub fn finish_exchange<B: AsRef<[u8]>>(
@@ -371,8 +386,8 @@ impl Obtain {
     pub fn next<T>(
         &mut self,
         st: &mut State,
-        now: OffsetDateTime,
-        get: impl FnOnce(&mut Session, OffsetDateTime) -> Result<Option<T>, AuthError>,
+        now: Now,
+        get: impl FnOnce(&mut Session, Now) -> Result<Option<T>, AuthError>,
     ) -> Result<Next<T>, AuthError> {
         if self.refresh_first && !st.driving && st.session.wants_transmit(now) {
             self.refresh_first = false;
@@ -394,11 +409,11 @@ impl Obtain {
     /// How long to wait for a wake-up: until the session's next deadline, capped by
     /// [`MAX_WAIT`]. The deadline is in the injected clock, the wait in real time: with a
     /// manual clock the timeout only bounds the wait, the wake-up comes from [`Wake`].
-    fn wait<T>(&mut self, st: &State, now: OffsetDateTime) -> Next<T> {
+    fn wait<T>(&mut self, st: &State, now: Now) -> Next<T> {
         let until_deadline = st
             .session
             .poll_timeout()
-            .map(|deadline| deadline - now)
+            .map(|deadline| deadline - now.monotonic())
             .filter(|left| left.is_positive())
             .and_then(|left| Duration::try_from(left).ok());
         let someone_drives = st.driving || st.session.bearer().is_some_and(|b| b.is_exchange_in_flight());
@@ -416,7 +431,7 @@ impl Obtain {
 }
 
 /// A credential for an API request to `uri` (`Client::send` and the middlewares).
-pub fn credential(uri: &Uri) -> impl FnMut(&mut Session, OffsetDateTime) -> Result<Option<Credential>, AuthError> {
+pub fn credential(uri: &Uri) -> impl FnMut(&mut Session, Now) -> Result<Option<Credential>, AuthError> {
     move |session, now| {
         Ok(match session.authorize(uri, now)? {
             Authorization::Ready(credential) => Some(credential),
@@ -426,7 +441,7 @@ pub fn credential(uri: &Uri) -> impl FnMut(&mut Session, OffsetDateTime) -> Resu
 }
 
 /// A currently valid bearer token (`Client::bearer_token`).
-pub fn bearer_token(session: &mut Session, now: OffsetDateTime) -> Result<Option<BearerToken>, AuthError> {
+pub fn bearer_token(session: &mut Session, now: Now) -> Result<Option<BearerToken>, AuthError> {
     match session.bearer_mut() {
         Some(bearer) => bearer.current_token(now),
         None => Err(AuthError::RequiresBearer),
@@ -434,7 +449,7 @@ pub fn bearer_token(session: &mut Session, now: OffsetDateTime) -> Result<Option
 }
 
 /// The first message of a RealTime connection (`Client::realtime_auth`).
-pub fn realtime_auth(session: &mut Session, now: OffsetDateTime) -> Result<Option<RealtimeAuthRequest>, AuthError> {
+pub fn realtime_auth(session: &mut Session, now: Now) -> Result<Option<RealtimeAuthRequest>, AuthError> {
     match session.bearer_mut() {
         Some(bearer) => bearer.realtime_auth(now),
         None => Err(AuthError::RequiresBearer),
@@ -443,7 +458,7 @@ pub fn realtime_auth(session: &mut Session, now: OffsetDateTime) -> Result<Optio
 
 /// The end of a switch to `account` started by [`Coordinator::start_switch`]: `Some(())` once
 /// it is done, the server's refusal if it failed.
-pub fn switch_done(account: AccountId) -> impl FnMut(&mut Session, OffsetDateTime) -> Result<Option<()>, AuthError> {
+pub fn switch_done(account: AccountId) -> impl FnMut(&mut Session, Now) -> Result<Option<()>, AuthError> {
     move |session, now| {
         let Some(bearer) = session.bearer_mut() else {
             return Err(AuthError::SwitchRequiresBearer);
@@ -548,6 +563,8 @@ impl<W: Wake> Drop for Outstanding<'_, W> {
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use time::OffsetDateTime;
 
     use auth_core::{Config, Password};
 

@@ -67,7 +67,8 @@ pub(crate) mod tests {
     /// A snapshot with the given generation and token text.
     pub(crate) fn snapshot(generation: u64, token: &str) -> Snapshot {
         let json = format!(
-            r#"{{"version":1,"username":"alice","token":"{token}","generation":{generation},
+            r#"{{"version":2,"origin":"https://api.teletracker.net:443","scheme":"bearer","username":"alice",
+                "pinned_account_id":null,"token":"{token}","generation":{generation},
                 "obtained_at":"2026-11-27T10:00:00Z","lifetime_ms":3600000,
                 "refresh_token":"refresh-{token}","account_id":null}}"#
         );

@@ -19,12 +19,11 @@ use std::ops::Deref;
 use std::sync::{Condvar, PoisonError};
 use std::time::Duration;
 
-use auth_core::{AuthError, MAX_AUTH_BODY, Session};
+use auth_core::{AuthError, MAX_AUTH_BODY, Now, Session};
 use auth_store::coordinator::{Coordinator, Exchange, Next, Obtain};
 use auth_store::{Clock, SessionStore};
 use http::{Request, Response};
 use std::sync::Arc;
-use time::OffsetDateTime;
 use ureq::Agent;
 
 use crate::error::Error;
@@ -85,7 +84,7 @@ impl Shared {
     pub(crate) fn obtain<T>(
         &self,
         stale: StaleToken,
-        mut get: impl FnMut(&mut Session, OffsetDateTime) -> Result<Option<T>, AuthError>,
+        mut get: impl FnMut(&mut Session, Now) -> Result<Option<T>, AuthError>,
     ) -> Result<T, Error> {
         let mut obtain = Obtain::new(stale);
         let mut st = self.lock();
@@ -171,6 +170,10 @@ impl Driver<'_> {
         };
         // The refresh token is spent from here on: saved before the request leaves.
         shared.save_locked(&mut st, &mut self.exchange);
+        // The deadline runs from here, as the transport's timeout does, not from before the save.
+        if !shared.hand_off(&mut st, &mut self.exchange) {
+            return Ok(()); // The save outlasted the auth timeout: the session gave the request up.
+        }
         drop(st);
 
         let answer = shared.send_auth(request.into_request());

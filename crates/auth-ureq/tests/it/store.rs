@@ -246,7 +246,7 @@ fn two_processes_on_one_file_refresh_once() {
         .args(["--exact", "store::child_process_entry", "--quiet", "--test-threads=1"])
         .env("AUTH_UREQ_CHILD_URL", s.emu.url())
         .env("AUTH_UREQ_CHILD_STORE", &path)
-        .env("AUTH_UREQ_CHILD_NOW", s.clock.now().unix_timestamp_nanos().to_string())
+        .env("AUTH_UREQ_CHILD_NOW", s.clock.now().wall().unix_timestamp_nanos().to_string())
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
