@@ -150,12 +150,23 @@
 //! whether an `Authorization` header was present, the [`AuthScheme`], user, account, token
 //! generation (1 for the login token, +1 per rotation), the [`Outcome`], the injected fault,
 //! the status (`None` for a dropped connection) and, for refreshes, whether the presented
-//! refresh token had already been consumed. Counters are computed from it:
-//! [`Emulator::count`], [`Emulator::count_where`], [`Emulator::logins_served`],
-//! [`Emulator::refreshes_served`], [`Emulator::consumed_refresh_token_reuses`].
-//! [`Emulator::max_concurrent_auth`] is the highest number of login/refresh/masquerade
-//! requests in progress at once (add latency to widen the window). [`Emulator::clear_journal`]
-//! resets all of these.
+//! refresh token had already been consumed.
+//!
+//! Its memory is bounded whatever clients send, so a long-running emulator (the binary,
+//! `ttauth emulator`) cannot be made to grow without end: text fields of client-chosen length
+//! (method, path, query, user) are cut to [`JOURNAL_FIELD_MAX_BYTES`] (256) on a character
+//! boundary, end in `…` and set [`JournalEntry::truncated`]; and the entries kept are capped at
+//! [`DEFAULT_JOURNAL_BYTE_BUDGET`] (8 MiB), oldest dropped first. Change the cap with
+//! [`EmulatorBuilder::journal_byte_budget`] (and the number of entries with
+//! [`EmulatorBuilder::journal_limit`]); [`Emulator::journal_bytes`] and
+//! [`Emulator::journal_dropped`] show where it stands.
+//!
+//! The counters [`Emulator::count`], [`Emulator::logins_served`],
+//! [`Emulator::refreshes_served`] and [`Emulator::consumed_refresh_token_reuses`] are running
+//! totals over every request, so dropped entries never change them;
+//! [`Emulator::count_where`] counts the entries kept. [`Emulator::max_concurrent_auth`] is the
+//! highest number of login/refresh/masquerade requests in progress at once (add latency to
+//! widen the window). [`Emulator::clear_journal`] resets all of these.
 //!
 //! # RealTime
 //!
@@ -184,8 +195,9 @@
 //! `--token-lifetime SECS`, `--refresh-token-lifetime SECS`, `--expired-status 401|403`,
 //! `--clock-offset SECS`, `--latency-ms MS`, `--masquerade-path PATH`,
 //! `--masquerade-issues-tokens`, `--ignore-bearer-account-id`, `--event-interval-ms MS`,
-//! `--journal-limit N`. Library users who do not want clap can turn off the default `cli`
-//! feature.
+//! `--journal-limit N` (default 10,000 entries), `--journal-bytes BYTES` (default
+//! [`DEFAULT_JOURNAL_BYTE_BUDGET`]). Library users who do not want clap can turn off the
+//! default `cli` feature.
 //!
 //! # Assumptions
 //!
@@ -198,7 +210,7 @@
 //! the event message shapes.
 //!
 //! Limits: plain HTTP/1.1 and `ws://` only (no TLS, no HTTP/2), no multipart bodies, and the
-//! journal is unbounded unless [`EmulatorBuilder::journal_limit`] is set.
+//! journal keeps only its newest entries (see [Journal](#journal)).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -223,7 +235,7 @@ mod users;
 pub use endpoint::Endpoint;
 pub use faults::{Fault, FaultPlan, FaultTiming, InjectedFault};
 pub use handle::{Emulator, EmulatorBuilder};
-pub use journal::{AuthScheme, JournalEntry, Outcome};
+pub use journal::{AuthScheme, DEFAULT_JOURNAL_BYTE_BUDGET, JOURNAL_FIELD_MAX_BYTES, JournalEntry, Outcome};
 pub use knobs::{
     BearerAccountParam, DEFAULT_REFRESH_TOKEN_LIFETIME, DEFAULT_TOKEN_LIFETIME, ExpiredTokenStatus, MasqueradeMode,
 };
