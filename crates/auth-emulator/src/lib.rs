@@ -123,7 +123,7 @@
 //! | fault | response | default timing |
 //! |---|---|---|
 //! | [`Fault::Status`] | that status, JSON failure body | before |
-//! | [`Fault::RetryAfter`], [`Fault::rate_limited`], [`Fault::unavailable`] | 429/503 with `Retry-After` | before |
+//! | [`Fault::RetryAfter`], [`Fault::rate_limited`], [`Fault::unavailable`] | 429/503 with `Retry-After` | before (always, on refresh) |
 //! | [`Fault::SuccessFalse`] | 200 with `{"success":false,...}` | before |
 //! | [`Fault::GarbageBody`] | 200, bytes that are neither JSON nor UTF-8 | after |
 //! | [`Fault::TruncatedBody`] | 200, the real JSON body cut in half (correct `Content-Length`) | after |
@@ -132,8 +132,14 @@
 //!
 //! So a refresh whose response is lost has **rotated** server-side: its refresh token is
 //! consumed and reusing it fails, which is the case SPEC §3's rotation-safety rule is about.
-//! A 5xx/429 does not rotate. Override per plan with [`FaultPlan::before_effect`] and
-//! [`FaultPlan::after_effect`].
+//! A refused refresh (`Status`, `RetryAfter`, `SuccessFalse`) does not rotate by default.
+//! Override per plan with [`FaultPlan::before_effect`] and [`FaultPlan::after_effect`], with
+//! one exception: a fault that answers **429 or 503 on [`Endpoint::Refresh`]**
+//! (`Fault::rate_limited`, `Fault::unavailable`, `Fault::Status(429)`, `Fault::Status(503)`,
+//! any `RetryAfter` with those codes) is always applied before the effect, even under
+//! `after_effect()`: SPEC §3 ("429 and 503 on refresh") says the server did not process such a
+//! refresh, so the presented refresh token stays valid and may be sent again. The journal's
+//! [`InjectedFault::timing`] records the timing actually applied.
 //!
 //! On [`Endpoint::Realtime`], `Status`, `RetryAfter` and `DropConnection` hit the HTTP upgrade;
 //! the body faults replace the `authresponse` message (the socket is authenticated anyway and
