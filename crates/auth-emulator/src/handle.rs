@@ -458,14 +458,18 @@ impl Emulator {
     // ---- realtime ----------------------------------------------------------------------
 
     /// Sends a `userevent` to every socket of `user` whose user stream is started; returns how
-    /// many sockets. An object payload gets `"type":"userevent"` added; any other value is
-    /// sent as `{"type":"userevent","data":payload}`.
+    /// many sockets it was queued for. An object payload gets `"type":"userevent"` added; any
+    /// other value is sent as `{"type":"userevent","data":payload}`. A socket whose client has
+    /// stopped reading and whose queue is full does not get it and is closed instead (see the
+    /// crate docs on RealTime).
     pub fn emit_user_event(&self, user: &str, payload: Value) -> usize {
         self.shared.realtime.emit_user(user, &payload)
     }
 
     /// Sends an `accountevent` to every socket bound to `account` (the session's account when
-    /// the socket authenticated) whose account stream is started; returns how many.
+    /// the socket authenticated) whose account stream is started; returns how many it was
+    /// queued for (a full queue closes the socket, as for
+    /// [`emit_user_event`](Self::emit_user_event)).
     pub fn emit_account_event(&self, account: AccountId, payload: Value) -> usize {
         self.shared.realtime.emit_account(account, &payload)
     }

@@ -194,6 +194,14 @@
 //! sockets so a test can exercise reconnects. One journal entry is written per socket, when
 //! its first message has been judged.
 //!
+//! A socket's memory is bounded. Incoming messages over 1 MiB end the connection. Events and
+//! closes wait in a queue of at most 1,024 messages per socket; a client that stops reading
+//! fills it, and then the socket is **closed**, not left open with events silently dropped:
+//! the event that did not fit is not counted by [`Emulator::emit_user_event`], the socket is
+//! unregistered, and after what the client had not read yet comes a close frame with code
+//! 1008 and the reason `outgoing queue full: the client stopped reading` (if the client reads
+//! again within 5 s; otherwise the connection is dropped).
+//!
 //! # The binary
 //!
 //! `cargo run -p auth-emulator -- --port 8080` prints the REST and WebSocket URLs and the
