@@ -20,7 +20,7 @@ use crate::state::{Core, Shared};
 use crate::users::{AccountId, Directory, User};
 
 /// Configures an emulator before it starts. Every setting has a runtime counterpart on
-/// [`Emulator`] except the bind address and the masquerade path.
+/// [`Emulator`] except the bind address, the masquerade path and the journal's limits.
 #[derive(Debug, Clone)]
 #[must_use = "call .start() to run the emulator"]
 pub struct EmulatorBuilder {

@@ -49,19 +49,19 @@ use crate::state::{Shared, lock};
 use crate::users::AccountId;
 
 /// The most messages (events, closes) queued for one socket before it counts as overflowed.
-pub(crate) const QUEUE_LIMIT: usize = 1024;
+const QUEUE_LIMIT: usize = 1024;
 
 /// The close code of a socket whose queue overflowed (1008, policy violation).
-pub(crate) const OVERFLOW_CLOSE_CODE: u16 = close_code::POLICY;
+const OVERFLOW_CLOSE_CODE: u16 = close_code::POLICY;
 
 /// The close reason of a socket whose queue overflowed.
-pub(crate) const OVERFLOW_CLOSE_REASON: &str = "outgoing queue full: the client stopped reading";
+const OVERFLOW_CLOSE_REASON: &str = "outgoing queue full: the client stopped reading";
 
 /// How long a close frame may take to go out before the connection is simply dropped.
-pub(crate) const FAREWELL_TIMEOUT: Duration = Duration::from_secs(5);
+const FAREWELL_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The largest message (and frame) read from a client, as for HTTP bodies (1 MiB).
-pub(crate) const MAX_INCOMING_MESSAGE: usize = 1024 * 1024;
+const MAX_INCOMING_MESSAGE: usize = 1024 * 1024;
 
 /// A command for one socket's task.
 #[derive(Debug)]
