@@ -19,6 +19,12 @@
 //! refresh token is consumed and a client that retries with it gets `invalid_refresh_token`
 //! (SPEC §3 "rotation safety"). Override with [`FaultPlan::before_effect`] /
 //! [`FaultPlan::after_effect`].
+//!
+//! One exception: on [`Endpoint::Refresh`] a fault that answers **429 or 503**
+//! ([`Fault::rate_limited`], [`Fault::unavailable`], `Fault::Status(429 | 503)`) is always
+//! applied before the effect, even in a plan that says [`FaultPlan::after_effect`]: SPEC §3
+//! ("429 and 503 on refresh") says such a refresh was not processed, so its refresh token stays
+//! valid and may be sent again. The journal records the timing actually applied.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -74,6 +80,26 @@ impl Fault {
                 FaultTiming::AfterEffect
             }
         }
+    }
+
+    /// Whether the answer is a 429 or a 503 (a `RetryAfter` status that is not a valid code is
+    /// sent as 503): a refresh answered so was not processed (SPEC §3).
+    fn answers_429_or_503(&self) -> bool {
+        match self {
+            Self::Status(code) => matches!(code, 429 | 503),
+            Self::RetryAfter { status, .. } => matches!(status, 429 | 503) || !(100..=999).contains(status),
+            _ => false,
+        }
+    }
+
+    /// When this fault is applied to a request to `endpoint` under a plan that asked for
+    /// `requested` (`None`: the default): see the module docs.
+    fn timing_on(&self, endpoint: Endpoint, requested: Option<FaultTiming>) -> FaultTiming {
+        if endpoint == Endpoint::Refresh && self.answers_429_or_503() {
+            // SPEC §3 "429 and 503 on refresh": the server did not process it, so no rotation.
+            return FaultTiming::BeforeEffect;
+        }
+        requested.unwrap_or_else(|| self.default_timing())
     }
 
     /// A plan applying this fault to the next `n` requests.
@@ -132,7 +158,9 @@ impl FaultPlan {
         self
     }
 
-    /// Applies the fault after the request had its effect.
+    /// Applies the fault after the request had its effect. Ignored for a 429 or 503 on
+    /// [`Endpoint::Refresh`], which is always applied before it (SPEC §3 "429 and 503 on
+    /// refresh": such a refresh was not processed and does not rotate).
     #[must_use]
     pub fn after_effect(mut self) -> Self {
         self.timing = Some(FaultTiming::AfterEffect);
@@ -166,10 +194,7 @@ impl FaultQueues {
     pub(crate) fn next(&mut self, endpoint: Endpoint) -> Option<InjectedFault> {
         let queue = self.queues.get_mut(&endpoint)?;
         let head = queue.front_mut()?;
-        let injected = InjectedFault {
-            fault: head.fault.clone(),
-            timing: head.timing.unwrap_or_else(|| head.fault.default_timing()),
-        };
+        let injected = InjectedFault { fault: head.fault.clone(), timing: head.fault.timing_on(endpoint, head.timing) };
         head.times -= 1;
         if head.times == 0 {
             queue.pop_front();
@@ -205,6 +230,25 @@ mod tests {
         assert_eq!(next(&mut q), None);
         assert_eq!(q.pending(Endpoint::Login), 1);
         assert_eq!(q.next(Endpoint::Login).map(|f| f.timing), Some(FaultTiming::AfterEffect));
+    }
+
+    #[test]
+    fn a_429_or_503_on_refresh_is_always_before_effect() {
+        let mut q = FaultQueues::default();
+        for fault in [Fault::Status(503), Fault::Status(429), Fault::unavailable(1), Fault::rate_limited(1)] {
+            q.push(Endpoint::Refresh, fault.clone().after_effect());
+            q.push(Endpoint::Login, fault.after_effect());
+        }
+        q.push(Endpoint::Refresh, Fault::RetryAfter { status: 0, seconds: 1 }.after_effect()); // sent as 503
+        q.push(Endpoint::Refresh, Fault::Status(500).after_effect());
+        q.push(Endpoint::Refresh, Fault::RetryAfter { status: 502, seconds: 1 }.after_effect());
+        let timings = |q: &mut FaultQueues, e| std::iter::from_fn(|| q.next(e).map(|f| f.timing)).collect::<Vec<_>>();
+        use FaultTiming::{AfterEffect, BeforeEffect};
+        assert_eq!(
+            timings(&mut q, Endpoint::Refresh),
+            [BeforeEffect, BeforeEffect, BeforeEffect, BeforeEffect, BeforeEffect, AfterEffect, AfterEffect]
+        );
+        assert_eq!(timings(&mut q, Endpoint::Login), [AfterEffect; 4], "only refresh is special");
     }
 
     #[test]

@@ -12,7 +12,7 @@ use tokio::sync::oneshot;
 use crate::clock::ServerClock;
 use crate::endpoint::Endpoint;
 use crate::faults::{FaultPlan, FaultQueues};
-use crate::journal::{Journal, JournalEntry, Outcome};
+use crate::journal::{Journal, JournalEntry, JournalLimits};
 use crate::knobs::{BearerAccountParam, ExpiredTokenStatus, Knobs, MasqueradeMode};
 use crate::server;
 use crate::sessions::{SessionInfo, SessionStore};
@@ -20,7 +20,7 @@ use crate::state::{Core, Shared};
 use crate::users::{AccountId, Directory, User};
 
 /// Configures an emulator before it starts. Every setting has a runtime counterpart on
-/// [`Emulator`] except the bind address and the masquerade path.
+/// [`Emulator`] except the bind address, the masquerade path and the journal's limits.
 #[derive(Debug, Clone)]
 #[must_use = "call .start() to run the emulator"]
 pub struct EmulatorBuilder {
@@ -31,7 +31,7 @@ pub struct EmulatorBuilder {
     masquerade_path: String,
     faults: Vec<(Endpoint, FaultPlan)>,
     event_interval: Option<Duration>,
-    journal_limit: Option<usize>,
+    journal: JournalLimits,
 }
 
 impl Default for EmulatorBuilder {
@@ -44,7 +44,7 @@ impl Default for EmulatorBuilder {
             masquerade_path: "/auth/masquerade".into(),
             faults: Vec::new(),
             event_interval: None,
-            journal_limit: None,
+            journal: JournalLimits::default(),
         }
     }
 }
@@ -150,10 +150,25 @@ impl EmulatorBuilder {
         self
     }
 
-    /// Keeps only the newest `entries` journal entries (default: unbounded). Counters are
-    /// computed from the journal, so they only see what is kept.
+    /// Keeps only the newest `entries` journal entries (default: no limit on the number; the
+    /// [byte budget](Self::journal_byte_budget) applies either way). The named counters
+    /// ([`Emulator::count`], [`Emulator::logins_served`], ...) still count every request;
+    /// [`Emulator::count_where`] and [`Emulator::journal`] see only the entries kept.
     pub fn journal_limit(mut self, entries: usize) -> Self {
-        self.journal_limit = Some(entries);
+        self.journal.entries = Some(entries);
+        self
+    }
+
+    /// Caps what the journal keeps in memory at about `bytes` (default
+    /// [`DEFAULT_JOURNAL_BYTE_BUDGET`](crate::DEFAULT_JOURNAL_BYTE_BUDGET), 8 MiB): when an
+    /// entry would take it over, the oldest entries are dropped. An entry costs its own size
+    /// plus its text, whose fields are cut to
+    /// [`JOURNAL_FIELD_MAX_BYTES`](crate::JOURNAL_FIELD_MAX_BYTES) each; the queue's spare
+    /// capacity can add up to as much again. `usize::MAX` keeps everything; `0` keeps nothing.
+    /// The named counters count every request whatever is kept (see
+    /// [`journal_limit`](Self::journal_limit)).
+    pub fn journal_byte_budget(mut self, bytes: usize) -> Self {
+        self.journal.bytes = bytes;
         self
     }
 
@@ -185,8 +200,7 @@ impl EmulatorBuilder {
             knobs: self.knobs,
             faults,
         };
-        let shared =
-            Arc::new(Shared::new(core, Journal::new(self.journal_limit), self.masquerade_path, self.event_interval));
+        let shared = Arc::new(Shared::new(core, Journal::new(self.journal), self.masquerade_path, self.event_interval));
         let (shutdown, shutdown_rx) = oneshot::channel();
         let server_shared = Arc::clone(&shared);
         let thread = std::thread::Builder::new().name(format!("auth-emulator-{}", addr.port())).spawn(move || {
@@ -385,7 +399,8 @@ impl Emulator {
 
     // ---- journal -----------------------------------------------------------------------
 
-    /// A copy of the journal, oldest first.
+    /// A copy of the journal entries kept, oldest first (see
+    /// [`EmulatorBuilder::journal_byte_budget`]).
     pub fn journal(&self) -> Vec<JournalEntry> {
         self.shared.journal().snapshot()
     }
@@ -397,30 +412,53 @@ impl Emulator {
         self.shared.gauge.reset();
     }
 
-    /// Requests to `endpoint` in the journal, whatever their outcome.
-    pub fn count(&self, endpoint: Endpoint) -> usize {
-        self.count_where(|e| e.endpoint == endpoint)
+    /// What the journal entries kept cost now, in bytes; never more than
+    /// [`journal_byte_budget`](Self::journal_byte_budget).
+    pub fn journal_bytes(&self) -> usize {
+        self.shared.journal().bytes()
     }
 
-    /// Journal entries matching `pred`.
+    /// The journal's byte budget (see [`EmulatorBuilder::journal_byte_budget`]).
+    pub fn journal_byte_budget(&self) -> usize {
+        self.shared.journal().limits().bytes
+    }
+
+    /// How many entries were dropped from the journal to stay within its limits, since start
+    /// or the last [`clear_journal`](Self::clear_journal). While it is 0,
+    /// [`count_where`](Self::count_where) has seen every request.
+    pub fn journal_dropped(&self) -> u64 {
+        self.shared.journal().totals().dropped
+    }
+
+    /// Requests to `endpoint`, whatever their outcome: a running total since start or the last
+    /// [`clear_journal`](Self::clear_journal), dropped entries included.
+    pub fn count(&self, endpoint: Endpoint) -> usize {
+        self.shared.journal().totals().per_endpoint.get(&endpoint).copied().unwrap_or(0)
+    }
+
+    /// Journal entries matching `pred`, among the entries kept (see
+    /// [`journal_dropped`](Self::journal_dropped)).
     pub fn count_where(&self, pred: impl Fn(&JournalEntry) -> bool) -> usize {
         self.shared.journal().count(pred)
     }
 
-    /// Logins that opened a session (including ones whose response a fault then lost).
+    /// Logins that opened a session (including ones whose response a fault then lost); a
+    /// running total like [`count`](Self::count).
     pub fn logins_served(&self) -> usize {
-        self.count_where(|e| e.endpoint == Endpoint::Login && e.outcome == Outcome::Ok)
+        self.shared.journal().totals().logins_served
     }
 
-    /// Refreshes that rotated a session (including ones whose response a fault then lost).
+    /// Refreshes that rotated a session (including ones whose response a fault then lost); a
+    /// running total like [`count`](Self::count).
     pub fn refreshes_served(&self) -> usize {
-        self.count_where(|e| e.endpoint == Endpoint::Refresh && e.outcome == Outcome::Ok)
+        self.shared.journal().totals().refreshes_served
     }
 
     /// Refresh requests that presented an already-consumed refresh token (SPEC §3 says a
-    /// client never does this; a correct client keeps this at 0).
+    /// client never does this; a correct client keeps this at 0); a running total like
+    /// [`count`](Self::count).
     pub fn consumed_refresh_token_reuses(&self) -> usize {
-        self.count_where(|e| e.refresh_token_already_consumed == Some(true))
+        self.shared.journal().totals().consumed_refresh_token_reuses
     }
 
     /// The most auth requests (login, refresh, masquerade) that were in progress at the same
@@ -433,14 +471,18 @@ impl Emulator {
     // ---- realtime ----------------------------------------------------------------------
 
     /// Sends a `userevent` to every socket of `user` whose user stream is started; returns how
-    /// many sockets. An object payload gets `"type":"userevent"` added; any other value is
-    /// sent as `{"type":"userevent","data":payload}`.
+    /// many sockets it was queued for. An object payload gets `"type":"userevent"` added; any
+    /// other value is sent as `{"type":"userevent","data":payload}`. A socket whose client has
+    /// stopped reading and whose queue is full does not get it and is closed instead (see the
+    /// crate docs on RealTime).
     pub fn emit_user_event(&self, user: &str, payload: Value) -> usize {
         self.shared.realtime.emit_user(user, &payload)
     }
 
     /// Sends an `accountevent` to every socket bound to `account` (the session's account when
-    /// the socket authenticated) whose account stream is started; returns how many.
+    /// the socket authenticated) whose account stream is started; returns how many it was
+    /// queued for (a full queue closes the socket, as for
+    /// [`emit_user_event`](Self::emit_user_event)).
     pub fn emit_account_event(&self, account: AccountId, payload: Value) -> usize {
         self.shared.realtime.emit_account(account, &payload)
     }

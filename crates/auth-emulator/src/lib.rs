@@ -123,7 +123,7 @@
 //! | fault | response | default timing |
 //! |---|---|---|
 //! | [`Fault::Status`] | that status, JSON failure body | before |
-//! | [`Fault::RetryAfter`], [`Fault::rate_limited`], [`Fault::unavailable`] | 429/503 with `Retry-After` | before |
+//! | [`Fault::RetryAfter`], [`Fault::rate_limited`], [`Fault::unavailable`] | 429/503 with `Retry-After` | before (always, on refresh) |
 //! | [`Fault::SuccessFalse`] | 200 with `{"success":false,...}` | before |
 //! | [`Fault::GarbageBody`] | 200, bytes that are neither JSON nor UTF-8 | after |
 //! | [`Fault::TruncatedBody`] | 200, the real JSON body cut in half (correct `Content-Length`) | after |
@@ -132,8 +132,14 @@
 //!
 //! So a refresh whose response is lost has **rotated** server-side: its refresh token is
 //! consumed and reusing it fails, which is the case SPEC §3's rotation-safety rule is about.
-//! A 5xx/429 does not rotate. Override per plan with [`FaultPlan::before_effect`] and
-//! [`FaultPlan::after_effect`].
+//! A refused refresh (`Status`, `RetryAfter`, `SuccessFalse`) does not rotate by default.
+//! Override per plan with [`FaultPlan::before_effect`] and [`FaultPlan::after_effect`], with
+//! one exception: a fault that answers **429 or 503 on [`Endpoint::Refresh`]**
+//! (`Fault::rate_limited`, `Fault::unavailable`, `Fault::Status(429)`, `Fault::Status(503)`,
+//! any `RetryAfter` with those codes) is always applied before the effect, even under
+//! `after_effect()`: SPEC §3 ("429 and 503 on refresh") says the server did not process such a
+//! refresh, so the presented refresh token stays valid and may be sent again. The journal's
+//! [`InjectedFault::timing`] records the timing actually applied.
 //!
 //! On [`Endpoint::Realtime`], `Status`, `RetryAfter` and `DropConnection` hit the HTTP upgrade;
 //! the body faults replace the `authresponse` message (the socket is authenticated anyway and
@@ -150,12 +156,23 @@
 //! whether an `Authorization` header was present, the [`AuthScheme`], user, account, token
 //! generation (1 for the login token, +1 per rotation), the [`Outcome`], the injected fault,
 //! the status (`None` for a dropped connection) and, for refreshes, whether the presented
-//! refresh token had already been consumed. Counters are computed from it:
-//! [`Emulator::count`], [`Emulator::count_where`], [`Emulator::logins_served`],
-//! [`Emulator::refreshes_served`], [`Emulator::consumed_refresh_token_reuses`].
-//! [`Emulator::max_concurrent_auth`] is the highest number of login/refresh/masquerade
-//! requests in progress at once (add latency to widen the window). [`Emulator::clear_journal`]
-//! resets all of these.
+//! refresh token had already been consumed.
+//!
+//! Its memory is bounded whatever clients send, so a long-running emulator (the binary,
+//! `ttauth emulator`) cannot be made to grow without end: text fields of client-chosen length
+//! (method, path, query, user) are cut to [`JOURNAL_FIELD_MAX_BYTES`] (256) on a character
+//! boundary, end in `…` and set [`JournalEntry::truncated`]; and the entries kept are capped at
+//! [`DEFAULT_JOURNAL_BYTE_BUDGET`] (8 MiB), oldest dropped first. Change the cap with
+//! [`EmulatorBuilder::journal_byte_budget`] (and the number of entries with
+//! [`EmulatorBuilder::journal_limit`]); [`Emulator::journal_bytes`] and
+//! [`Emulator::journal_dropped`] show where it stands.
+//!
+//! The counters [`Emulator::count`], [`Emulator::logins_served`],
+//! [`Emulator::refreshes_served`] and [`Emulator::consumed_refresh_token_reuses`] are running
+//! totals over every request, so dropped entries never change them;
+//! [`Emulator::count_where`] counts the entries kept. [`Emulator::max_concurrent_auth`] is the
+//! highest number of login/refresh/masquerade requests in progress at once (add latency to
+//! widen the window). [`Emulator::clear_journal`] resets all of these.
 //!
 //! # RealTime
 //!
@@ -177,6 +194,14 @@
 //! sockets so a test can exercise reconnects. One journal entry is written per socket, when
 //! its first message has been judged.
 //!
+//! A socket's memory is bounded. Incoming messages over 1 MiB end the connection. Events and
+//! closes wait in a queue of at most 1,024 messages per socket; a client that stops reading
+//! fills it, and then the socket is **closed**, not left open with events silently dropped:
+//! the event that did not fit is not counted by [`Emulator::emit_user_event`], the socket is
+//! unregistered, and after what the client had not read yet comes a close frame with code
+//! 1008 and the reason `outgoing queue full: the client stopped reading` (if the client reads
+//! again within 5 s; otherwise the connection is dropped).
+//!
 //! # The binary
 //!
 //! `cargo run -p auth-emulator -- --port 8080` prints the REST and WebSocket URLs and the
@@ -184,8 +209,9 @@
 //! `--token-lifetime SECS`, `--refresh-token-lifetime SECS`, `--expired-status 401|403`,
 //! `--clock-offset SECS`, `--latency-ms MS`, `--masquerade-path PATH`,
 //! `--masquerade-issues-tokens`, `--ignore-bearer-account-id`, `--event-interval-ms MS`,
-//! `--journal-limit N`. Library users who do not want clap can turn off the default `cli`
-//! feature.
+//! `--journal-limit N` (default 10,000 entries), `--journal-bytes BYTES` (default
+//! [`DEFAULT_JOURNAL_BYTE_BUDGET`]). Library users who do not want clap can turn off the
+//! default `cli` feature.
 //!
 //! # Assumptions
 //!
@@ -198,7 +224,7 @@
 //! the event message shapes.
 //!
 //! Limits: plain HTTP/1.1 and `ws://` only (no TLS, no HTTP/2), no multipart bodies, and the
-//! journal is unbounded unless [`EmulatorBuilder::journal_limit`] is set.
+//! journal keeps only its newest entries (see [Journal](#journal)).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -223,7 +249,7 @@ mod users;
 pub use endpoint::Endpoint;
 pub use faults::{Fault, FaultPlan, FaultTiming, InjectedFault};
 pub use handle::{Emulator, EmulatorBuilder};
-pub use journal::{AuthScheme, JournalEntry, Outcome};
+pub use journal::{AuthScheme, DEFAULT_JOURNAL_BYTE_BUDGET, JOURNAL_FIELD_MAX_BYTES, JournalEntry, Outcome};
 pub use knobs::{
     BearerAccountParam, DEFAULT_REFRESH_TOKEN_LIFETIME, DEFAULT_TOKEN_LIFETIME, ExpiredTokenStatus, MasqueradeMode,
 };

@@ -86,7 +86,9 @@ pub(crate) fn handle(core: &mut Core, req: &Incoming, now: ServerInstant) -> Han
     }
 
     let lifetimes = core.knobs.lifetimes();
-    let pair = core.sessions.create(&username, account, now, lifetimes);
+    // The session keeps the directory's name, not the request's copy: what lives on after the
+    // request is bounded by the configured users, never by what a client sent.
+    let pair = core.sessions.create(user.username(), account, now, lifetimes);
     Handled::new(Reply::tokens(&pair, &core.clock, None), facts.generation(Some(pair.generation)).outcome(Outcome::Ok))
 }
 

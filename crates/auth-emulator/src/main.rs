@@ -9,7 +9,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use auth_emulator::{BearerAccountParam, Directory, Emulator, ExpiredTokenStatus, MasqueradeMode};
+use auth_emulator::{
+    BearerAccountParam, DEFAULT_JOURNAL_BYTE_BUDGET, Directory, Emulator, ExpiredTokenStatus, MasqueradeMode,
+};
 use clap::Parser;
 
 /// A local emulator of the TeleTracker auth API (REST + RealTime), for tests and demos.
@@ -67,6 +69,10 @@ struct Args {
     /// Keep only this many journal entries in memory.
     #[arg(long, value_name = "N", default_value_t = 10_000)]
     journal_limit: usize,
+
+    /// Keep at most about this many bytes of journal in memory (oldest entries dropped first).
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_JOURNAL_BYTE_BUDGET)]
+    journal_bytes: usize,
 }
 
 /// `--expired-status` values.
@@ -112,7 +118,8 @@ fn main() -> ExitCode {
         } else {
             BearerAccountParam::MustMatch
         })
-        .journal_limit(args.journal_limit);
+        .journal_limit(args.journal_limit)
+        .journal_byte_budget(args.journal_bytes);
     if let Some(ms) = args.event_interval_ms {
         builder = builder.event_interval(Duration::from_millis(ms));
     }

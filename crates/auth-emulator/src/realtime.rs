@@ -16,6 +16,15 @@
 //! upgrade request; `GarbageBody`, `TruncatedBody`, `OversizedBody` and `SuccessFalse` replace
 //! the `authresponse` message (after effect: the connection is authenticated nonetheless and
 //! stays open, except for `SuccessFalse`, which closes it).
+//!
+//! Memory per socket is bounded: incoming messages over [`MAX_INCOMING_MESSAGE`] end the
+//! connection, and what the handle and the timer send waits in a queue of at most
+//! [`QUEUE_LIMIT`] messages. A client that stops reading fills it (once the TCP buffers are
+//! full the socket task cannot send); the next message that does not fit is not queued and the
+//! socket is closed with [`OVERFLOW_CLOSE_CODE`] and [`OVERFLOW_CLOSE_REASON`]: the events are
+//! not silently dropped while the socket stays open. The close frame is sent after what the
+//! client has not read yet, so it sees it only if it reads again within [`FAREWELL_TIMEOUT`];
+//! after that the connection is dropped.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -27,7 +36,8 @@ use axum::http::{Method, StatusCode, request};
 use axum::response::Response;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
-use tokio::sync::mpsc;
+use tokio::sync::mpsc::error::TrySendError;
+use tokio::sync::{mpsc, watch};
 
 use crate::endpoint::Endpoint;
 use crate::faults::{Fault, FaultTiming, InjectedFault};
@@ -37,6 +47,21 @@ use crate::server::ConnCtx;
 use crate::sessions::TokenCheck;
 use crate::state::{Shared, lock};
 use crate::users::AccountId;
+
+/// The most messages (events, closes) queued for one socket before it counts as overflowed.
+const QUEUE_LIMIT: usize = 1024;
+
+/// The close code of a socket whose queue overflowed (1008, policy violation).
+const OVERFLOW_CLOSE_CODE: u16 = close_code::POLICY;
+
+/// The close reason of a socket whose queue overflowed.
+const OVERFLOW_CLOSE_REASON: &str = "outgoing queue full: the client stopped reading";
+
+/// How long a close frame may take to go out before the connection is simply dropped.
+const FAREWELL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The largest message (and frame) read from a client, as for HTTP bodies (1 MiB).
+const MAX_INCOMING_MESSAGE: usize = 1024 * 1024;
 
 /// A command for one socket's task.
 #[derive(Debug)]
@@ -51,7 +76,31 @@ struct Conn {
     account: AccountId,
     user_stream: bool,
     account_stream: bool,
-    tx: mpsc::UnboundedSender<Command>,
+    tx: mpsc::Sender<Command>,
+    /// Set when the queue overflowed: the socket's task closes the socket.
+    overflowed: watch::Sender<bool>,
+}
+
+impl Conn {
+    /// Queues a command; `false` if the socket will not get it. A full queue means the client
+    /// stopped reading: the socket is told to close instead.
+    fn queue(&self, command: Command) -> bool {
+        match self.tx.try_send(command) {
+            Ok(()) => true,
+            Err(TrySendError::Full(_)) => {
+                self.overflowed.send_replace(true);
+                false
+            }
+            Err(TrySendError::Closed(_)) => false,
+        }
+    }
+}
+
+/// The two ends a socket's task keeps.
+#[derive(Debug)]
+struct Mailbox {
+    rx: mpsc::Receiver<Command>,
+    overflowed: watch::Receiver<bool>,
 }
 
 /// The authenticated sockets.
@@ -73,12 +122,15 @@ enum Stream {
 }
 
 impl Registry {
-    fn register(&self, user: &str, account: AccountId, tx: mpsc::UnboundedSender<Command>) -> u64 {
+    fn register(&self, user: &str, account: AccountId) -> (u64, Mailbox) {
+        let (tx, rx) = mpsc::channel(QUEUE_LIMIT);
+        let (overflowed, overflowed_rx) = watch::channel(false);
+        let conn = Conn { user: user.to_owned(), account, user_stream: false, account_stream: false, tx, overflowed };
         let mut inner = lock(&self.inner);
         inner.next_id += 1;
         let id = inner.next_id;
-        inner.conns.insert(id, Conn { user: user.to_owned(), account, user_stream: false, account_stream: false, tx });
-        id
+        inner.conns.insert(id, conn);
+        (id, Mailbox { rx, overflowed: overflowed_rx })
     }
 
     fn unregister(&self, id: u64) {
@@ -94,14 +146,9 @@ impl Registry {
         }
     }
 
-    /// Sends a message to every socket matching `pick`; returns how many.
+    /// Queues a message for every socket matching `pick`; returns how many queued it.
     fn send_where(&self, pick: impl Fn(&Conn) -> bool, text: impl Fn(&Conn) -> String) -> usize {
-        lock(&self.inner)
-            .conns
-            .values()
-            .filter(|c| pick(c))
-            .filter(|c| c.tx.send(Command::Send(text(c))).is_ok())
-            .count()
+        lock(&self.inner).conns.values().filter(|c| pick(c)).filter(|c| c.queue(Command::Send(text(c)))).count()
     }
 
     /// `userevent` to every socket of `user` whose user stream is started.
@@ -122,7 +169,8 @@ impl Registry {
             .conns
             .values()
             .filter(|c| user.is_none_or(|u| c.user == u))
-            .filter(|c| c.tx.send(Command::Close).is_ok())
+            // A socket whose queue is full closes anyway (as overflowed): count it.
+            .filter(|c| c.queue(Command::Close) || !c.overflowed.is_closed())
             .count()
     }
 
@@ -200,7 +248,11 @@ pub(crate) async fn handshake(ctx: ConnCtx, mut parts: request::Parts, meta: Req
         shared.record(meta.entry(facts, fault.clone(), outgoing.status()));
         return outgoing.into_response();
     }
-    upgrade.on_failed_upgrade(|_| {}).on_upgrade(move |socket| connection(ctx, socket, meta, fault))
+    upgrade
+        .max_message_size(MAX_INCOMING_MESSAGE)
+        .max_frame_size(MAX_INCOMING_MESSAGE)
+        .on_failed_upgrade(|_| {})
+        .on_upgrade(move |socket| connection(ctx, socket, meta, fault))
 }
 
 /// The verdict on the first message.
@@ -294,46 +346,49 @@ async fn connection(ctx: ConnCtx, mut socket: WebSocket, meta: RequestMeta, faul
     let session = verdict.session.filter(|_| keep_open);
     // Registered before the reply goes out, so a test that has read `success:true` can emit
     // events to this socket straight away.
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let id = session.as_ref().map(|(user, account, _)| shared.realtime.register(user, *account, tx));
+    let registered = session.as_ref().map(|(user, account, _)| shared.realtime.register(user, *account));
+    let registered_id = registered.as_ref().map(|(id, _)| *id);
     let sent = socket.send(Message::Text(verdict.reply.into())).await;
-    let (Some(id), Some((_, _, elevated)), Ok(())) = (id, session, sent) else {
-        if let Some(id) = id {
+    let (Some((id, mut mailbox)), Some((_, _, elevated)), Ok(())) = (registered, session, sent) else {
+        if let Some(id) = registered_id {
             shared.realtime.unregister(id);
         }
-        let _ = socket.send(close(close_code::POLICY, "authentication failed")).await;
+        let _ = tokio::time::timeout(FAREWELL_TIMEOUT, socket.send(close(close_code::POLICY, "authentication failed")))
+            .await;
         return;
     };
 
+    let away = || close(close_code::AWAY, "emulator shutting down");
+    let overflow = || close(OVERFLOW_CLOSE_CODE, OVERFLOW_CLOSE_REASON);
     let farewell = loop {
-        tokio::select! {
+        let outgoing = tokio::select! {
+            biased;
+            _ = mailbox.overflowed.wait_for(|full| *full) => break Some(overflow()),
+            _ = stop.changed() => break Some(away()),
             incoming = socket.recv() => match incoming {
-                Some(Ok(Message::Text(text))) => {
-                    let reply = on_message(&shared.realtime, id, elevated, text.as_str());
-                    if socket.send(Message::Text(reply.into())).await.is_err() {
-                        break None;
-                    }
-                }
+                Some(Ok(Message::Text(text))) => on_message(&shared.realtime, id, elevated, text.as_str()),
                 Some(Ok(Message::Close(_)) | Err(_)) | None => break None,
-                Some(Ok(_)) => {} // binary, ping, pong: nothing to answer
+                Some(Ok(_)) => continue, // binary, ping, pong: nothing to answer
             },
-            command = rx.recv() => match command {
-                Some(Command::Send(text)) => {
-                    if socket.send(Message::Text(text.into())).await.is_err() {
-                        break None;
-                    }
-                }
-                Some(Command::Close) | None => {
-                    break Some(close(close_code::NORMAL, "closed by the emulator"));
-                }
+            command = mailbox.rx.recv() => match command {
+                Some(Command::Send(text)) => text,
+                Some(Command::Close) | None => break Some(close(close_code::NORMAL, "closed by the emulator")),
             },
-            _ = stop.changed() => break Some(close(close_code::AWAY, "emulator shutting down")),
+        };
+        // Blocks while the client does not read; meanwhile the queue fills up until it
+        // overflows, which ends the wait.
+        tokio::select! {
+            biased;
+            _ = mailbox.overflowed.wait_for(|full| *full) => break Some(overflow()),
+            _ = stop.changed() => break Some(away()),
+            sent = socket.send(Message::Text(outgoing.into())) => if sent.is_err() { break None },
         }
     };
     // Unregistered before the close frame goes out, so counts are exact once a client sees it.
     shared.realtime.unregister(id);
     if let Some(frame) = farewell {
-        let _ = socket.send(frame).await;
+        // Bounded: a client that does not read would otherwise hold this task forever.
+        let _ = tokio::time::timeout(FAREWELL_TIMEOUT, socket.send(frame)).await;
     }
 }
 

@@ -80,3 +80,59 @@ fn a_bad_users_file_is_a_clean_error() {
         .expect("run");
     assert!(!status.success());
 }
+
+/// The resident set size of a process, from `/proc/<pid>/status`.
+#[cfg(target_os = "linux")]
+fn rss_bytes(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("a VmRSS line");
+    kib * 1024
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn the_binary_stays_under_64_mb_after_huge_queries_and_usernames() {
+    const LIMIT: u64 = 64 * 1024 * 1024;
+    let (running, url, _) = start(&["--port", "0"]);
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    let pid = running.0.id();
+    let before = rss_bytes(pid);
+    let agent = crate::support::agent();
+    let started = std::time::Instant::now();
+    let in_time = || started.elapsed() < std::time::Duration::from_secs(120);
+
+    // 3,000 GETs, each with a 60 KB query: every one is journaled (401, no credentials).
+    let query = format!("q={}", "x".repeat(60_000));
+    for _ in 0..3_000 {
+        let resp = agent.get(format!("{url}/reports/call-data?{query}")).call().expect("GET");
+        assert_eq!(resp.status(), 401);
+        assert!(in_time(), "the load took over 2 minutes");
+    }
+    let after_queries = rss_bytes(pid);
+
+    // 150 logins whose username is as large as the 1 MiB body limit allows.
+    let username = "u".repeat(1024 * 1024 - 64);
+    let body = json!({"username": username, "password": "pw"}).to_string();
+    for _ in 0..150 {
+        let resp = agent
+            .post(format!("{url}/auth/login"))
+            .header("Content-Type", "application/json")
+            .send(body.as_bytes())
+            .expect("login");
+        assert_eq!(resp.status(), 401);
+        assert!(in_time(), "the load took over 2 minutes");
+    }
+    let after_logins = rss_bytes(pid);
+    eprintln!(
+        "auth-emulator RSS: {} KiB at start, {} KiB after the queries, {} KiB after the logins",
+        before / 1024,
+        after_queries / 1024,
+        after_logins / 1024
+    );
+    assert!(after_queries < LIMIT, "RSS {after_queries} bytes after the queries");
+    assert!(after_logins < LIMIT, "RSS {after_logins} bytes after the logins");
+}

@@ -1,6 +1,6 @@
 //! Scripted faults on every endpoint, and their before/after-effect timing.
 
-use auth_emulator::{Emulator, Endpoint, Fault, FaultTiming, Outcome};
+use auth_emulator::{Emulator, Endpoint, Fault, FaultPlan, FaultTiming, Outcome};
 use serde_json::{Value, json};
 
 use crate::support::{agent, call_data, login, post_json, raw_exchange, refresh, try_refresh};
@@ -25,6 +25,49 @@ fn a_5xx_on_refresh_is_applied_before_rotation() {
     assert_eq!(faulted.status, Some(502));
     assert_eq!(faulted.user.as_deref(), Some("alice"));
     assert_eq!(faulted.refresh_token_already_consumed, Some(false));
+}
+
+/// Sends `fault` on the next refresh of a fresh session: the answer, then whether the same
+/// refresh token is still good.
+fn refresh_through(fault: impl Into<FaultPlan>, status: u16) -> Emulator {
+    let emu = Emulator::start();
+    let alice = login(&emu, "alice", None);
+    emu.inject(Endpoint::Refresh, fault);
+    let refused = try_refresh(&emu, &alice.refresh_token);
+    assert_eq!(refused.status, status);
+    assert_eq!(refused.json()["success"], false);
+    let again = try_refresh(&emu, &alice.refresh_token);
+    assert_eq!(again.status, 200, "the refresh token survived: {:?}", String::from_utf8_lossy(&again.body));
+    assert_eq!(emu.consumed_refresh_token_reuses(), 0);
+    assert_eq!(emu.refreshes_served(), 1);
+    let faulted = &emu.journal()[1];
+    assert_eq!(faulted.fault.as_ref().map(|f| f.timing), Some(FaultTiming::BeforeEffect));
+    assert_eq!(faulted.refresh_token_already_consumed, Some(false));
+    emu
+}
+
+#[test]
+fn a_503_on_refresh_does_not_rotate_and_the_same_refresh_token_works_after_it() {
+    let emu = refresh_through(Fault::unavailable(2), 503);
+    assert_eq!(emu.journal()[1].outcome, Outcome::Fault(Fault::unavailable(2)));
+}
+
+#[test]
+fn a_429_on_refresh_does_not_rotate_and_the_same_refresh_token_works_after_it() {
+    let emu = refresh_through(Fault::rate_limited(2), 429);
+    assert_eq!(emu.journal()[1].outcome, Outcome::Fault(Fault::rate_limited(2)));
+}
+
+#[test]
+fn a_429_or_503_on_refresh_never_rotates_even_when_scripted_after_effect() {
+    for (fault, status) in [
+        (Fault::Status(503), 503),
+        (Fault::Status(429), 429),
+        (Fault::unavailable(1), 503),
+        (Fault::rate_limited(1), 429),
+    ] {
+        let _ = refresh_through(fault.after_effect(), status);
+    }
 }
 
 #[test]

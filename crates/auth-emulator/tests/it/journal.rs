@@ -3,9 +3,10 @@
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
-use auth_emulator::{AuthScheme, Emulator, Endpoint, Outcome};
+use auth_emulator::{AuthScheme, DEFAULT_JOURNAL_BYTE_BUDGET, Emulator, Endpoint, JOURNAL_FIELD_MAX_BYTES, Outcome};
+use serde_json::json;
 
-use crate::support::{basic, call_data, login, refresh};
+use crate::support::{agent, basic, call_data, login, post_json, refresh, try_refresh};
 
 #[test]
 fn every_request_is_journaled_with_who_and_what() {
@@ -78,6 +79,67 @@ fn journal_limit_keeps_the_newest_entries() {
     }
     let seqs: Vec<u64> = emu.journal().iter().map(|e| e.seq).collect();
     assert_eq!(seqs, [1, 2]);
+}
+
+#[test]
+fn long_client_chosen_fields_are_cut_and_marked_as_truncated() {
+    let emu = Emulator::start();
+    let _ = call_data(&emu, None, &format!("?q={}", "é".repeat(30_000)));
+    let username = "u".repeat(512 * 1024);
+    let resp = post_json(&format!("{}/auth/login", emu.url()), None, &json!({"username": username, "password": "x"}));
+    assert_eq!(resp.status, 401);
+    let _ = call_data(&emu, None, "?short=1");
+
+    let journal = emu.journal();
+    let query = journal[0].query.as_deref().expect("query");
+    assert!(query.len() <= JOURNAL_FIELD_MAX_BYTES && query.starts_with("q=") && query.ends_with('…'), "{query}");
+    assert!(journal[0].truncated);
+    let user = journal[1].user.as_deref().expect("user");
+    assert!(user.len() <= JOURNAL_FIELD_MAX_BYTES && user.starts_with("uuu") && user.ends_with('…'));
+    assert!(journal[1].truncated);
+    assert_eq!(journal[2].query.as_deref(), Some("short=1"));
+    assert!(!journal[2].truncated);
+}
+
+#[test]
+fn the_journal_stays_within_its_byte_budget_and_the_counters_stay_exact() {
+    const BUDGET: usize = 64 * 1024;
+    let emu = Emulator::builder().journal_byte_budget(BUDGET).start();
+    let alice = login(&emu, "alice", None);
+    let next = refresh(&emu, &alice.refresh_token);
+    assert_eq!(try_refresh(&emu, &alice.refresh_token).status, 401, "a reuse");
+    let agent = agent();
+    let query = "x".repeat(20_000);
+    for n in 0..400 {
+        let resp = agent.get(format!("{}/reports/call-data?n={n}&q={query}", emu.url())).call().expect("GET");
+        assert_eq!(resp.status(), 401);
+        assert!(emu.journal_bytes() <= BUDGET, "{} bytes after {n} requests", emu.journal_bytes());
+    }
+    let _ = refresh(&emu, &next.refresh_token);
+
+    let journal = emu.journal();
+    assert!(emu.journal_dropped() > 0);
+    assert_eq!(journal.len() as u64 + emu.journal_dropped(), 404);
+    assert_eq!(journal.last().map(|e| e.endpoint), Some(Endpoint::Refresh), "the newest entry is kept");
+    assert!(journal.windows(2).all(|w| w[0].seq + 1 == w[1].seq), "the oldest are dropped first");
+    // The counters still see the dropped login, refreshes and reuse.
+    assert_eq!(emu.count(Endpoint::Login), 1);
+    assert_eq!(emu.count(Endpoint::Refresh), 3);
+    assert_eq!(emu.count(Endpoint::Api), 400);
+    assert_eq!(emu.logins_served(), 1);
+    assert_eq!(emu.refreshes_served(), 2);
+    assert_eq!(emu.consumed_refresh_token_reuses(), 1);
+    assert_eq!(emu.count_where(|e| e.endpoint == Endpoint::Login), 0, "count_where sees what is kept");
+
+    emu.clear_journal();
+    assert_eq!((emu.journal_bytes(), emu.journal_dropped(), emu.count(Endpoint::Api)), (0, 0, 0));
+}
+
+#[test]
+fn the_default_emulator_has_the_default_byte_budget() {
+    let emu = Emulator::start();
+    assert_eq!(emu.journal_byte_budget(), DEFAULT_JOURNAL_BYTE_BUDGET);
+    assert_eq!(DEFAULT_JOURNAL_BYTE_BUDGET, 8 * 1024 * 1024);
 }
 
 #[test]

@@ -5,7 +5,7 @@ use std::time::Duration;
 use auth_emulator::{AuthScheme, Emulator, Endpoint, Fault, Outcome};
 use serde_json::{Value, json};
 
-use crate::support::{get, login, ws_auth, ws_closed, ws_connect, ws_next_json, ws_next_text, ws_send};
+use crate::support::{eventually, get, login, ws_auth, ws_closed, ws_connect, ws_next_json, ws_next_text, ws_send};
 
 #[test]
 fn a_valid_token_authenticates_the_socket() {
@@ -172,6 +172,48 @@ fn the_event_timer_can_be_set_at_start_and_feeds_account_streams() {
     let event = seen.iter().find(|m| m["type"] == "accountevent").expect("event");
     assert_eq!(event["account_id"], 2001);
     assert!(event["tick"].is_u64());
+}
+
+#[test]
+fn a_client_that_stops_reading_is_closed_with_a_reason_once_its_queue_is_full() {
+    let emu = Emulator::start();
+    let alice = login(&emu, "alice", None);
+    let (mut socket, _) = ws_auth(&emu.ws_url(), &alice.token);
+    ws_send(&mut socket, &json!({"type": "startusereventrequest"}));
+    assert_eq!(ws_next_json(&mut socket)["success"], true);
+
+    // The client reads nothing now: the TCP buffers fill, then the emulator's queue.
+    let payload = json!({"pad": "x".repeat(16 * 1024)});
+    let bound = 10_000;
+    let queued = (0..bound).take_while(|_| emu.emit_user_event("alice", payload.clone()) == 1).count();
+    assert!(queued < bound, "the emulator queued {queued} events for a client that reads nothing");
+    assert!(queued > 1000, "only {queued} events queued before the socket was given up");
+    assert_eq!(emu.emit_user_event("alice", payload), 0, "the socket takes no more");
+    assert!(eventually(|| emu.realtime_connections() == 0), "the socket is still registered");
+
+    // Reading again: events (never more than were queued), then the close frame and its reason.
+    let mut events = 0;
+    let frame = loop {
+        match socket.read() {
+            Ok(tungstenite::Message::Text(_)) => events += 1,
+            Ok(tungstenite::Message::Close(frame)) => break frame.expect("a close frame with a code"),
+            Ok(_) => {}
+            Err(e) => panic!("the socket ended without a close frame after {events} events: {e}"),
+        }
+    };
+    assert!(events <= queued);
+    assert_eq!(u16::from(frame.code), 1008);
+    assert_eq!(frame.reason.as_str(), "outgoing queue full: the client stopped reading");
+}
+
+#[test]
+fn a_message_over_1_mib_ends_the_connection() {
+    let emu = Emulator::start();
+    let mut socket = ws_connect(&emu.ws_url());
+    let _ = socket.send(tungstenite::Message::text("x".repeat(2 * 1024 * 1024)));
+    assert!(ws_closed(&mut socket));
+    assert!(eventually(|| emu.count(Endpoint::Realtime) == 1));
+    assert_eq!(emu.journal().pop().map(|e| e.outcome), Some(Outcome::ClosedBeforeAuth));
 }
 
 #[test]

@@ -2,7 +2,7 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use auth_emulator::Emulator;
 use base64::Engine;
@@ -187,4 +187,17 @@ pub(crate) fn ws_auth(url: &str, token: &str) -> (Socket, Value) {
 /// Whether the server closed the socket (close frame or EOF) before any further text.
 pub(crate) fn ws_closed(socket: &mut Socket) -> bool {
     ws_next_text(socket).is_none()
+}
+
+/// Polls `condition` until it holds or 10 s have passed; returns whether it held. For effects
+/// of the emulator's own tasks that no client can observe directly.
+pub(crate) fn eventually(mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !condition() {
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    true
 }
