@@ -10,7 +10,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use auth_core::{AuthError, Config, Snapshot, TransientCause};
-use auth_store::{ManualClock, MemoryStore};
+use auth_store::{ManualClock, SessionStore};
 use serde_json::Value;
 
 use crate::scenario::{Cause, ErrorKind};
@@ -22,7 +22,12 @@ pub trait Adapter: Sync {
 
     /// Builds a client for `config` reading `clock`, persisting to `store` (loading what it
     /// holds), with a fixed jitter seed.
-    fn connect(&self, config: Config, clock: ManualClock, store: MemoryStore) -> Result<Box<dyn Driver>, Failure>;
+    fn connect(
+        &self,
+        config: Config,
+        clock: ManualClock,
+        store: Arc<dyn SessionStore>,
+    ) -> Result<Box<dyn Driver>, Failure>;
 }
 
 /// An API request for [`Driver::send`].
@@ -140,9 +145,4 @@ pub trait Driver {
 
     /// The client's `Debug` output.
     fn debug(&self) -> String;
-}
-
-/// The scenario's store as the adapters' builders take it (clones share the snapshot).
-pub fn store_of(store: &MemoryStore) -> Arc<dyn auth_store::SessionStore> {
-    Arc::new(store.clone())
 }

@@ -5,11 +5,11 @@ use std::sync::Arc;
 
 use auth_core::{AccountId, Config, Snapshot, verify};
 use auth_reqwest::{Client, Error};
-use auth_store::{ManualClock, MemoryStore};
+use auth_store::{ManualClock, SessionStore};
 use serde_json::Value;
 use tokio::runtime::Runtime;
 
-use crate::driver::{Adapter, ApiRequest, ApiResponse, Driver, Failure, Issued, auth_kind, store_of};
+use crate::driver::{Adapter, ApiRequest, ApiResponse, Driver, Failure, Issued, auth_kind};
 use crate::scenario::ErrorKind;
 
 /// `auth-reqwest`.
@@ -21,12 +21,17 @@ impl Adapter for Reqwest {
         "reqwest"
     }
 
-    fn connect(&self, config: Config, clock: ManualClock, store: MemoryStore) -> Result<Box<dyn Driver>, Failure> {
+    fn connect(
+        &self,
+        config: Config,
+        clock: ManualClock,
+        store: Arc<dyn SessionStore>,
+    ) -> Result<Box<dyn Driver>, Failure> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| Failure::new(&e, ErrorKind::Unknown))?;
-        let builder = Client::builder(config).clock(Arc::new(clock.clone())).store(store_of(&store)).seed(7);
+        let builder = Client::builder(config).clock(Arc::new(clock.clone())).store(store).seed(7);
         let client = runtime.block_on(builder.build()).map_err(|e| failure(&e))?;
         Ok(Box::new(ReqwestDriver { client, clock, runtime }))
     }

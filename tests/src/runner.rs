@@ -3,7 +3,8 @@
 //!
 //! Per run: a fresh emulator for the API and a second one standing for a foreign origin, a
 //! `ManualClock` moved together with the API emulator's clock, a `MemoryStore` that survives
-//! restarts, and a driver of the adapter. Each step runs under `catch_unwind`; the whole run on
+//! restarts (each save may take client time, [`Setup::save_takes`]), and a driver of the
+//! adapter (two, for scenarios of clients sharing a store). Each step runs under `catch_unwind`; the whole run on
 //! a thread of its own with a watchdog, so a panic or a hang is reported with the scenario, the
 //! adapter and the step.
 
@@ -11,9 +12,9 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::time::{Duration, Instant};
 
-use auth_core::{AccountId, Config, ConfigBuilder, Password, Scheme};
+use auth_core::{AccountId, Config, ConfigBuilder, Password, RefreshPolicy, Scheme, Snapshot};
 use auth_emulator::{Emulator, Endpoint, Outcome};
-use auth_store::{ManualClock, MemoryStore};
+use auth_store::{Clock, ManualClock, MemoryStore, SessionStore, StoreError, StoreGuard};
 use serde_json::Value;
 
 use crate::driver::{Adapter, ApiRequest, ApiResponse, Driver, Failure};
@@ -87,10 +88,38 @@ pub fn config(setup: &Setup, base: &str, with_password: bool) -> Result<Config, 
     if setup.account_per_request {
         builder = builder.account_per_request();
     }
+    if let Some(seconds) = setup.auth_timeout_secs {
+        let mut policy = RefreshPolicy::default();
+        policy.auth_timeout = Duration::from_secs(seconds);
+        builder = builder.refresh_policy(policy);
+    }
     builder.account_switch(setup.switch.clone()).build().map_err(|e| Failure::new(&e, ErrorKind::Config))
 }
 
-fn emulator(setup: &Setup) -> Emulator {
+/// The scenario's store: a `MemoryStore` whose saves take `save_takes` of client time.
+#[derive(Debug)]
+struct TimedStore {
+    inner: MemoryStore,
+    clock: ManualClock,
+    save_takes: Duration,
+}
+
+impl SessionStore for TimedStore {
+    fn load(&self) -> Result<Option<Snapshot>, StoreError> {
+        self.inner.load()
+    }
+
+    fn save(&self, snapshot: &Snapshot) -> Result<(), StoreError> {
+        self.clock.advance(self.save_takes);
+        self.inner.save(snapshot)
+    }
+
+    fn lock(&self) -> Result<StoreGuard, StoreError> {
+        self.inner.lock()
+    }
+}
+
+fn emulator(setup: &Setup, clock: &ManualClock) -> Emulator {
     let knobs = &setup.emulator;
     let mut builder = Emulator::builder()
         .token_lifetime(Duration::from_secs(knobs.token_lifetime))
@@ -104,15 +133,25 @@ fn emulator(setup: &Setup) -> Emulator {
             builder = builder.endpoint_latency(endpoint, latency);
         }
     }
-    builder.start()
+    let emulator = builder.start();
+    if knobs.auth_answer_takes_secs > 0 {
+        let takes = Duration::from_secs(knobs.auth_answer_takes_secs);
+        for endpoint in [Endpoint::Login, Endpoint::Refresh, Endpoint::Masquerade] {
+            let clock = clock.clone();
+            emulator.on_request(endpoint, move || clock.advance(takes));
+        }
+    }
+    emulator
 }
 
 /// One run in progress.
 struct Run<'a> {
     scenario: &'a Scenario,
     adapter: &'static dyn Adapter,
-    // Declared before the emulators: the client goes first, then the servers.
+    // Declared before the emulators: the clients go first, then the servers.
     driver: Option<Box<dyn Driver>>,
+    /// A second client on the same store, kept aside ([`Step::SecondClient`]).
+    aside: Option<Box<dyn Driver>>,
     emu: Emulator,
     foreign: Emulator,
     clock: ManualClock,
@@ -130,13 +169,15 @@ impl<'a> Run<'a> {
     ) -> Result<Summary, Vec<String>> {
         let started = Instant::now();
         let setup = &scenario.setup;
+        let clock = ManualClock::starting_now();
         let mut run = Run {
             scenario: &scenario,
             adapter,
             driver: None,
-            emu: emulator(setup),
+            aside: None,
+            emu: emulator(setup, &clock),
             foreign: Emulator::start(),
-            clock: ManualClock::starting_now(),
+            clock,
             store: MemoryStore::new(),
             secrets: Secrets::default(),
             shown: Vec::new(),
@@ -175,15 +216,30 @@ impl<'a> Run<'a> {
             texts: run.shown.len(),
             elapsed: started.elapsed(),
         };
-        // The client goes before the emulators.
+        // The clients go before the emulators.
         drop(run.driver.take());
+        drop(run.aside.take());
         if problems.is_empty() { Ok(summary) } else { Err(problems) }
+    }
+
+    /// The store as the clients see it.
+    fn store(&self) -> Arc<dyn SessionStore> {
+        Arc::new(TimedStore {
+            inner: self.store.clone(),
+            clock: self.clock.clone(),
+            save_takes: Duration::from_secs(self.scenario.setup.save_takes_secs),
+        })
+    }
+
+    /// Builds a client against `base`.
+    fn connect(&self, base: &str, password: bool) -> Result<Box<dyn Driver>, Failure> {
+        config(&self.scenario.setup, base, password)
+            .and_then(|config| self.adapter.connect(config, self.clock.clone(), self.store()))
     }
 
     /// Builds the client; `Ok(false)` when the scenario expects the configuration refused.
     fn start(&mut self) -> Result<bool, String> {
-        let built = config(&self.scenario.setup, &self.emu.url(), true)
-            .and_then(|config| self.adapter.connect(config, self.clock.clone(), self.store.clone()));
+        let built = self.connect(&self.emu.url(), true);
         match (built, self.scenario.refused_at_build) {
             (Ok(driver), None) => {
                 self.driver = Some(driver);
@@ -253,6 +309,29 @@ impl<'a> Run<'a> {
                 self.emu.advance_clock(Duration::from_secs(*seconds));
                 Ok(())
             }
+            Step::StepWall(seconds) => {
+                self.clock.step_wall(time::Duration::seconds(*seconds));
+                Ok(())
+            }
+            Step::SecondClient => {
+                let built = self.connect(&self.emu.url(), true);
+                self.aside = self.judge_done(number, built, &Expect::Ok)?;
+                Ok(())
+            }
+            Step::SwapClients => {
+                std::mem::swap(&mut self.driver, &mut self.aside);
+                Ok(())
+            }
+            Step::RestartAgainstForeign(expect) => {
+                drop(self.driver.take());
+                let built = self.connect(&self.foreign.url(), true);
+                self.driver = self.judge_done(number, built, expect)?;
+                Ok(())
+            }
+            Step::ForeignRequests(expected) => match self.foreign.journal().len() {
+                n if n == *expected => Ok(()),
+                n => Err(format!("the foreign origin received {n} requests, expected {expected}")),
+            },
             Step::Inject(endpoint, plan) => {
                 self.emu.inject(*endpoint, plan.clone());
                 Ok(())
@@ -294,8 +373,7 @@ impl<'a> Run<'a> {
             }
             Step::Restart { password, expect } => {
                 drop(self.driver.take());
-                let built = config(&self.scenario.setup, &self.emu.url(), *password)
-                    .and_then(|config| self.adapter.connect(config, self.clock.clone(), self.store.clone()));
+                let built = self.connect(&self.emu.url(), *password);
                 if let Some(driver) = self.judge_done(number, built, expect)? {
                     self.driver = Some(driver);
                 }

@@ -25,6 +25,8 @@ pub const STALE: u64 = 3300;
 pub const EXPIRED: u64 = 3700;
 /// Seconds past the backoff after one or two transient failures (at most 1 s, then 2 s).
 pub const BACKOFF: u64 = 3;
+/// A year, in seconds: how far the client's wall clock is stepped (SPEC §3a).
+pub const YEAR: i64 = 365 * 86_400;
 
 /// What part of the contract a scenario exercises; the closing note counts per category.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -59,11 +61,15 @@ pub enum Category {
     Persistence,
     /// Many callers at once: single flight.
     Concurrency,
+    /// SPEC §3a: the client's wall clock stepped either way; slow stores.
+    WallClock,
+    /// SPEC §3, §3a: two clients sharing one store; a store that belongs to another server.
+    Sharing,
 }
 
 impl Category {
     /// Every category, in table order.
-    pub const ALL: [Category; 15] = [
+    pub const ALL: [Category; 17] = [
         Category::Login,
         Category::Refresh,
         Category::AccountSwitch,
@@ -79,6 +85,8 @@ impl Category {
         Category::Origin,
         Category::Persistence,
         Category::Concurrency,
+        Category::WallClock,
+        Category::Sharing,
     ];
 }
 
@@ -109,6 +117,9 @@ pub struct EmulatorKnobs {
     /// Real latency added to login, refresh and masquerade, milliseconds (default 0); widens
     /// the window in which concurrent callers could race.
     pub auth_latency_ms: u64,
+    /// Client time that passes while login, refresh and masquerade are at the server, seconds
+    /// (default 0): the runner advances the client's manual clock when such a request arrives.
+    pub auth_answer_takes_secs: u64,
 }
 
 impl Default for EmulatorKnobs {
@@ -120,6 +131,7 @@ impl Default for EmulatorKnobs {
             clock_offset: 0,
             masquerade_mode: MasqueradeMode::Rebind,
             auth_latency_ms: 0,
+            auth_answer_takes_secs: 0,
         }
     }
 }
@@ -141,6 +153,10 @@ pub struct Setup {
     pub switch: AccountSwitch,
     /// The emulator's knobs.
     pub emulator: EmulatorKnobs,
+    /// The policy's `auth_timeout`, seconds (default: the library's).
+    pub auth_timeout_secs: Option<u64>,
+    /// Client time each save to the store takes, seconds (default 0): a slow disk.
+    pub save_takes_secs: u64,
 }
 
 impl Setup {
@@ -153,6 +169,8 @@ impl Setup {
             account_per_request: false,
             switch: AccountSwitch::Relogin,
             emulator: EmulatorKnobs::default(),
+            auth_timeout_secs: None,
+            save_takes_secs: 0,
         }
     }
 
@@ -245,6 +263,27 @@ impl Setup {
     #[must_use]
     pub fn auth_latency_ms(mut self, ms: u64) -> Self {
         self.emulator.auth_latency_ms = ms;
+        self
+    }
+
+    /// Client time that passes while an auth request is at the server, seconds.
+    #[must_use]
+    pub fn auth_answer_takes(mut self, seconds: u64) -> Self {
+        self.emulator.auth_answer_takes_secs = seconds;
+        self
+    }
+
+    /// The client's `auth_timeout`, seconds.
+    #[must_use]
+    pub fn auth_timeout(mut self, seconds: u64) -> Self {
+        self.auth_timeout_secs = Some(seconds);
+        self
+    }
+
+    /// Client time each save to the store takes, seconds.
+    #[must_use]
+    pub fn save_takes(mut self, seconds: u64) -> Self {
+        self.save_takes_secs = seconds;
         self
     }
 
@@ -380,6 +419,19 @@ pub enum Step {
     Advance(u64),
     /// Moves only the emulator's clock: tokens die server-side before the client expects.
     AdvanceServer(u64),
+    /// Steps only the client's wall clock, by this many seconds either way (NTP, a resumed VM);
+    /// its monotonic clock and the server's clock do not move.
+    StepWall(i64),
+    /// Builds a second client on the same store and clock (another process sharing the
+    /// session), kept aside until [`Step::SwapClients`].
+    SecondClient,
+    /// Makes the client kept aside the one the steps use, and the current one the aside.
+    SwapClients,
+    /// Drops the client and builds one for the same user against the *foreign* origin, on the
+    /// same store (a session file reused with another server).
+    RestartAgainstForeign(Expect),
+    /// Asserts how many requests the foreign origin has received.
+    ForeignRequests(usize),
     /// Queues a fault for the next request(s) to an endpoint.
     Inject(Endpoint, FaultPlan),
     /// Revokes every session of the scenario's user.
@@ -490,6 +542,31 @@ pub fn advance(seconds: u64) -> Step {
 /// Moves only the server's clock forward by `seconds`.
 pub fn advance_server(seconds: u64) -> Step {
     Step::AdvanceServer(seconds)
+}
+
+/// Steps only the client's wall clock by `seconds` (negative: backwards).
+pub fn step_wall(seconds: i64) -> Step {
+    Step::StepWall(seconds)
+}
+
+/// Builds a second client on the same store, kept aside.
+pub fn second_client() -> Step {
+    Step::SecondClient
+}
+
+/// Swaps the client in use with the one kept aside.
+pub fn swap_clients() -> Step {
+    Step::SwapClients
+}
+
+/// Rebuilds the client against the foreign origin, on the same store.
+pub fn restart_against_foreign(expect: Expect) -> Step {
+    Step::RestartAgainstForeign(expect)
+}
+
+/// Asserts the foreign origin's request count.
+pub fn foreign_requests(count: usize) -> Step {
+    Step::ForeignRequests(count)
 }
 
 /// Queues `plan` (a `Fault`, or `fault.times(n)`) on `endpoint`.

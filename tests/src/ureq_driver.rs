@@ -1,11 +1,13 @@
 //! The blocking adapter's driver: `auth_ureq::Client`, clones on threads for bursts.
 
+use std::sync::Arc;
+
 use auth_core::{AccountId, Config, Snapshot, verify};
-use auth_store::{ManualClock, MemoryStore};
+use auth_store::{ManualClock, SessionStore};
 use auth_ureq::{Client, Error};
 use serde_json::Value;
 
-use crate::driver::{Adapter, ApiRequest, ApiResponse, Driver, Failure, Issued, auth_kind, store_of};
+use crate::driver::{Adapter, ApiRequest, ApiResponse, Driver, Failure, Issued, auth_kind};
 use crate::scenario::ErrorKind;
 
 /// `auth-ureq`.
@@ -17,10 +19,15 @@ impl Adapter for Ureq {
         "ureq"
     }
 
-    fn connect(&self, config: Config, clock: ManualClock, store: MemoryStore) -> Result<Box<dyn Driver>, Failure> {
+    fn connect(
+        &self,
+        config: Config,
+        clock: ManualClock,
+        store: Arc<dyn SessionStore>,
+    ) -> Result<Box<dyn Driver>, Failure> {
         let client = Client::builder(config)
-            .clock(std::sync::Arc::new(clock.clone()))
-            .store(store_of(&store))
+            .clock(Arc::new(clock.clone()))
+            .store(store)
             .seed(7)
             .build()
             .map_err(|e| failure(&e))?;

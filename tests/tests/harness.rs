@@ -2,8 +2,10 @@
 //! ureq driver wrapped in a saboteur) must make an otherwise passing scenario fail, with the
 //! adapter, the scenario and the right complaint in the report.
 
+use std::sync::Arc;
+
 use auth_core::Config;
-use auth_store::{ManualClock, MemoryStore};
+use auth_store::{ManualClock, SessionStore};
 use auth_ureq::ureq;
 use conformance::{Adapter, ApiRequest, ApiResponse, Driver, ErrorKind, Failure, Issued, Ureq, run, scenario};
 
@@ -42,7 +44,12 @@ impl Adapter for Saboteur {
         "saboteur"
     }
 
-    fn connect(&self, config: Config, clock: ManualClock, store: MemoryStore) -> Result<Box<dyn Driver>, Failure> {
+    fn connect(
+        &self,
+        config: Config,
+        clock: ManualClock,
+        store: Arc<dyn SessionStore>,
+    ) -> Result<Box<dyn Driver>, Failure> {
         let origin = config.base_url().origin();
         Ok(Box::new(Sabotaged { inner: Ureq.connect(config, clock, store)?, how: self.0, origin }))
     }

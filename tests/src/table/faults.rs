@@ -115,12 +115,34 @@ pub fn refresh_500_keeps_the_valid_token_serving() -> Scenario {
     refresh_refused_transiently(Fault::Status(500))
 }
 
-/// `Retry-After: 120` on refresh: the valid token serves; no auth request before 120 s.
+/// `Retry-After: 120` on refresh: the valid token serves; no auth request before 120 s; then
+/// the same refresh token, not spent by a refresh the server did not process, rotates.
 pub fn refresh_429_honours_retry_after_while_the_token_serves() -> Scenario {
     refresh_meets(Fault::rate_limited(120))
         .steps([advance(100), get(served_gen(1001, 1)), counts(1, 1, 0, 3)])
-        .steps([advance(30), get(served_gen(1001, 1)), counts(2, 1, 0, 4)])
-        .budget(7)
+        .steps([advance(30), get(served_gen(1001, 1)), counts(1, 2, 0, 4), get(served_gen(1001, 2))])
+        .budget(8)
+}
+
+/// A session continued from a store holds no password. A refresh answered 503 (or 429) was not
+/// processed, so its refresh token is not spent: it is sent again after the backoff and the
+/// session lives on (SPEC §3), where spending it would have ended the session.
+fn refresh_unprocessed_without_a_password(fault: Fault, cause: Cause) -> Scenario {
+    Scenario::new(Category::RefreshFault, Setup::bearer(ALICE))
+        .steps([get(served_gen(1001, 1)), restart_without_password(), advance(EXPIRED)])
+        .steps([inject(Endpoint::Refresh, fault), get(unavailable(cause)), counts(1, 1, 0, 1)])
+        .steps([advance(BACKOFF), get(served_gen(1001, 2)), counts(1, 2, 0, 2)])
+        .budget(5)
+}
+
+/// A 503 on refresh leaves the refresh token unspent.
+pub fn refresh_503_keeps_the_refresh_token_of_a_session_without_password() -> Scenario {
+    refresh_unprocessed_without_a_password(Fault::Status(503), Cause::Server)
+}
+
+/// A 429 on refresh leaves the refresh token unspent.
+pub fn refresh_429_keeps_the_refresh_token_of_a_session_without_password() -> Scenario {
+    refresh_unprocessed_without_a_password(Fault::rate_limited(2), Cause::RateLimited)
 }
 
 /// Garbage after the rotation: recovered by relogin.

@@ -5,8 +5,9 @@
 //! The files follow SPEC.md: `login` (§2), `refresh` (§3), `switch` (§4), `schemes` (§1, Basic
 //! and Integrator), `realtime` (§6), `faults` (the fault matrix on login, refresh and
 //! masquerade, §3–§5), `expiry` (§5a: 401 vs 403; faults on the API itself; the clock rule of
-//! §3), `origin` (credentials stay on the API's origin), `store` (restarts) and `concurrency`
-//! (single flight).
+//! §3), `origin` (credentials stay on the API's origin), `store` (restarts), `concurrency`
+//! (single flight), `wallclock` (SPEC §3a: a stepped wall clock, a slow store) and `sharing`
+//! (SPEC §3, §3a: two clients on one store, a store of another server).
 
 mod concurrency;
 mod expiry;
@@ -16,8 +17,10 @@ mod origin;
 mod realtime;
 mod refresh;
 mod schemes;
+mod sharing;
 mod store;
 mod switch;
+mod wallclock;
 
 pub use concurrency::*;
 pub use expiry::*;
@@ -27,8 +30,10 @@ pub use origin::*;
 pub use realtime::*;
 pub use refresh::*;
 pub use schemes::*;
+pub use sharing::*;
 pub use store::*;
 pub use switch::*;
+pub use wallclock::*;
 
 use crate::scenario::Scenario;
 
@@ -115,6 +120,8 @@ macro_rules! for_each_scenario {
             refresh_dropped_connection_after_rotation_recovers_by_relogin,
             refresh_of_a_revoked_session_means_relogin,
             refresh_500_with_an_expired_token_surfaces_a_transient_error,
+            refresh_503_keeps_the_refresh_token_of_a_session_without_password,
+            refresh_429_keeps_the_refresh_token_of_a_session_without_password,
             // Fault matrix: masquerade
             masquerade_500_leaves_the_switch_pending,
             masquerade_429_honours_retry_after,
@@ -158,6 +165,14 @@ macro_rules! for_each_scenario {
             concurrent_first_requests_share_one_login,
             concurrent_requests_on_an_expired_token_share_one_refresh,
             concurrent_requests_on_a_stale_token_refresh_once,
+            // The client's wall clock and slow stores (SPEC §3a)
+            wall_clock_a_year_ahead_and_back_never_wedges_the_session,
+            wall_clock_a_year_ahead_neither_expires_nor_refreshes_the_token,
+            wall_clock_a_year_behind_never_sends_an_expired_token,
+            a_slow_save_never_discards_a_good_refresh_answer,
+            // Sharing a store (SPEC §3, §3a)
+            a_second_client_never_presents_a_refresh_token_the_first_spent,
+            a_stored_session_never_reaches_another_server,
         }
     };
 }

@@ -261,3 +261,72 @@ fn two_processes_on_one_file_refresh_once() {
     assert_eq!(api.len(), 3);
     assert!(api.iter().all(|e| e.status == Some(200)));
 }
+
+/// The child half of `a_process_never_presents_a_refresh_token_another_process_spent`: loads
+/// the stored session, says `child-ready` on stdout, waits for a line on stdin, then sends one
+/// request. Runs only when the parent sets the environment.
+#[test]
+fn child_process_that_waits_entry() {
+    let (Ok(url), Ok(path), Ok(at)) = (
+        std::env::var("AUTH_UREQ_WAITING_CHILD_URL"),
+        std::env::var("AUTH_UREQ_WAITING_CHILD_STORE"),
+        std::env::var("AUTH_UREQ_WAITING_CHILD_NOW"),
+    ) else {
+        return;
+    };
+    let now = time::OffsetDateTime::from_unix_timestamp_nanos(at.parse().unwrap()).unwrap();
+    let config = auth_core::Config::bearer(&url, ALICE, auth_core::Password::new(ALICE_PASSWORD)).build().unwrap();
+    let client = auth_ureq::Client::builder(config)
+        .clock(Arc::new(auth_store::ManualClock::new(now)))
+        .store(file_store(std::path::Path::new(&path)))
+        .build()
+        .unwrap();
+    assert!(client.snapshot().unwrap().has_refresh_token(), "the child holds the refresh token in memory");
+    // Straight to the pipe: the test harness's output capture would hold a `println!` back.
+    let mut stdout = std::io::stdout().lock();
+    std::io::Write::write_all(&mut stdout, b"child-ready\n").unwrap();
+    std::io::Write::flush(&mut stdout).unwrap();
+    drop(stdout);
+    let mut go = String::new();
+    std::io::stdin().read_line(&mut go).unwrap();
+    let request = http::Request::get(format!("{url}{CALL_DATA}")).body(()).unwrap();
+    assert_eq!(client.send(request).unwrap().status(), StatusCode::OK);
+}
+
+/// SPEC §3: the spend of a refresh token is seen by every sharer. Another process loaded the
+/// session (refresh token included) before this one spent it and lost the answer; it must then
+/// log in rather than present the spent token.
+#[test]
+fn a_process_never_presents_a_refresh_token_another_process_spent() {
+    use std::io::{BufRead, BufReader, Write};
+
+    let s = Scenario::new();
+    let path = temp_dir("spent-across-processes").join("session.json");
+    let parent = s.client_with_store(s.alice(), file_store(&path));
+    parent.send(s.get(CALL_DATA)).unwrap();
+    s.advance(TO_STALE);
+
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "store::child_process_that_waits_entry", "--nocapture", "--test-threads=1"])
+        .env("AUTH_UREQ_WAITING_CHILD_URL", s.emu.url())
+        .env("AUTH_UREQ_WAITING_CHILD_STORE", &path)
+        .env("AUTH_UREQ_WAITING_CHILD_NOW", s.clock.now().wall().unix_timestamp_nanos().to_string())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    // The harness may have started the line with the test's name.
+    assert!(lines.any(|line| line.unwrap().ends_with("child-ready")), "the child never got ready");
+
+    // The parent spends the refresh token; the server rotates, the answer is lost.
+    s.emu.inject(Endpoint::Refresh, auth_emulator::Fault::DropConnection);
+    assert_eq!(parent.send(s.get(CALL_DATA)).unwrap().status(), StatusCode::OK);
+    assert_eq!(s.count(Endpoint::Refresh), 1);
+
+    writeln!(child.stdin.take().unwrap(), "go").unwrap();
+    assert!(child.wait().unwrap().success(), "the child process failed");
+    assert_eq!(s.emu.consumed_refresh_token_reuses(), 0, "the child presented the spent refresh token");
+    assert_eq!(s.count(Endpoint::Refresh), 1);
+    assert_eq!(s.count(Endpoint::Login), 2, "the child logged in instead");
+}

@@ -10,5 +10,6 @@ mod password;
 mod realtime;
 mod request;
 mod secrets;
+mod stored;
 mod support;
 mod token;

@@ -163,7 +163,7 @@ fn a_bearer_request_binds_the_session_to_the_pinned_account() {
 }
 
 #[test]
-fn a_session_file_shared_across_accounts_is_moved_to_the_pinned_one() {
+fn a_session_file_made_for_one_account_is_refused_under_another() {
     let emu = Emulator::start();
     let state = temp_dir("request-switch").join("bob.json").to_string_lossy().into_owned();
     let run = |extra: &[&str]| {
@@ -174,10 +174,11 @@ fn a_session_file_shared_across_accounts_is_moved_to_the_pinned_one() {
     };
     let out = run(&["--account", "2002", CALL_DATA]);
     assert_eq!(json(&out.stdout)["served"]["account_id"], 2002);
+    // SPEC §3a: a stored session belongs to one account; its tokens never serve another.
     let out = run(&["--account", "2003", "--account-switch", "masquerade", CALL_DATA]);
-    assert_eq!(out.exit, Exit::Success, "{}", out.stderr);
-    assert_eq!(json(&out.stdout)["served"]["account_id"], 2003);
-    assert_eq!((emu.count(Endpoint::Login), emu.count(Endpoint::Masquerade)), (1, 1));
+    assert_eq!(out.exit, Exit::Usage, "{}", out.stderr);
+    assert!(out.stderr.contains("account 2002"), "{}", out.stderr);
+    assert_eq!((emu.count(Endpoint::Login), emu.count(Endpoint::Masquerade), emu.count(Endpoint::Api)), (1, 0, 1));
 }
 
 #[test]
