@@ -1,9 +1,10 @@
 //! The file store: one JSON file, atomic replacement, owner-only permissions, an OS lock.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use auth_core::Snapshot;
 
@@ -17,7 +18,8 @@ use crate::{SessionStore, StoreError, StoreGuard};
 ///   on Unix): the snapshot holds the tokens.
 /// - [`lock`](SessionStore::lock) takes an exclusive OS lock on `<file>.lock` (a separate file,
 ///   because the data file is replaced on every save). The lock is released when the guard
-///   drops or the process dies, so a killed process never wedges the others.
+///   drops or the process dies, so a killed process never wedges the others; a stopped or slow
+///   one makes them wait no longer than they asked to ([`StoreError::Busy`]).
 #[derive(Debug)]
 pub struct FileStore {
     path: PathBuf,
@@ -25,6 +27,12 @@ pub struct FileStore {
 }
 
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// The first pause between two attempts at a held lock; it doubles up to [`MAX_LOCK_PAUSE`].
+/// The OS has no portable "lock with timeout", so a held lock is polled: short pauses first,
+/// since a refresh usually ends within milliseconds.
+const FIRST_LOCK_PAUSE: Duration = Duration::from_millis(1);
+const MAX_LOCK_PAUSE: Duration = Duration::from_millis(50);
 
 impl FileStore {
     /// A store at `path`. Nothing is touched until the first call; missing parent
@@ -45,6 +53,33 @@ impl FileStore {
     fn io(&self, operation: &'static str, path: &Path) -> impl FnOnce(io::Error) -> StoreError {
         let path = path.to_path_buf();
         move |source| StoreError::Io { operation, path, source }
+    }
+
+    /// Takes the OS lock on `file`, polling while another holder keeps it, until `wait` has
+    /// passed.
+    fn wait_for_lock(&self, file: &File, wait: Duration) -> Result<(), StoreError> {
+        // No deadline when `wait` does not fit after now: wait for as long as it takes.
+        let deadline = Instant::now().checked_add(wait);
+        let mut pause = FIRST_LOCK_PAUSE;
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(()),
+                Err(TryLockError::WouldBlock) => {}
+                Err(TryLockError::Error(err)) => return Err(self.io("lock", &self.lock_path)(err)),
+            }
+            let nap = match deadline {
+                None => pause,
+                Some(deadline) => {
+                    let remaining = deadline.saturating_duration_since(Instant::now());
+                    if remaining.is_zero() {
+                        return Err(StoreError::Busy { path: self.lock_path.clone(), waited: wait });
+                    }
+                    pause.min(remaining)
+                }
+            };
+            std::thread::sleep(nap);
+            pause = pause.saturating_mul(2).min(MAX_LOCK_PAUSE);
+        }
     }
 
     fn create_parent(&self) -> Result<(), StoreError> {
@@ -115,14 +150,14 @@ impl SessionStore for FileStore {
         })
     }
 
-    fn lock(&self) -> Result<StoreGuard, StoreError> {
+    fn lock(&self, wait: Duration) -> Result<StoreGuard, StoreError> {
         self.create_parent()?;
         let file = private_options()
             .create(true)
             .truncate(false)
             .open(&self.lock_path)
             .map_err(self.io("open the lock file", &self.lock_path))?;
-        file.lock().map_err(self.io("lock", &self.lock_path))?;
+        self.wait_for_lock(&file, wait)?;
         Ok(StoreGuard::new(file))
     }
 }
@@ -131,6 +166,8 @@ impl SessionStore for FileStore {
 mod tests {
     use super::*;
     use crate::memory::tests::snapshot;
+
+    const FOREVER: Duration = Duration::MAX;
 
     fn temp_dir(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("auth-store-{name}-{}", std::process::id()));
@@ -165,7 +202,7 @@ mod tests {
         let dir = temp_dir("perms");
         let store = FileStore::new(dir.join("session.json"));
         store.save(&snapshot(1, "t")).unwrap();
-        drop(store.lock().unwrap());
+        drop(store.lock(FOREVER).unwrap());
         for file in ["session.json", "session.json.lock"] {
             let mode = fs::metadata(dir.join(file)).unwrap().permissions().mode() & 0o777;
             assert_eq!(mode, 0o600, "{file}");
@@ -191,11 +228,57 @@ mod tests {
         let dir = temp_dir("lock");
         let a = FileStore::new(dir.join("session.json"));
         let b = FileStore::new(dir.join("session.json"));
-        let guard = a.lock().unwrap();
+        let guard = a.lock(FOREVER).unwrap();
         let probe = OpenOptions::new().write(true).open(&b.lock_path).unwrap();
         assert!(probe.try_lock().is_err(), "a second holder must wait");
         drop(guard);
         assert!(probe.try_lock().is_ok(), "released on drop");
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_lock_held_by_another_open_file_longer_than_the_wait_is_a_busy_error_naming_the_lock_file() {
+        let dir = temp_dir("busy");
+        let holder = FileStore::new(dir.join("session.json"));
+        let _held = holder.lock(FOREVER).unwrap();
+        let err = FileStore::new(dir.join("session.json")).lock(Duration::from_millis(200)).unwrap_err();
+        assert!(matches!(err, StoreError::Busy { ref path, .. } if *path == holder.lock_path), "{err:?}");
+        let message = err.to_string();
+        assert!(message.contains("session store busy"), "{message}");
+        assert!(message.contains(&holder.lock_path.display().to_string()), "{message}");
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_released_file_lock_is_taken_after_a_busy_error() {
+        let dir = temp_dir("busy-then-free");
+        let holder = FileStore::new(dir.join("session.json"));
+        let waiter = FileStore::new(dir.join("session.json"));
+        let held = holder.lock(FOREVER).unwrap();
+        assert!(matches!(waiter.lock(Duration::ZERO), Err(StoreError::Busy { .. })));
+        drop(held);
+        assert!(waiter.lock(Duration::ZERO).is_ok());
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_waiter_within_its_bound_gets_the_file_lock_when_the_holder_releases_it() {
+        let dir = temp_dir("wait-then-take");
+        let held = FileStore::new(dir.join("session.json")).lock(FOREVER).unwrap();
+        let waiter = {
+            let store = FileStore::new(dir.join("session.json"));
+            std::thread::spawn(move || store.lock(Duration::from_secs(60)).map(drop))
+        };
+        std::thread::sleep(Duration::from_millis(20)); // Let the waiter start polling.
+        drop(held);
+        waiter.join().unwrap().unwrap();
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn an_unbounded_wait_takes_a_free_file_lock_without_overflowing() {
+        let dir = temp_dir("forever");
+        assert!(FileStore::new(dir.join("session.json")).lock(FOREVER).is_ok());
         fs::remove_dir_all(dir).unwrap();
     }
 }

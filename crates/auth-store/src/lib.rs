@@ -15,7 +15,8 @@
 //! The protocol an adapter follows when [`auth_core::Session::wants_transmit`] says an auth
 //! exchange is due:
 //!
-//! 1. `let _guard = store.lock()?;` (blocks until no other holder refreshes),
+//! 1. `let _guard = store.lock(auth_timeout)?;` (waits while another holder refreshes, at most
+//!    `auth_timeout`, then fails with [`StoreError::Busy`] — SPEC.md §3a),
 //! 2. `if let Some(s) = store.load()? { session.adopt(s, now); }`,
 //! 3. if the session still wants it, send `poll_transmit`'s request, feed the answer, and
 //!    `store.save(&snapshot)` for each [`auth_core::Event::TokensUpdated`],
@@ -46,7 +47,8 @@ mod file;
 mod memory;
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 pub use adapter_error::AdapterError;
 pub use auth_core::Snapshot;
@@ -65,9 +67,13 @@ pub trait SessionStore: Send + Sync + fmt::Debug {
     /// never a mix, even if the process dies half-way.
     fn save(&self, snapshot: &Snapshot) -> Result<(), StoreError>;
 
-    /// Takes the store's exclusive lock, waiting for other holders (in this process or
-    /// another) to release it. Held around every login or refresh; released on drop.
-    fn lock(&self) -> Result<StoreGuard, StoreError>;
+    /// Takes the store's exclusive lock, waiting at most `wait` for another holder (in this
+    /// process or another) to release it; then fails with [`StoreError::Busy`]. Held around
+    /// every login or refresh; released on drop.
+    ///
+    /// A `wait` too large to add to the current instant (e.g. [`Duration::MAX`]) waits for as
+    /// long as it takes.
+    fn lock(&self, wait: Duration) -> Result<StoreGuard, StoreError>;
 }
 
 /// Proof of holding a store's lock; dropping it releases the lock.
@@ -112,4 +118,64 @@ pub enum StoreError {
         /// What is wrong, without the content.
         reason: String,
     },
+    /// Another holder kept the store's lock for longer than the caller would wait (SPEC.md §3a):
+    /// a login or refresh in progress elsewhere, or a process stopped while holding it.
+    #[error(
+        "session store busy: another client has held the lock on {} for more than {} (a login or \
+         refresh in progress, or a stopped process); try again, or check for a stuck process",
+        store_name(path),
+        Seconds(*waited)
+    )]
+    Busy {
+        /// The lock file; empty for a store without one ([`MemoryStore`]).
+        path: PathBuf,
+        /// How long the caller was willing to wait.
+        waited: Duration,
+    },
+}
+
+/// How a message names a store: its file, or what it is when it has none.
+fn store_name(path: &Path) -> String {
+    if path.as_os_str().is_empty() { "the in-memory store".to_owned() } else { path.display().to_string() }
+}
+
+/// A duration as people read it in a message: "2 s", "1.5 s", "200 ms".
+struct Seconds(Duration);
+
+impl fmt::Display for Seconds {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let millis = self.0.as_millis();
+        if millis < 1000 {
+            write!(f, "{millis} ms")
+        } else if millis.is_multiple_of(1000) {
+            write!(f, "{} s", millis / 1000)
+        } else {
+            let fraction = format!("{:03}", millis % 1000);
+            write!(f, "{}.{} s", millis / 1000, fraction.trim_end_matches('0'))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn busy(path: &str, waited: Duration) -> String {
+        StoreError::Busy { path: path.into(), waited }.to_string()
+    }
+
+    #[test]
+    fn a_busy_error_says_what_holds_the_lock_for_how_long_and_what_to_do() {
+        let message = busy("/home/u/.local/state/ttauth/s.json.lock", Duration::from_secs(2));
+        assert!(message.starts_with("session store busy: "), "{message}");
+        assert!(message.contains("the lock on /home/u/.local/state/ttauth/s.json.lock for more than 2 s"), "{message}");
+        assert!(message.contains("try again"), "{message}");
+    }
+
+    #[test]
+    fn a_busy_wait_is_written_in_the_unit_people_read() {
+        assert!(busy("x", Duration::from_millis(200)).contains("more than 200 ms"));
+        assert!(busy("x", Duration::from_millis(1500)).contains("more than 1.5 s"));
+        assert!(busy("x", Duration::from_millis(2050)).contains("more than 2.05 s"));
+    }
 }
