@@ -10,6 +10,8 @@ use auth_core::Snapshot;
 
 use crate::{SessionStore, StoreError, StoreGuard};
 
+mod corrupt;
+
 /// Stores a session snapshot in one file, e.g. `~/.local/state/ttauth/session.json`.
 ///
 /// - Writes go to a temporary file in the same directory, are flushed to disk, and replace
@@ -115,15 +117,18 @@ impl SessionStore for FileStore {
         };
         serde_json::from_slice(&bytes).map(Some).map_err(|err| StoreError::Corrupt {
             path: self.path.clone(),
-            // serde_json's messages name positions and expectations, not the content.
-            reason: err.to_string(),
+            // Never serde's message: it quotes what it found, and that is a token.
+            reason: corrupt::describe(&bytes, &err),
         })
     }
 
     fn save(&self, snapshot: &Snapshot) -> Result<(), StoreError> {
         self.create_parent()?;
-        let json = serde_json::to_vec_pretty(snapshot)
-            .map_err(|err| StoreError::Corrupt { path: self.path.clone(), reason: err.to_string() })?;
+        // Cannot fail for a snapshot (string keys, no maps); if it ever did, serde's message
+        // could quote a token, so it is not passed on.
+        let json = serde_json::to_vec_pretty(snapshot).map_err(|_| {
+            self.io("serialize the snapshot for", &self.path)(io::Error::other("the snapshot cannot be serialized"))
+        })?;
         let name = self.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let temp = self.path.with_file_name(format!(
             ".{name}.{}.{}.tmp",
@@ -163,122 +168,4 @@ impl SessionStore for FileStore {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::memory::tests::snapshot;
-
-    const FOREVER: Duration = Duration::MAX;
-
-    fn temp_dir(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("auth-store-{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        dir
-    }
-
-    #[test]
-    fn load_of_a_missing_file_is_none() {
-        let store = FileStore::new(temp_dir("missing").join("session.json"));
-        assert!(store.load().unwrap().is_none());
-    }
-
-    #[test]
-    fn save_then_load_round_trips_and_replaces() {
-        let dir = temp_dir("roundtrip");
-        let store = FileStore::new(dir.join("nested/session.json"));
-        store.save(&snapshot(1, "first")).unwrap();
-        store.save(&snapshot(2, "second")).unwrap();
-        let loaded = store.load().unwrap().unwrap();
-        assert_eq!(loaded, snapshot(2, "second"));
-        // No temporary files are left behind.
-        let names: Vec<_> = fs::read_dir(dir.join("nested")).unwrap().map(|e| e.unwrap().file_name()).collect();
-        assert_eq!(names, vec![std::ffi::OsString::from("session.json")]);
-        fs::remove_dir_all(dir).unwrap();
-    }
-
-    #[cfg(unix)]
-    #[test]
-    fn files_are_owner_only() {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = temp_dir("perms");
-        let store = FileStore::new(dir.join("session.json"));
-        store.save(&snapshot(1, "t")).unwrap();
-        drop(store.lock(FOREVER).unwrap());
-        for file in ["session.json", "session.json.lock"] {
-            let mode = fs::metadata(dir.join(file)).unwrap().permissions().mode() & 0o777;
-            assert_eq!(mode, 0o600, "{file}");
-        }
-        fs::remove_dir_all(dir).unwrap();
-    }
-
-    #[test]
-    fn a_corrupt_file_is_a_typed_error_without_its_content() {
-        let dir = temp_dir("corrupt");
-        fs::create_dir_all(&dir).unwrap();
-        fs::write(dir.join("session.json"), "{\"token\": \"tok-secret-value\"").unwrap();
-        let err = FileStore::new(dir.join("session.json")).load().unwrap_err();
-        assert!(matches!(err, StoreError::Corrupt { .. }));
-        assert!(!err.to_string().contains("tok-secret-value"), "{err}");
-        fs::remove_dir_all(dir).unwrap();
-    }
-
-    #[test]
-    fn the_lock_is_exclusive_between_open_files() {
-        // Two stores on one path stand for two processes: OS file locks conflict between
-        // separately opened files even within one process.
-        let dir = temp_dir("lock");
-        let a = FileStore::new(dir.join("session.json"));
-        let b = FileStore::new(dir.join("session.json"));
-        let guard = a.lock(FOREVER).unwrap();
-        let probe = OpenOptions::new().write(true).open(&b.lock_path).unwrap();
-        assert!(probe.try_lock().is_err(), "a second holder must wait");
-        drop(guard);
-        assert!(probe.try_lock().is_ok(), "released on drop");
-        fs::remove_dir_all(dir).unwrap();
-    }
-
-    #[test]
-    fn a_lock_held_by_another_open_file_longer_than_the_wait_is_a_busy_error_naming_the_lock_file() {
-        let dir = temp_dir("busy");
-        let holder = FileStore::new(dir.join("session.json"));
-        let _held = holder.lock(FOREVER).unwrap();
-        let err = FileStore::new(dir.join("session.json")).lock(Duration::from_millis(200)).unwrap_err();
-        assert!(matches!(err, StoreError::Busy { ref path, .. } if *path == holder.lock_path), "{err:?}");
-        let message = err.to_string();
-        assert!(message.contains("session store busy"), "{message}");
-        assert!(message.contains(&holder.lock_path.display().to_string()), "{message}");
-        fs::remove_dir_all(dir).unwrap();
-    }
-
-    #[test]
-    fn a_released_file_lock_is_taken_after_a_busy_error() {
-        let dir = temp_dir("busy-then-free");
-        let holder = FileStore::new(dir.join("session.json"));
-        let waiter = FileStore::new(dir.join("session.json"));
-        let held = holder.lock(FOREVER).unwrap();
-        assert!(matches!(waiter.lock(Duration::ZERO), Err(StoreError::Busy { .. })));
-        drop(held);
-        assert!(waiter.lock(Duration::ZERO).is_ok());
-        fs::remove_dir_all(dir).unwrap();
-    }
-
-    #[test]
-    fn a_waiter_within_its_bound_gets_the_file_lock_when_the_holder_releases_it() {
-        let dir = temp_dir("wait-then-take");
-        let held = FileStore::new(dir.join("session.json")).lock(FOREVER).unwrap();
-        let waiter = {
-            let store = FileStore::new(dir.join("session.json"));
-            std::thread::spawn(move || store.lock(Duration::from_secs(60)).map(drop))
-        };
-        std::thread::sleep(Duration::from_millis(20)); // Let the waiter start polling.
-        drop(held);
-        waiter.join().unwrap().unwrap();
-        fs::remove_dir_all(dir).unwrap();
-    }
-
-    #[test]
-    fn an_unbounded_wait_takes_a_free_file_lock_without_overflowing() {
-        let dir = temp_dir("forever");
-        assert!(FileStore::new(dir.join("session.json")).lock(FOREVER).is_ok());
-        fs::remove_dir_all(dir).unwrap();
-    }
-}
+mod tests;

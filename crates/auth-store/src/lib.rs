@@ -111,11 +111,15 @@ pub enum StoreError {
         source: std::io::Error,
     },
     /// The file exists but does not hold a snapshot this version understands.
-    #[error("session store: {} does not hold a valid session snapshot ({reason})", path.display())]
+    #[error(
+        "session store: {} does not hold a valid session snapshot: {reason}; delete the file and log in again",
+        path.display()
+    )]
     Corrupt {
         /// The file concerned.
         path: PathBuf,
-        /// What is wrong, without the content.
+        /// What is wrong and where, in fixed words ("not JSON (line 3, column 5)", "missing
+        /// field `token`"): never a value from the file, which may be a token.
         reason: String,
     },
     /// Another holder kept the store's lock for longer than the caller would wait (SPEC.md §3a):
