@@ -8,7 +8,9 @@
 //! - [`FileStore`]: one JSON file, written atomically (temporary file, `fsync`, rename),
 //!   readable by its owner only, with an OS file lock beside it, so that two processes sharing
 //!   the file never refresh the same session twice: the one that waited re-reads the file and
-//!   adopts the newer token ([`auth_core::Session::adopt`]).
+//!   adopts the newer token ([`auth_core::Session::adopt`]). Like ssh, it refuses a file or
+//!   directory another user could have put in place or could replace (SPEC.md §3a), and says
+//!   what to fix.
 //! - [`MemoryStore`]: the same semantics in memory, for tests and for several clients in one
 //!   process.
 //!
@@ -43,16 +45,17 @@
 mod adapter_error;
 mod clock;
 pub mod coordinator;
+mod error;
 mod file;
 mod memory;
 
 use std::fmt;
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use adapter_error::AdapterError;
 pub use auth_core::Snapshot;
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::{Insecurity, StoreError};
 pub use file::FileStore;
 pub use memory::MemoryStore;
 
@@ -92,94 +95,5 @@ impl StoreGuard {
 impl fmt::Debug for StoreGuard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("StoreGuard")
-    }
-}
-
-/// A store operation failed. The message names the file and the operation, never its content.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum StoreError {
-    /// Reading, writing, renaming or locking failed.
-    #[error("session store: cannot {operation} {}: {source}", path.display())]
-    Io {
-        /// What was being done.
-        operation: &'static str,
-        /// The file concerned.
-        path: PathBuf,
-        /// The OS error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The file exists but does not hold a snapshot this version understands.
-    #[error(
-        "session store: {} does not hold a valid session snapshot: {reason}; delete the file and log in again",
-        path.display()
-    )]
-    Corrupt {
-        /// The file concerned.
-        path: PathBuf,
-        /// What is wrong and where, in fixed words ("not JSON (line 3, column 5)", "missing
-        /// field `token`"): never a value from the file, which may be a token.
-        reason: String,
-    },
-    /// Another holder kept the store's lock for longer than the caller would wait (SPEC.md §3a):
-    /// a login or refresh in progress elsewhere, or a process stopped while holding it.
-    #[error(
-        "session store busy: another client has held the lock on {} for more than {} (a login or \
-         refresh in progress, or a stopped process); try again, or check for a stuck process",
-        store_name(path),
-        Seconds(*waited)
-    )]
-    Busy {
-        /// The lock file; empty for a store without one ([`MemoryStore`]).
-        path: PathBuf,
-        /// How long the caller was willing to wait.
-        waited: Duration,
-    },
-}
-
-/// How a message names a store: its file, or what it is when it has none.
-fn store_name(path: &Path) -> String {
-    if path.as_os_str().is_empty() { "the in-memory store".to_owned() } else { path.display().to_string() }
-}
-
-/// A duration as people read it in a message: "2 s", "1.5 s", "200 ms".
-struct Seconds(Duration);
-
-impl fmt::Display for Seconds {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let millis = self.0.as_millis();
-        if millis < 1000 {
-            write!(f, "{millis} ms")
-        } else if millis.is_multiple_of(1000) {
-            write!(f, "{} s", millis / 1000)
-        } else {
-            let fraction = format!("{:03}", millis % 1000);
-            write!(f, "{}.{} s", millis / 1000, fraction.trim_end_matches('0'))
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn busy(path: &str, waited: Duration) -> String {
-        StoreError::Busy { path: path.into(), waited }.to_string()
-    }
-
-    #[test]
-    fn a_busy_error_says_what_holds_the_lock_for_how_long_and_what_to_do() {
-        let message = busy("/home/u/.local/state/ttauth/s.json.lock", Duration::from_secs(2));
-        assert!(message.starts_with("session store busy: "), "{message}");
-        assert!(message.contains("the lock on /home/u/.local/state/ttauth/s.json.lock for more than 2 s"), "{message}");
-        assert!(message.contains("try again"), "{message}");
-    }
-
-    #[test]
-    fn a_busy_wait_is_written_in_the_unit_people_read() {
-        assert!(busy("x", Duration::from_millis(200)).contains("more than 200 ms"));
-        assert!(busy("x", Duration::from_millis(1500)).contains("more than 1.5 s"));
-        assert!(busy("x", Duration::from_millis(2050)).contains("more than 2.05 s"));
     }
 }
