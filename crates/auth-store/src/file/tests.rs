@@ -248,3 +248,267 @@ fn an_empty_file_is_called_empty() {
     let (err, _) = load_error(&dir, "");
     assert!(err.to_string().contains("the file is empty"), "{err}");
 }
+
+// --- What the store does not trust (SPEC.md §3a) ---------------------------------------------
+
+#[cfg(unix)]
+mod hostile {
+    use std::os::unix::fs::{PermissionsExt, symlink};
+    use std::process::Command;
+
+    use super::*;
+    use crate::Insecurity;
+
+    fn chmod(path: &Path, mode: u32) {
+        fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    fn mode_of(path: &Path) -> u32 {
+        fs::metadata(path).unwrap().permissions().mode() & 0o7777
+    }
+
+    fn is_root() -> bool {
+        rustix::process::geteuid().is_root()
+    }
+
+    /// Gives `path` to the user `nobody` (65534): only root can.
+    fn give_away(path: &Path) {
+        std::os::unix::fs::chown(path, Some(65534), Some(65534)).unwrap();
+    }
+
+    fn refusal(result: Result<impl std::fmt::Debug, StoreError>) -> (PathBuf, Insecurity, String) {
+        match result {
+            Err(err @ StoreError::Insecure { .. }) => {
+                let message = err.to_string();
+                let StoreError::Insecure { path, problem } = err else { unreachable!() };
+                (path, problem, message)
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_directory_the_store_creates_is_owner_only() {
+        let dir = TempDir::new("created-0700");
+        FileStore::new(dir.join("a/b/c/session.json")).save(&snapshot(1, "t")).unwrap();
+        for created in ["a", "a/b", "a/b/c"] {
+            assert_eq!(mode_of(&dir.join(created)), 0o700, "{created}");
+        }
+    }
+
+    #[test]
+    fn a_group_writable_directory_is_refused_with_how_to_fix_it() {
+        let dir = TempDir::new("group-writable");
+        chmod(&dir.0, 0o770);
+        let (path, problem, message) = refusal(FileStore::new(dir.join("session.json")).load());
+        assert_eq!((path.as_path(), problem), (dir.0.as_path(), Insecurity::DirectoryWritableByOthers));
+        assert!(message.contains(&format!("run `chmod go-w {}`", dir.0.display())), "{message}");
+    }
+
+    #[test]
+    fn a_sticky_world_writable_directory_like_tmp_is_refused_too() {
+        let dir = TempDir::new("sticky");
+        chmod(&dir.0, 0o1777);
+        let (_, problem, _) = refusal(FileStore::new(dir.join("session.json")).load());
+        assert_eq!(problem, Insecurity::DirectoryWritableByOthers);
+    }
+
+    #[test]
+    fn a_directory_others_can_write_is_refused_by_save_and_lock_before_anything_is_written() {
+        let dir = TempDir::new("writable-save-lock");
+        chmod(&dir.0, 0o757);
+        let store = FileStore::new(dir.join("session.json"));
+        assert_eq!(refusal(store.save(&snapshot(1, "tok-secret"))).1, Insecurity::DirectoryWritableByOthers);
+        assert_eq!(refusal(store.lock(FOREVER)).1, Insecurity::DirectoryWritableByOthers);
+        assert!(names_in(&dir.0).is_empty(), "{:?}", names_in(&dir.0));
+    }
+
+    #[test]
+    fn a_directory_owned_by_another_user_is_refused() {
+        let dir = TempDir::new("foreign-dir");
+        // Root can give a directory away; anyone else finds `/` owned by someone else (root).
+        let foreign = if is_root() {
+            give_away(&dir.0);
+            dir.0.clone()
+        } else {
+            PathBuf::from("/")
+        };
+        let (path, problem, message) = refusal(FileStore::new(foreign.join("session.json")).load());
+        assert_eq!((path, problem), (foreign, Insecurity::OwnedByAnotherUser));
+        assert!(message.contains("owned by another user; keep the session in a file and directory of your own"));
+    }
+
+    #[test]
+    fn a_symbolic_link_in_place_of_the_lock_file_is_refused_and_its_target_left_alone() {
+        let dir = TempDir::new("lock-link");
+        let target = dir.join("elsewhere");
+        fs::write(&target, "someone else's file").unwrap();
+        symlink(&target, dir.join("session.json.lock")).unwrap();
+        let (path, problem, message) = refusal(FileStore::new(dir.join("session.json")).lock(FOREVER));
+        assert_eq!((path, problem), (dir.join("session.json.lock"), Insecurity::SymbolicLink));
+        assert!(message.contains("symbolic link"), "{message}");
+        assert_eq!(fs::read_to_string(&target).unwrap(), "someone else's file");
+        assert!(fs::File::open(&target).unwrap().try_lock().is_ok(), "the target was not locked");
+    }
+
+    #[test]
+    fn a_dangling_link_in_place_of_the_lock_file_creates_nothing_where_it_points() {
+        let dir = TempDir::new("lock-dangling");
+        symlink(dir.join("planted"), dir.join("session.json.lock")).unwrap();
+        let (_, problem, _) = refusal(FileStore::new(dir.join("session.json")).lock(FOREVER));
+        assert_eq!(problem, Insecurity::SymbolicLink);
+        assert!(!dir.join("planted").exists());
+    }
+
+    #[test]
+    fn a_lock_file_others_can_open_is_refused_with_how_to_fix_it() {
+        let dir = TempDir::new("lock-open");
+        let store = FileStore::new(dir.join("session.json"));
+        drop(store.lock(FOREVER).unwrap());
+        chmod(&store.lock_path, 0o644);
+        let (path, problem, message) = refusal(store.lock(FOREVER));
+        assert_eq!((path.as_path(), problem), (store.lock_path.as_path(), Insecurity::AccessibleToOthers));
+        assert!(message.contains(&format!("run `chmod 600 {}`", store.lock_path.display())), "{message}");
+    }
+
+    #[test]
+    fn a_lock_file_of_another_user_is_refused() {
+        if !is_root() {
+            return; // Only root can give a file away; CI runs as root.
+        }
+        let dir = TempDir::new("lock-foreign");
+        let store = FileStore::new(dir.join("session.json"));
+        drop(store.lock(FOREVER).unwrap());
+        give_away(&store.lock_path);
+        assert_eq!(refusal(store.lock(FOREVER)).1, Insecurity::OwnedByAnotherUser);
+    }
+
+    #[test]
+    fn a_symbolic_link_in_place_of_the_session_file_is_refused() {
+        let dir = TempDir::new("file-link");
+        let store = FileStore::new(dir.join("real.json"));
+        store.save(&snapshot(1, "t")).unwrap();
+        symlink(dir.join("real.json"), dir.join("session.json")).unwrap();
+        let (path, problem, _) = refusal(FileStore::new(dir.join("session.json")).load());
+        assert_eq!((path, problem), (dir.join("session.json"), Insecurity::SymbolicLink));
+    }
+
+    #[test]
+    fn a_fifo_in_place_of_the_session_file_is_refused_without_blocking() {
+        let dir = TempDir::new("file-fifo");
+        let status = Command::new("mkfifo").arg(dir.join("session.json")).status().unwrap();
+        assert!(status.success());
+        // Opening a FIFO for reading would wait for a writer; the store never does.
+        let (_, problem, message) = refusal(FileStore::new(dir.join("session.json")).load());
+        assert_eq!(problem, Insecurity::NotARegularFile);
+        assert!(message.contains("not a regular file; remove it, or point the store at another path"), "{message}");
+    }
+
+    #[test]
+    fn a_directory_in_place_of_the_session_file_is_refused() {
+        let dir = TempDir::new("file-dir");
+        fs::create_dir(dir.join("session.json")).unwrap();
+        assert_eq!(refusal(FileStore::new(dir.join("session.json")).load()).1, Insecurity::NotARegularFile);
+    }
+
+    #[test]
+    fn a_session_file_others_can_write_is_refused() {
+        let dir = TempDir::new("file-writable");
+        let store = FileStore::new(dir.join("session.json"));
+        store.save(&snapshot(1, "t")).unwrap();
+        chmod(store.path(), 0o622);
+        let (path, problem, _) = refusal(store.load());
+        assert_eq!((path.as_path(), problem), (store.path(), Insecurity::AccessibleToOthers));
+    }
+
+    #[test]
+    fn a_session_file_others_can_only_read_is_still_loaded() {
+        // Others could not plant a session through it, and the next save is owner-only again.
+        let dir = TempDir::new("file-readable");
+        let store = FileStore::new(dir.join("session.json"));
+        store.save(&snapshot(1, "t")).unwrap();
+        chmod(store.path(), 0o644);
+        assert_eq!(store.load().unwrap(), Some(snapshot(1, "t")));
+        store.save(&snapshot(2, "t")).unwrap();
+        assert_eq!(mode_of(store.path()), 0o600);
+    }
+
+    #[test]
+    fn a_session_file_of_another_user_is_refused() {
+        if !is_root() {
+            return; // Only root can give a file away; CI runs as root.
+        }
+        let dir = TempDir::new("file-foreign");
+        let store = FileStore::new(dir.join("session.json"));
+        store.save(&snapshot(1, "t")).unwrap();
+        give_away(store.path());
+        assert_eq!(refusal(store.load()).1, Insecurity::OwnedByAnotherUser);
+    }
+}
+
+// --- Size ------------------------------------------------------------------------------------
+
+#[test]
+fn a_session_file_over_one_mebibyte_is_refused_unread() {
+    let dir = TempDir::new("too-large");
+    let path = dir.join("session.json");
+    fs::write(&path, vec![b' '; (1 << 20) + 1]).unwrap();
+    let err = FileStore::new(&path).load().unwrap_err();
+    assert!(matches!(err, StoreError::TooLarge { ref path, limit: 1_048_576 } if *path == dir.join("session.json")));
+    assert!(err.to_string().contains("is larger than 1 MiB, so it is not a session snapshot"), "{err}");
+}
+
+#[test]
+fn a_session_file_of_exactly_one_mebibyte_is_read() {
+    let dir = TempDir::new("at-limit");
+    let mut text = serde_json::to_string(&snapshot(1, "t")).unwrap();
+    text.push_str(&" ".repeat((1 << 20) - text.len()));
+    fs::write(dir.join("session.json"), text).unwrap();
+    assert_eq!(FileStore::new(dir.join("session.json")).load().unwrap(), Some(snapshot(1, "t")));
+}
+
+// --- Leftovers of a crash --------------------------------------------------------------------
+
+/// Leaves a file named `name` in `dir`, last modified `age` ago.
+fn leave(dir: &TempDir, name: &str, age: Duration) {
+    let file = fs::File::create(dir.join(name)).unwrap();
+    file.set_modified(std::time::SystemTime::now() - age).unwrap();
+}
+
+const AN_HOUR: Duration = Duration::from_secs(3600);
+
+#[test]
+fn a_temporary_file_left_by_a_crashed_save_is_removed_when_the_lock_is_taken() {
+    let dir = TempDir::new("stale-temp");
+    leave(&dir, ".session.json.4242.7.tmp", AN_HOUR);
+    let _held = FileStore::new(dir.join("session.json")).lock(FOREVER).unwrap();
+    assert_eq!(names_in(&dir.0), ["session.json.lock"]);
+}
+
+#[test]
+fn a_recent_temporary_file_is_left_alone_since_a_save_may_be_writing_it() {
+    let dir = TempDir::new("fresh-temp");
+    leave(&dir, ".session.json.4242.8.tmp", Duration::ZERO);
+    let _held = FileStore::new(dir.join("session.json")).lock(FOREVER).unwrap();
+    assert_eq!(names_in(&dir.0), [".session.json.4242.8.tmp", "session.json.lock"]);
+}
+
+#[test]
+fn old_files_that_only_resemble_temporary_files_are_left_alone() {
+    let dir = TempDir::new("lookalikes");
+    let lookalikes = [
+        ".other.json.4242.7.tmp",
+        ".session.json.tmp",
+        ".session.json.x.7.tmp",
+        "session.json.4242.7.tmp",
+        "notes.txt",
+    ];
+    for name in lookalikes {
+        leave(&dir, name, AN_HOUR);
+    }
+    let _held = FileStore::new(dir.join("session.json")).lock(FOREVER).unwrap();
+    let mut expected: Vec<_> = lookalikes.iter().map(|n| n.to_string()).collect();
+    expected.push("session.json.lock".into());
+    expected.sort();
+    assert_eq!(names_in(&dir.0), expected);
+}
