@@ -215,7 +215,9 @@ impl Driver {
         let shared = Arc::clone(&self.shared);
         let loaded = match shared.store() {
             Some(store) => {
-                let lock = blocking(store, |store| store.lock()).await.inspect_err(|e| shared.note_store_error(e))?;
+                let wait = shared.auth_timeout;
+                let lock =
+                    blocking(store, move |store| store.lock(wait)).await.inspect_err(|e| shared.note_store_error(e))?;
                 self.exchange.set_store_lock(Some(lock));
                 Some(blocking(store, |store| store.load()).await)
             }

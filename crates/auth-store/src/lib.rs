@@ -8,14 +8,17 @@
 //! - [`FileStore`]: one JSON file, written atomically (temporary file, `fsync`, rename),
 //!   readable by its owner only, with an OS file lock beside it, so that two processes sharing
 //!   the file never refresh the same session twice: the one that waited re-reads the file and
-//!   adopts the newer token ([`auth_core::Session::adopt`]).
+//!   adopts the newer token ([`auth_core::Session::adopt`]). Like ssh, it refuses a file or
+//!   directory another user could have put in place or could replace (SPEC.md §3a), and says
+//!   what to fix.
 //! - [`MemoryStore`]: the same semantics in memory, for tests and for several clients in one
 //!   process.
 //!
 //! The protocol an adapter follows when [`auth_core::Session::wants_transmit`] says an auth
 //! exchange is due:
 //!
-//! 1. `let _guard = store.lock()?;` (blocks until no other holder refreshes),
+//! 1. `let _guard = store.lock(auth_timeout)?;` (waits while another holder refreshes, at most
+//!    `auth_timeout`, then fails with [`StoreError::Busy`] — SPEC.md §3a),
 //! 2. `if let Some(s) = store.load()? { session.adopt(s, now); }`,
 //! 3. if the session still wants it, send `poll_transmit`'s request, feed the answer, and
 //!    `store.save(&snapshot)` for each [`auth_core::Event::TokensUpdated`],
@@ -42,15 +45,17 @@
 mod adapter_error;
 mod clock;
 pub mod coordinator;
+mod error;
 mod file;
 mod memory;
 
 use std::fmt;
-use std::path::PathBuf;
+use std::time::Duration;
 
 pub use adapter_error::AdapterError;
 pub use auth_core::Snapshot;
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::{Insecurity, StoreError};
 pub use file::FileStore;
 pub use memory::MemoryStore;
 
@@ -65,9 +70,13 @@ pub trait SessionStore: Send + Sync + fmt::Debug {
     /// never a mix, even if the process dies half-way.
     fn save(&self, snapshot: &Snapshot) -> Result<(), StoreError>;
 
-    /// Takes the store's exclusive lock, waiting for other holders (in this process or
-    /// another) to release it. Held around every login or refresh; released on drop.
-    fn lock(&self) -> Result<StoreGuard, StoreError>;
+    /// Takes the store's exclusive lock, waiting at most `wait` for another holder (in this
+    /// process or another) to release it; then fails with [`StoreError::Busy`]. Held around
+    /// every login or refresh; released on drop.
+    ///
+    /// A `wait` too large to add to the current instant (e.g. [`Duration::MAX`]) waits for as
+    /// long as it takes.
+    fn lock(&self, wait: Duration) -> Result<StoreGuard, StoreError>;
 }
 
 /// Proof of holding a store's lock; dropping it releases the lock.
@@ -87,29 +96,4 @@ impl fmt::Debug for StoreGuard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("StoreGuard")
     }
-}
-
-/// A store operation failed. The message names the file and the operation, never its content.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum StoreError {
-    /// Reading, writing, renaming or locking failed.
-    #[error("session store: cannot {operation} {}: {source}", path.display())]
-    Io {
-        /// What was being done.
-        operation: &'static str,
-        /// The file concerned.
-        path: PathBuf,
-        /// The OS error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The file exists but does not hold a snapshot this version understands.
-    #[error("session store: {} does not hold a valid session snapshot ({reason})", path.display())]
-    Corrupt {
-        /// The file concerned.
-        path: PathBuf,
-        /// What is wrong, without the content.
-        reason: String,
-    },
 }

@@ -1,6 +1,8 @@
 //! The in-memory store: the file store's semantics without a file.
 
+use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use auth_core::Snapshot;
 
@@ -48,10 +50,23 @@ impl SessionStore for MemoryStore {
         Ok(())
     }
 
-    fn lock(&self) -> Result<StoreGuard, StoreError> {
+    fn lock(&self, wait: Duration) -> Result<StoreGuard, StoreError> {
+        // No deadline when `wait` does not fit after now: wait for as long as it takes.
+        let deadline = Instant::now().checked_add(wait);
         let mut locked = self.inner.locked.lock().unwrap_or_else(PoisonError::into_inner);
         while *locked {
-            locked = self.inner.released.wait(locked).unwrap_or_else(PoisonError::into_inner);
+            locked = match deadline {
+                None => self.inner.released.wait(locked).unwrap_or_else(PoisonError::into_inner),
+                Some(deadline) => {
+                    let remaining = deadline.saturating_duration_since(Instant::now());
+                    if remaining.is_zero() {
+                        return Err(StoreError::Busy { path: PathBuf::new(), waited: wait });
+                    }
+                    // A wake-up (or a timeout) is followed by a fresh look at `locked`, so a
+                    // release that coincides with the deadline is still taken.
+                    self.inner.released.wait_timeout(locked, remaining).unwrap_or_else(PoisonError::into_inner).0
+                }
+            };
         }
         *locked = true;
         Ok(StoreGuard::new(Permit(Arc::clone(&self.inner))))
@@ -84,15 +99,17 @@ pub(crate) mod tests {
         assert_eq!(b.load().unwrap(), Some(snapshot(3, "x")));
     }
 
+    const FOREVER: Duration = Duration::MAX;
+
     #[test]
     fn the_lock_excludes_a_second_holder_until_dropped() {
         let store = MemoryStore::new();
-        let guard = store.lock().unwrap();
+        let guard = store.lock(FOREVER).unwrap();
         let entered = Arc::new(AtomicBool::new(false));
         let waiter = {
             let (store, entered) = (store.clone(), Arc::clone(&entered));
             std::thread::spawn(move || {
-                let _guard = store.lock().unwrap();
+                let _guard = store.lock(FOREVER).unwrap();
                 entered.store(true, Ordering::SeqCst);
             })
         };
@@ -101,5 +118,44 @@ pub(crate) mod tests {
         drop(guard);
         waiter.join().unwrap();
         assert!(entered.load(Ordering::SeqCst));
+    }
+
+    #[test]
+    fn a_lock_held_longer_than_the_wait_is_a_busy_error() {
+        let store = MemoryStore::new();
+        let _held = store.lock(FOREVER).unwrap();
+        let err = store.clone().lock(Duration::from_millis(200)).unwrap_err();
+        assert!(matches!(err, StoreError::Busy { ref path, .. } if path.as_os_str().is_empty()), "{err:?}");
+        assert!(err.to_string().contains("session store busy"), "{err}");
+        assert!(err.to_string().contains("the in-memory store"), "{err}");
+    }
+
+    #[test]
+    fn a_released_lock_is_taken_after_a_busy_error() {
+        let store = MemoryStore::new();
+        let held = store.lock(FOREVER).unwrap();
+        assert!(store.lock(Duration::ZERO).is_err());
+        drop(held);
+        assert!(store.lock(Duration::ZERO).is_ok());
+    }
+
+    #[test]
+    fn a_waiter_within_its_bound_gets_the_lock_when_the_holder_releases_it() {
+        let store = MemoryStore::new();
+        let held = store.lock(FOREVER).unwrap();
+        let waiter = {
+            let store = store.clone();
+            std::thread::spawn(move || store.lock(Duration::from_secs(60)).map(drop))
+        };
+        std::thread::sleep(Duration::from_millis(20)); // Let the waiter start waiting.
+        drop(held);
+        waiter.join().unwrap().unwrap();
+    }
+
+    #[test]
+    fn an_unbounded_wait_takes_a_free_lock_without_overflowing() {
+        let store = MemoryStore::new();
+        drop(store.lock(FOREVER).unwrap());
+        assert!(store.lock(FOREVER).is_ok());
     }
 }

@@ -157,8 +157,9 @@ impl Driver<'_> {
         let shared = self.shared;
         let loaded = match shared.store() {
             Some(store) => {
-                // Blocks until no other holder (in this process or another) refreshes.
-                let lock = store.lock().inspect_err(|e| shared.note_store_error(e))?;
+                // Waits while another holder (in this process or another) refreshes, at most the auth
+                // timeout (SPEC.md §3a).
+                let lock = store.lock(shared.auth_timeout).inspect_err(|e| shared.note_store_error(e))?;
                 self.exchange.set_store_lock(Some(lock));
                 Some(store.load())
             }

@@ -20,7 +20,7 @@ impl SessionStore for LockFails {
     fn save(&self, _: &Snapshot) -> Result<(), StoreError> {
         Ok(())
     }
-    fn lock(&self) -> Result<StoreGuard, StoreError> {
+    fn lock(&self, _: std::time::Duration) -> Result<StoreGuard, StoreError> {
         Err(StoreError::Io { operation: "lock", path: "/nowhere".into(), source: std::io::Error::other("denied") })
     }
 }

@@ -80,8 +80,8 @@ impl SessionStore for FailingSave {
             source: std::io::Error::other("disk full"),
         })
     }
-    fn lock(&self) -> Result<StoreGuard, StoreError> {
-        self.inner.lock()
+    fn lock(&self, wait: std::time::Duration) -> Result<StoreGuard, StoreError> {
+        self.inner.lock(wait)
     }
 }
 
@@ -116,7 +116,7 @@ impl SessionStore for FailingLock {
     fn save(&self, _snapshot: &Snapshot) -> Result<(), StoreError> {
         Ok(())
     }
-    fn lock(&self) -> Result<StoreGuard, StoreError> {
+    fn lock(&self, _: std::time::Duration) -> Result<StoreGuard, StoreError> {
         Err(StoreError::Io {
             operation: "lock",
             path: "/nowhere/session.json.lock".into(),

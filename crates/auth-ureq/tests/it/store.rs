@@ -119,7 +119,7 @@ impl SessionStore for FailingSaves {
             source: std::io::Error::other("no space left on device"),
         })
     }
-    fn lock(&self) -> Result<StoreGuard, StoreError> {
+    fn lock(&self, _: std::time::Duration) -> Result<StoreGuard, StoreError> {
         Ok(StoreGuard::new(()))
     }
 }
@@ -152,7 +152,7 @@ impl SessionStore for Unlockable {
     fn save(&self, _: &Snapshot) -> Result<(), StoreError> {
         Ok(())
     }
-    fn lock(&self) -> Result<StoreGuard, StoreError> {
+    fn lock(&self, _: std::time::Duration) -> Result<StoreGuard, StoreError> {
         Err(StoreError::Io {
             operation: "lock",
             path: "/locked/session.json.lock".into(),
