@@ -116,7 +116,7 @@ impl Driver for ReqwestDriver {
             Ok::<_, auth_reqwest::reqwest::Error>(answer.body(body))
         });
         let answer = answer.map_err(|e| transport(&e))?.map_err(|e| Failure::new(&e, ErrorKind::Unknown))?;
-        verify::handle_response(&answer, auth_store::Clock::now(&self.clock))
+        verify::handle_response(config, &answer, auth_store::Clock::now(&self.clock))
             .map_err(|e| Failure::new(&e, auth_kind(&e)))
     }
 

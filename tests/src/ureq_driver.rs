@@ -103,7 +103,7 @@ impl Driver for UreqDriver {
         let body = response.body_mut().read_to_vec().map_err(|e| transport(&e))?;
         let (parts, _) = response.into_parts();
         let answer = http::Response::from_parts(parts, body);
-        verify::handle_response(&answer, auth_store::Clock::now(&self.clock))
+        verify::handle_response(config, &answer, auth_store::Clock::now(&self.clock))
             .map_err(|e| Failure::new(&e, auth_kind(&e)))
     }
 
