@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use auth_core::realtime::RealtimeAuthRequest;
 use auth_core::{AccountId, Config, Snapshot, verify};
 use auth_reqwest::{Client, Error};
 use auth_store::{ManualClock, MemoryStore};
@@ -93,9 +94,8 @@ impl Driver for ReqwestDriver {
         Ok(Issued { text: token.expose_secret().to_owned(), debug: format!("{token:?}") })
     }
 
-    fn realtime_auth(&mut self) -> Result<Issued, Failure> {
-        let first = self.runtime.block_on(self.client.realtime_auth()).map_err(|e| failure(&e))?;
-        Ok(Issued { text: first.as_text().to_owned(), debug: format!("{first:?}") })
+    fn realtime_auth(&mut self) -> Result<RealtimeAuthRequest, Failure> {
+        self.runtime.block_on(self.client.realtime_auth()).map_err(|e| failure(&e))
     }
 
     fn switch_account(&mut self, account: u64) -> Result<(), Failure> {

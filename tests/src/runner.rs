@@ -399,8 +399,8 @@ impl<'a> Run<'a> {
                 };
             }
         };
-        self.shown.push((number, first.debug.clone()));
-        let accepted = realtime::handshake(&self.emu.ws_url(), &first.text)?;
+        self.shown.push((number, format!("{first:?}")));
+        let accepted = realtime::handshake(&self.emu.ws_url(), &first)?;
         match (accepted, expect) {
             (Ok(()), Expect::Authenticated) => Ok(()),
             (Err(refusal), Expect::Refused) => {

@@ -1,5 +1,6 @@
 //! The blocking adapter's driver: `auth_ureq::Client`, clones on threads for bursts.
 
+use auth_core::realtime::RealtimeAuthRequest;
 use auth_core::{AccountId, Config, Snapshot, verify};
 use auth_store::{ManualClock, MemoryStore};
 use auth_ureq::{Client, Error};
@@ -88,9 +89,8 @@ impl Driver for UreqDriver {
         Ok(Issued { text: token.expose_secret().to_owned(), debug: format!("{token:?}") })
     }
 
-    fn realtime_auth(&mut self) -> Result<Issued, Failure> {
-        let first = self.client.realtime_auth().map_err(|e| failure(&e))?;
-        Ok(Issued { text: first.as_text().to_owned(), debug: format!("{first:?}") })
+    fn realtime_auth(&mut self) -> Result<RealtimeAuthRequest, Failure> {
+        self.client.realtime_auth().map_err(|e| failure(&e))
     }
 
     fn switch_account(&mut self, account: u64) -> Result<(), Failure> {
