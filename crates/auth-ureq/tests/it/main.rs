@@ -4,6 +4,7 @@
 mod account_params;
 mod bearer;
 mod concurrency;
+mod echoed_secrets;
 mod middleware;
 mod realtime;
 mod redirects;
