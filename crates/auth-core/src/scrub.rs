@@ -34,8 +34,8 @@ const MAX_ESCAPE_RUN: usize = 8;
 
 /// The secrets of one session, borrowed; [`scrub`](Self::scrub) removes every form of them.
 ///
-/// Building one costs nothing until it scrubs (it only collects references), so it can be made
-/// on the spot wherever server text is turned into an error.
+/// Building one is cheap (it only collects references; the encoded forms are computed when it
+/// scrubs), so it is made on the spot wherever server text is turned into an error.
 #[derive(Default)]
 pub(crate) struct Scrubber<'a> {
     /// Tokens and other texts, matched in every text encoding.
@@ -78,10 +78,10 @@ impl<'a> Scrubber<'a> {
             return text.to_owned();
         }
         let encoded = self.base64_forms();
-        let needles: Vec<Vec<char>> = (self.secrets.iter().copied())
+        // Borrowed, not copied: no secret is left behind in memory that is not zeroed.
+        let needles: Vec<&str> = (self.secrets.iter().copied())
             .chain(self.credentials.iter().map(|(_, password)| *password))
             .chain(encoded.iter().map(|s| s.as_str()))
-            .map(|s| s.chars().collect())
             .collect();
         let mut matcher = Matcher::default();
         let bytes = text.as_bytes();
@@ -131,14 +131,14 @@ struct Matcher {
 
 impl Matcher {
     /// The end of the longest match of `needle` starting at `start`, if any.
-    fn longest(&mut self, text: &[u8], start: usize, needle: &[char]) -> Option<usize> {
-        let first = *needle.first()?;
+    fn longest(&mut self, text: &[u8], start: usize, needle: &str) -> Option<usize> {
+        let first = needle.chars().next()?;
         if !could_start(text.get(start).copied()?, first) {
             return None;
         }
         self.current.clear();
         self.current.push(start);
-        for &ch in needle {
+        for ch in needle.chars() {
             self.next.clear();
             for &at in &self.current {
                 encodings_at(text, at, ch, &mut self.next);
