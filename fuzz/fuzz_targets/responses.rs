@@ -71,7 +71,7 @@ fuzz_target!(|data: &[u8]| {
         .build()
         .unwrap();
     if let Stage::Verify = input.stage {
-        if let Err(err) = auth_core::verify::handle_response(&response(&input), now) {
+        if let Err(err) = auth_core::verify::handle_response(&config, &response(&input), now) {
             let shown = format!("{err} {err:?}");
             assert!(!shown.contains(PASSWORD));
         }

@@ -9,6 +9,7 @@ use std::error::Error as StdError;
 use std::fmt;
 use std::sync::Arc;
 
+use auth_core::realtime::RealtimeAuthRequest;
 use auth_core::{AuthError, Config, Snapshot, TransientCause};
 use auth_store::{ManualClock, SessionStore};
 use serde_json::Value;
@@ -130,8 +131,8 @@ pub trait Driver {
     /// A currently valid bearer token (`Client::bearer_token`).
     fn bearer_token(&mut self) -> Result<Issued, Failure>;
 
-    /// The RealTime first message (`Client::realtime_auth`).
-    fn realtime_auth(&mut self) -> Result<Issued, Failure>;
+    /// The RealTime first message (`Client::realtime_auth`); the handshake is judged with it.
+    fn realtime_auth(&mut self) -> Result<RealtimeAuthRequest, Failure>;
 
     /// Switches accounts (`Client::switch_account`).
     fn switch_account(&mut self, account: u64) -> Result<(), Failure>;

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use auth_core::realtime::RealtimeAuthRequest;
 use auth_core::{AccountId, Config, Snapshot, verify};
 use auth_reqwest::{Client, Error};
 use auth_store::{ManualClock, SessionStore};
@@ -98,9 +99,8 @@ impl Driver for ReqwestDriver {
         Ok(Issued { text: token.expose_secret().to_owned(), debug: format!("{token:?}") })
     }
 
-    fn realtime_auth(&mut self) -> Result<Issued, Failure> {
-        let first = self.runtime.block_on(self.client.realtime_auth()).map_err(|e| failure(&e))?;
-        Ok(Issued { text: first.as_text().to_owned(), debug: format!("{first:?}") })
+    fn realtime_auth(&mut self) -> Result<RealtimeAuthRequest, Failure> {
+        self.runtime.block_on(self.client.realtime_auth()).map_err(|e| failure(&e))
     }
 
     fn switch_account(&mut self, account: u64) -> Result<(), Failure> {
@@ -121,7 +121,7 @@ impl Driver for ReqwestDriver {
             Ok::<_, auth_reqwest::reqwest::Error>(answer.body(body))
         });
         let answer = answer.map_err(|e| transport(&e))?.map_err(|e| Failure::new(&e, ErrorKind::Unknown))?;
-        verify::handle_response(&answer, auth_store::Clock::now(&self.clock).wall())
+        verify::handle_response(config, &answer, auth_store::Clock::now(&self.clock).wall())
             .map_err(|e| Failure::new(&e, auth_kind(&e)))
     }
 

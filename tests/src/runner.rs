@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use auth_core::{AccountId, Config, ConfigBuilder, Password, RefreshPolicy, Scheme, Snapshot};
 use auth_emulator::{Emulator, Endpoint, Outcome};
-use auth_store::{Clock, ManualClock, MemoryStore, SessionStore, StoreError, StoreGuard};
+use auth_store::{ManualClock, MemoryStore, SessionStore, StoreError, StoreGuard};
 use serde_json::Value;
 
 use crate::driver::{Adapter, ApiRequest, ApiResponse, Driver, Failure};
@@ -114,8 +114,8 @@ impl SessionStore for TimedStore {
         self.inner.save(snapshot)
     }
 
-    fn lock(&self) -> Result<StoreGuard, StoreError> {
-        self.inner.lock()
+    fn lock(&self, wait: Duration) -> Result<StoreGuard, StoreError> {
+        self.inner.lock(wait)
     }
 }
 
@@ -477,8 +477,8 @@ impl<'a> Run<'a> {
                 };
             }
         };
-        self.shown.push((number, first.debug.clone()));
-        let accepted = realtime::handshake(&self.emu.ws_url(), &first.text)?;
+        self.shown.push((number, format!("{first:?}")));
+        let accepted = realtime::handshake(&self.emu.ws_url(), &first)?;
         match (accepted, expect) {
             (Ok(()), Expect::Authenticated) => Ok(()),
             (Err(refusal), Expect::Refused) => {

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use auth_core::realtime::RealtimeAuthRequest;
 use auth_core::{AccountId, Config, Snapshot, verify};
 use auth_store::{ManualClock, SessionStore};
 use auth_ureq::{Client, Error};
@@ -95,9 +96,8 @@ impl Driver for UreqDriver {
         Ok(Issued { text: token.expose_secret().to_owned(), debug: format!("{token:?}") })
     }
 
-    fn realtime_auth(&mut self) -> Result<Issued, Failure> {
-        let first = self.client.realtime_auth().map_err(|e| failure(&e))?;
-        Ok(Issued { text: first.as_text().to_owned(), debug: format!("{first:?}") })
+    fn realtime_auth(&mut self) -> Result<RealtimeAuthRequest, Failure> {
+        self.client.realtime_auth().map_err(|e| failure(&e))
     }
 
     fn switch_account(&mut self, account: u64) -> Result<(), Failure> {
@@ -110,7 +110,7 @@ impl Driver for UreqDriver {
         let body = response.body_mut().read_to_vec().map_err(|e| transport(&e))?;
         let (parts, _) = response.into_parts();
         let answer = http::Response::from_parts(parts, body);
-        verify::handle_response(&answer, auth_store::Clock::now(&self.clock).wall())
+        verify::handle_response(config, &answer, auth_store::Clock::now(&self.clock).wall())
             .map_err(|e| Failure::new(&e, auth_kind(&e)))
     }
 

@@ -131,7 +131,7 @@ impl Driver for Sabotaged {
         self.inner.bearer_token().map_err(|f| self.spoil(f))
     }
 
-    fn realtime_auth(&mut self) -> Result<Issued, Failure> {
+    fn realtime_auth(&mut self) -> Result<auth_core::realtime::RealtimeAuthRequest, Failure> {
         self.inner.realtime_auth().map_err(|f| self.spoil(f))
     }
 

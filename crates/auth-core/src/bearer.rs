@@ -462,15 +462,7 @@ impl BearerSession {
         let Some(mut flight) = self.in_flight.take_if(|f| f.id == id) else {
             return; // An answer to a request we gave up on: ignore it.
         };
-        let scrub = |text: &str| {
-            let text = self.scrub(text);
-            match &flight.spent {
-                Some(spent) if spent.token.expose_secret().len() >= 3 => {
-                    text.replace(spent.token.expose_secret(), "[redacted]")
-                }
-                _ => text,
-            }
-        };
+        let scrub = |text: &str| self.scrub(text, flight.spent.as_ref().map(|spent| &spent.token));
         let status = response.status();
         let outcome = wire::classify(status, response.headers(), response.body().as_ref(), now, &scrub);
         // SPEC.md §3: a refresh answered 429 or 503 was not processed: its token is not spent.
@@ -746,23 +738,15 @@ impl BearerSession {
         self.backoff = Some(Backoff { error, retry_at });
     }
 
-    /// Removes our own secrets from text the server sent back.
-    fn scrub(&self, text: &str) -> String {
-        let mut out = text.to_owned();
-        let mut secrets: Vec<&str> = Vec::new();
-        if let Some(p) = &self.password {
-            secrets.push(p.expose_secret());
-        }
-        if let Some(t) = &self.token {
-            secrets.push(t.value.expose_secret());
-        }
-        if let Some(r) = &self.refresh {
-            secrets.push(r.token.expose_secret());
-        }
-        for secret in secrets.into_iter().filter(|s| s.len() >= 3) {
-            out = out.replace(secret, "[redacted]");
-        }
-        out
+    /// Removes our own secrets, and a spent refresh token, from text the server sent back, in
+    /// every form they can come back in (SPEC.md §5).
+    fn scrub(&self, text: &str, spent: Option<&RefreshToken>) -> String {
+        crate::scrub::Scrubber::new()
+            .credentials(&self.owner.username, self.password.as_ref().map(Password::expose_secret))
+            .secret(self.token.as_ref().map(|t| t.value.expose_secret()))
+            .secret(self.refresh.as_ref().map(|r| r.token.expose_secret()))
+            .secret(spent.map(RefreshToken::expose_secret))
+            .scrub(text)
     }
 }
 

@@ -51,13 +51,25 @@ pub enum AuthError {
     /// The request's origin is not the configured API origin, so no credentials were attached.
     #[error("refusing to send credentials to an origin other than the configured API")]
     ForeignOrigin,
-    /// The request names an account other than the pinned one.
+    /// The request names an account other than the pinned one, in any of its `account_id`
+    /// parameters (also `account%5Fid`, and `ACCOUNT_ID`, which a server may take for it).
+    /// Nothing was sent. Remove the parameter, or pin that account.
     #[error("the request names account {requested}, but the session is pinned to account {pinned}")]
     AccountConflict {
         /// The account in the request's query string.
         requested: String,
         /// The pinned account.
         pinned: crate::AccountId,
+    },
+    /// The request carries `account_id` parameters naming different accounts and no account
+    /// is pinned: which one the server would act on is undocumented (SPEC.md §1). Nothing was
+    /// sent. Name the account once.
+    #[error("the request names two accounts ({first} and {second}); name exactly one")]
+    AccountAmbiguous {
+        /// The first account in the request's query string.
+        first: String,
+        /// Another account in it, which differs from the first.
+        second: String,
     },
     /// The server refused to switch the session to the requested account. The session stays on
     /// its previous account.

@@ -147,6 +147,7 @@ mod error;
 pub mod realtime;
 mod request;
 mod rng;
+mod scrub;
 mod secret;
 mod session;
 mod snapshot;

@@ -4,13 +4,31 @@
 //! [`RealtimeAuthRequest`] that opens a connection comes from
 //! [`BearerSession::realtime_auth`](crate::BearerSession::realtime_auth) and nowhere else.
 //!
+//! A server that refuses the token may repeat it in its reason (raw, JSON-escaped or
+//! URL-encoded). The reason is therefore only handed out by a [`RealtimeHandshake`], which is
+//! built from the request it answers and scrubs that request's token from it (SPEC.md §5);
+//! [`parse_server_message`] reports a refusal without its reason.
+//!
 //! ```
-//! use auth_core::realtime::{HandshakeProgress, RealtimeHandshake, ServerMessage, Stream};
-//! let mut handshake = RealtimeHandshake::new();
-//! // ... send `auth_request.as_text()` as the first message, then feed what arrives:
-//! assert_eq!(handshake.handle_message(r#"{"type":"authresponse","success":true}"#).unwrap(),
+//! use auth_core::realtime::{HandshakeProgress, RealtimeError, RealtimeHandshake, Stream};
+//! use auth_core::{Config, Password, Session};
+//! # let now = time::OffsetDateTime::UNIX_EPOCH;
+//! # let config = Config::bearer("https://api.teletracker.net", "alice", Password::new("pw")).build()?;
+//! # let mut session = Session::new(config, 1, now)?;
+//! # let login = session.poll_transmit(now).expect("a login");
+//! # let grant = r#"{"success":true,"token":"tok-123","tokenLifetime":3600,"refreshToken":"ref"}"#;
+//! # session.handle_response(login.id(), &http::Response::new(grant), now);
+//! let auth = session.bearer_mut().expect("bearer").realtime_auth(now)?.expect("a token");
+//! // ... send `auth.as_text()` as the first message, then feed what arrives:
+//! let mut handshake = RealtimeHandshake::new(&auth);
+//! let refusal = handshake.handle_message(r#"{"type":"authresponse","success":false,"error":"bad token tok-123"}"#);
+//! assert_eq!(refusal, Err(RealtimeError::AuthRejected { detail: Some("bad token [redacted]".into()) }));
+//!
+//! let mut handshake = RealtimeHandshake::new(&auth);
+//! assert_eq!(handshake.handle_message(r#"{"type":"authresponse","success":true}"#)?,
 //!            HandshakeProgress::Authenticated);
 //! assert_eq!(Stream::User.start_message(), r#"{"type":"startusereventrequest"}"#);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 use std::collections::VecDeque;
@@ -18,25 +36,31 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
+use crate::scrub::Scrubber;
 use crate::secret::Secret;
 
 /// Server messages larger than this are refused without being parsed.
 pub const MAX_MESSAGE: usize = 1024 * 1024;
+
+/// Longest excerpt of a refusal's reason kept in an error.
+const DETAIL_CHARS: usize = 160;
 
 /// The first message of a RealTime connection: `{"type":"authrequest","token":"…"}`.
 /// It carries the bearer token, so its `Debug` is redacted and reading it is explicit.
 #[derive(Clone)]
 pub struct RealtimeAuthRequest {
     text: Secret,
+    /// The token alone, to scrub it from the server's answer.
+    token: Secret,
     generation: crate::TokenGeneration,
 }
 
 impl RealtimeAuthRequest {
     pub(crate) fn new(token: &str, generation: crate::TokenGeneration) -> Self {
         // Field order as in the vendor's example; the token is escaped as a JSON string.
-        let token = serde_json::Value::from(token).to_string();
-        let text = format!(r#"{{"type":"authrequest","token":{token}}}"#);
-        RealtimeAuthRequest { text: Secret::new(text), generation }
+        let quoted = serde_json::Value::from(token).to_string();
+        let text = format!(r#"{{"type":"authrequest","token":{quoted}}}"#);
+        RealtimeAuthRequest { text: Secret::new(text), token: Secret::new(token), generation }
     }
 
     /// The generation of the token inside, to report a refusal with
@@ -95,12 +119,11 @@ impl Stream {
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum ServerMessage {
-    /// The answer to `authrequest`.
+    /// The answer to `authrequest`. A refusal's reason may repeat the token, so it is not
+    /// given here: [`RealtimeHandshake::handle_message`] reports it, scrubbed.
     AuthResponse {
         /// Whether the connection is now authenticated.
         success: bool,
-        /// A short excerpt of the server's reason, on failure.
-        detail: Option<String>,
     },
     /// The answer to a start or stop request.
     StreamResponse {
@@ -146,13 +169,20 @@ pub enum RealtimeError {
     /// The server refused the token.
     #[error("the RealTime server refused the token{}", .detail.as_ref().map(|d| format!(": {d}")).unwrap_or_default())]
     AuthRejected {
-        /// A short excerpt of the server's reason.
+        /// A short excerpt of the server's reason, with the token scrubbed from it in every
+        /// form it can come back in.
         detail: Option<String>,
     },
 }
 
-/// Parses one server message.
+/// Parses one server message. An `authresponse` comes without the server's reason: feed the
+/// handshake's messages to [`RealtimeHandshake::handle_message`] to get it, scrubbed.
 pub fn parse_server_message(text: &str) -> Result<ServerMessage, RealtimeError> {
+    parse(text).map(|(message, _)| message)
+}
+
+/// A server message, and for a refused `authresponse` the server's reason as it was sent.
+fn parse(text: &str) -> Result<(ServerMessage, Option<String>), RealtimeError> {
     if text.len() > MAX_MESSAGE {
         return Err(RealtimeError::TooLarge { len: text.len() });
     }
@@ -164,13 +194,16 @@ pub fn parse_server_message(text: &str) -> Result<ServerMessage, RealtimeError> 
         _ => return Err(RealtimeError::MissingType),
     };
     let success = message.get("success") == Some(&Value::Bool(true));
+    let mut reason = None;
     let parsed = match kind.as_str() {
         "authresponse" => {
-            let detail = ["error", "message", "code"]
-                .iter()
-                .find_map(|key| message.get(*key).and_then(Value::as_str))
-                .map(|text| text.chars().filter(|c| !c.is_control()).take(160).collect());
-            ServerMessage::AuthResponse { success, detail: if success { None } else { detail } }
+            if !success {
+                reason = ["error", "message", "code"]
+                    .iter()
+                    .find_map(|key| message.get(*key).and_then(Value::as_str))
+                    .map(str::to_owned);
+            }
+            ServerMessage::AuthResponse { success }
         }
         "userevent" => ServerMessage::Event { stream: Stream::User, message },
         "accountevent" => ServerMessage::Event { stream: Stream::Account, message },
@@ -179,7 +212,7 @@ pub fn parse_server_message(text: &str) -> Result<ServerMessage, RealtimeError> 
             None => ServerMessage::Other { kind, message },
         },
     };
-    Ok(parsed)
+    Ok((parsed, reason))
 }
 
 fn stream_response(kind: &str) -> Option<(Stream, bool)> {
@@ -206,26 +239,33 @@ pub enum HandshakeProgress {
 
 /// Tracks the `authrequest` → `authresponse` exchange. Messages that arrive before the answer
 /// (the server may interleave) are kept, in order, for the caller.
-#[derive(Debug, Default)]
+///
+/// It is built from the [`RealtimeAuthRequest`] it answers, and scrubs that request's token
+/// from a refusal's reason, so a reason it reports can be shown as it is.
+#[derive(Debug)]
 pub struct RealtimeHandshake {
+    /// The token the `authrequest` carried.
+    token: Secret,
     authenticated: bool,
     early: VecDeque<ServerMessage>,
 }
 
 impl RealtimeHandshake {
-    /// A handshake whose `authrequest` is about to be sent.
-    pub fn new() -> Self {
-        Self::default()
+    /// A handshake for `auth`, whose text is about to be sent as the first message.
+    pub fn new(auth: &RealtimeAuthRequest) -> Self {
+        RealtimeHandshake { token: auth.token.clone(), authenticated: false, early: VecDeque::new() }
     }
 
-    /// Feeds one server message.
+    /// Feeds one server message. A refusal is [`RealtimeError::AuthRejected`], whose reason
+    /// holds no form of the token (raw, JSON-escaped, URL-encoded).
     pub fn handle_message(&mut self, text: &str) -> Result<HandshakeProgress, RealtimeError> {
-        match parse_server_message(text)? {
-            ServerMessage::AuthResponse { success: true, .. } => self.authenticated = true,
-            ServerMessage::AuthResponse { success: false, detail } if !self.authenticated => {
+        match parse(text)? {
+            (ServerMessage::AuthResponse { success: true }, _) => self.authenticated = true,
+            (ServerMessage::AuthResponse { success: false }, reason) if !self.authenticated => {
+                let detail = reason.map(|reason| self.scrub(&reason));
                 return Err(RealtimeError::AuthRejected { detail });
             }
-            other => self.early.push_back(other),
+            (other, _) => self.early.push_back(other),
         }
         Ok(if self.authenticated { HandshakeProgress::Authenticated } else { HandshakeProgress::Waiting })
     }
@@ -233,6 +273,13 @@ impl RealtimeHandshake {
     /// Messages received besides the `authresponse`, oldest first.
     pub fn take_messages(&mut self) -> impl Iterator<Item = ServerMessage> + '_ {
         self.early.drain(..)
+    }
+
+    /// A short, printable excerpt of a refusal's reason, scrubbed before it is cut (so no
+    /// part of an echoed token survives the cut).
+    fn scrub(&self, reason: &str) -> String {
+        let scrubbed = Scrubber::new().secret(Some(self.token.expose_secret())).scrub(reason);
+        scrubbed.chars().filter(|c| !c.is_control()).take(DETAIL_CHARS).collect()
     }
 }
 
@@ -279,9 +326,13 @@ mod tests {
         assert!(matches!(parse_server_message(&big), Err(RealtimeError::TooLarge { .. })));
     }
 
+    fn auth(token: &str) -> RealtimeAuthRequest {
+        RealtimeAuthRequest::new(token, crate::TokenGeneration(1))
+    }
+
     #[test]
     fn handshake_keeps_early_messages_and_reports_rejection() {
-        let mut handshake = RealtimeHandshake::new();
+        let mut handshake = RealtimeHandshake::new(&auth("tok-1"));
         assert_eq!(handshake.handle_message(r#"{"type":"hello"}"#).unwrap(), HandshakeProgress::Waiting);
         assert_eq!(
             handshake.handle_message(r#"{"type":"authresponse","success":true}"#).unwrap(),
@@ -289,8 +340,46 @@ mod tests {
         );
         assert_eq!(handshake.take_messages().count(), 1);
 
-        let mut handshake = RealtimeHandshake::new();
+        let mut handshake = RealtimeHandshake::new(&auth("tok-1"));
         let err = handshake.handle_message(r#"{"type":"authresponse","success":false,"error":"expired"}"#);
         assert_eq!(err, Err(RealtimeError::AuthRejected { detail: Some("expired".into()) }));
+    }
+
+    #[test]
+    fn a_refusal_never_repeats_the_token_in_any_encoding() {
+        // A token with characters that JSON and URL encodings change.
+        let token = "tök/en+\\\"#x 9";
+        let echoes = [
+            token.to_owned(),
+            r##"t\u00f6k\/en+\\\"#x 9"##.to_owned(),
+            r##"t\u00F6k/en+\\\"#x 9"##.to_owned(),
+            "t%C3%B6k%2Fen%2B%5C%22%23x+9".to_owned(),
+            "t%c3%b6k%2fen%2b%5c%22%23x%209".to_owned(),
+        ];
+        for echo in echoes {
+            let message = serde_json::json!({"type": "authresponse", "success": false, "error": format!("no: {echo}")});
+            let mut handshake = RealtimeHandshake::new(&auth(token));
+            let refusal = handshake.handle_message(&message.to_string()).unwrap_err();
+            assert_eq!(refusal, RealtimeError::AuthRejected { detail: Some("no: [redacted]".into()) }, "{echo}");
+            for shown in [refusal.to_string(), format!("{refusal:?}"), format!("{refusal:#?}")] {
+                assert!(!shown.contains(&echo) && !shown.contains("k/en"), "{shown}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_reason_is_scrubbed_before_it_is_cut() {
+        let token = "0123456789abcdef";
+        let reason = format!("{}{token}", "x".repeat(150));
+        let message = serde_json::json!({"type": "authresponse", "success": false, "message": reason});
+        let refusal = RealtimeHandshake::new(&auth(token)).handle_message(&message.to_string()).unwrap_err();
+        let RealtimeError::AuthRejected { detail: Some(detail) } = refusal else { panic!("{refusal:?}") };
+        assert_eq!(detail, format!("{}[redacted]", "x".repeat(150)));
+    }
+
+    #[test]
+    fn the_plain_parser_gives_no_reason() {
+        let text = r#"{"type":"authresponse","success":false,"error":"bad token tok-1"}"#;
+        assert_eq!(parse_server_message(text).unwrap(), ServerMessage::AuthResponse { success: false });
     }
 }

@@ -1,5 +1,6 @@
 //! What the session hands out: auth requests to send, credentials to attach, events to act on.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use http::header::AUTHORIZATION;
@@ -162,12 +163,53 @@ pub(crate) fn with_account_param(uri: &Uri, account: AccountId) -> Uri {
     Uri::from_parts(parts).unwrap_or_else(|_| uri.clone())
 }
 
-/// The value of `account_id` in a URI's query string, if present.
-pub(crate) fn account_param_of(uri: &Uri) -> Option<&str> {
-    uri.query()?.split('&').find_map(|pair| {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        (key == "account_id").then_some(value)
+/// One `account_id` parameter of a request's query string, read the way the server's form
+/// decoder reads it: name and value percent-decoded, `+` as a space.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct AccountParam<'a> {
+    /// The decoded value.
+    pub(crate) value: Cow<'a, str>,
+    /// Whether the decoded name is exactly `account_id`, the documented spelling (SPEC.md §1).
+    /// Otherwise it differs only in letter case (`ACCOUNT_ID`): a server that matches names
+    /// case-insensitively would act on it, one that does not would ignore it.
+    pub(crate) documented: bool,
+}
+
+/// Every parameter of `uri`'s query string whose decoded name is `account_id` in any letter
+/// case (`account_id`, `account%5Fid`, `ACCOUNT_ID`), in order.
+pub(crate) fn account_params(uri: &Uri) -> impl Iterator<Item = AccountParam<'_>> {
+    uri.query().unwrap_or_default().split('&').filter_map(|pair| {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let name = form_decode(name);
+        name.eq_ignore_ascii_case("account_id")
+            .then(|| AccountParam { value: form_decode(value), documented: name == "account_id" })
     })
+}
+
+/// `application/x-www-form-urlencoded` decoding: `+` is a space, `%XX` a byte (either case);
+/// a `%` not followed by two hex digits stays as it is, and bytes that are not UTF-8 become
+/// U+FFFD. Text with neither `%` nor `+` is returned as it is, without allocating.
+fn form_decode(text: &str) -> Cow<'_, str> {
+    if !text.contains(['%', '+']) {
+        return Cow::Borrowed(text);
+    }
+    let hex = |digit: Option<&u8>| char::from(*digit?).to_digit(16).and_then(|d| u8::try_from(d).ok());
+    let mut bytes = text.as_bytes().iter();
+    let mut out = Vec::with_capacity(text.len());
+    while let Some(&byte) = bytes.next() {
+        match byte {
+            b'+' => out.push(b' '),
+            b'%' => match (hex(bytes.as_slice().first()), hex(bytes.as_slice().get(1))) {
+                (Some(hi), Some(lo)) => {
+                    out.push(hi << 4 | lo);
+                    bytes.nth(1);
+                }
+                _ => out.push(b'%'),
+            },
+            other => out.push(other),
+        }
+    }
+    Cow::Owned(String::from_utf8_lossy(&out).into_owned())
 }
 
 /// What the caller must do with an API response that used a [`Credential`] (SPEC.md §5a).
@@ -205,11 +247,30 @@ mod tests {
         assert_eq!(with_account_param(&uri, AccountId(7)).to_string(), "https://h/reports?account_id=7");
     }
 
+    fn params(uri: &str) -> Vec<(String, bool)> {
+        let uri: Uri = uri.parse().unwrap();
+        account_params(&uri).map(|p| (p.value.into_owned(), p.documented)).collect()
+    }
+
     #[test]
     fn account_param_is_found_only_as_a_whole_key() {
-        let uri: Uri = "https://h/r?my_account_id=1&account_id=9".parse().unwrap();
-        assert_eq!(account_param_of(&uri), Some("9"));
-        let uri: Uri = "https://h/r?my_account_id=1".parse().unwrap();
-        assert_eq!(account_param_of(&uri), None);
+        assert_eq!(params("https://h/r?my_account_id=1&account_id=9"), [("9".to_owned(), true)]);
+        assert!(params("https://h/r?my_account_id=1&account_idx=2").is_empty());
+        assert!(params("https://h/r").is_empty());
+    }
+
+    #[test]
+    fn every_account_param_is_found_in_order_whatever_its_spelling() {
+        let found =
+            params("https://h/r?account_id=1&x=account_id&account%5Fid=%32&ACCOUNT_ID=3&Account%5fId=+4&account_id");
+        let expected = [("1", true), ("2", true), ("3", false), (" 4", false), ("", true)];
+        assert_eq!(found, expected.map(|(v, d)| (v.to_owned(), d)));
+    }
+
+    #[test]
+    fn form_decoding_is_lenient() {
+        assert_eq!(form_decode("a%zz%4"), "a%zz%4");
+        assert_eq!(form_decode("%C3%a4+%FF"), "ä \u{FFFD}");
+        assert!(matches!(form_decode("plain"), Cow::Borrowed("plain")));
     }
 }

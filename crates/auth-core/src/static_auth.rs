@@ -3,6 +3,28 @@
 //! The header is encoded once at construction; authorizing a request is a clone of it plus the
 //! account rules: a pinned account is added to every request that does not name one, and an
 //! Integrator request that names no account is refused before any I/O.
+//!
+//! # Which `account_id` parameters count
+//!
+//! A request may already carry `account_id` in its query string, even several times. Which one
+//! a server acts on is not documented (the first, the last, or any of them), so the rules hold
+//! for every one of them, each read as the server's form decoder reads it (percent-decoded, so
+//! `account%5Fid` is `account_id`):
+//!
+//! - with a pinned account, *any* value that is not the pinned account refuses the request
+//!   ([`AuthError::AccountConflict`]); names that differ from `account_id` only in letter case
+//!   (`ACCOUNT_ID`) count here too, since a server that matches names case-insensitively would
+//!   act on them;
+//! - without a pin, two values naming different accounts refuse the request
+//!   ([`AuthError::AccountAmbiguous`]), with the same reading of names;
+//! - the pinned value is added only when no parameter spelled `account_id` (after decoding)
+//!   carries it already, so it is never added twice; an `ACCOUNT_ID` alone does not count, as
+//!   a server that matches names exactly would not see it;
+//! - an Integrator request without a pin needs a non-empty value under the documented name.
+//!
+//! Values are compared as account numbers (`042` is `42`), or as text when they are none.
+
+use std::borrow::Cow;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -10,7 +32,7 @@ use http::{HeaderValue, Uri};
 
 use crate::config::{AccountId, BaseUrl, Config, Scheme};
 use crate::error::AuthError;
-use crate::request::{Credential, TokenGeneration, account_param_of};
+use crate::request::{Credential, TokenGeneration, account_params};
 
 /// The `Authorization` header for Basic or Integrator credentials, with the account rules.
 pub struct StaticAuth {
@@ -60,27 +82,59 @@ impl StaticAuth {
         self.account
     }
 
-    /// The credential for a request to `uri`, applying SPEC.md §1's account rules.
+    /// The credential for a request to `uri`, applying SPEC.md §1's account rules to every
+    /// `account_id` the request already carries (see the module docs).
     pub fn authorize(&self, uri: &Uri) -> Result<Credential, AuthError> {
         if !self.base.same_origin(uri) {
             return Err(AuthError::ForeignOrigin);
         }
-        let account_param = match (account_param_of(uri), self.account) {
-            (Some(requested), Some(pinned)) if requested.parse::<AccountId>() != Ok(pinned) => {
-                return Err(AuthError::AccountConflict { requested: requested.chars().take(32).collect(), pinned });
-            }
-            (Some(requested), None) if self.scheme == Scheme::Integrator && requested.trim().is_empty() => {
-                return Err(AuthError::AccountRequired);
-            }
-            (Some(_), _) => None,
-            (None, Some(pinned)) => Some(pinned),
-            (None, None) if self.scheme == Scheme::Integrator => {
-                return Err(AuthError::AccountRequired);
-            }
-            (None, None) => None,
-        };
+        let account_param = self.account_param(uri)?;
         Ok(Credential { header: self.header.clone(), generation: TokenGeneration(0), account_param })
     }
+
+    /// The `account_id` to add to a request for `uri`, or why it must not be sent.
+    fn account_param(&self, uri: &Uri) -> Result<Option<AccountId>, AuthError> {
+        let mut first: Option<Cow<'_, str>> = None;
+        let mut documented: Option<Cow<'_, str>> = None;
+        for param in account_params(uri) {
+            match (self.account, &first) {
+                (Some(pinned), _) if param.value.parse::<AccountId>() != Ok(pinned) => {
+                    return Err(AuthError::AccountConflict { requested: shown(&param.value), pinned });
+                }
+                (None, Some(first)) if !same_account(first, &param.value) => {
+                    return Err(AuthError::AccountAmbiguous { first: shown(first), second: shown(&param.value) });
+                }
+                _ => {}
+            }
+            if param.documented && documented.is_none() {
+                documented = Some(param.value.clone());
+            }
+            first.get_or_insert(param.value);
+        }
+        match (documented, self.account) {
+            // Every value is the pinned account, and the server sees it under its name.
+            (Some(_), Some(_)) => Ok(None),
+            (None, Some(pinned)) => Ok(Some(pinned)),
+            (Some(value), None) if self.scheme == Scheme::Integrator && value.trim().is_empty() => {
+                Err(AuthError::AccountRequired)
+            }
+            (None, None) if self.scheme == Scheme::Integrator => Err(AuthError::AccountRequired),
+            (_, None) => Ok(None),
+        }
+    }
+}
+
+/// Whether two `account_id` values name the same account: as numbers, or else as text.
+fn same_account(a: &str, b: &str) -> bool {
+    match (a.parse::<AccountId>(), b.parse::<AccountId>()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a.trim() == b.trim(),
+    }
+}
+
+/// A value from the caller's own URI, cut short for an error message.
+fn shown(value: &str) -> String {
+    value.chars().take(32).collect()
 }
 
 #[cfg(test)]
@@ -151,6 +205,57 @@ mod tests {
         let err = basic(Some(42)).authorize(&uri("https://api.teletracker.net/r?account_id=7")).unwrap_err();
         assert!(matches!(err, AuthError::AccountConflict { pinned: AccountId(42), .. }));
         assert!(basic(Some(42)).authorize(&uri("https://api.teletracker.net/r?account_id=42")).is_ok());
+    }
+
+    #[test]
+    fn every_account_id_is_checked_against_the_pin_whatever_its_spelling() {
+        for query in [
+            "account_id=42&account_id=7",
+            "account_id=7&account_id=42",
+            "account%5Fid=7",
+            "account%5fid=42&ACCOUNT_ID=7",
+            "account_id=42&account_id=",
+        ] {
+            let err = basic(Some(42)).authorize(&uri(&format!("https://api.teletracker.net/r?{query}"))).unwrap_err();
+            assert!(matches!(err, AuthError::AccountConflict { pinned: AccountId(42), .. }), "{query}: {err:?}");
+        }
+    }
+
+    #[test]
+    fn two_different_accounts_without_a_pin_are_ambiguous() {
+        let integrator = StaticAuth::new(
+            Config::integrator(BASE, "int", Password::new("pw")).account_per_request().build().unwrap(),
+        );
+        for auth in [basic(None), integrator] {
+            for query in ["account_id=1&account_id=2", "account_id=1&account%5Fid=2", "account_id=1&ACCOUNT_ID=2"] {
+                let err = auth.authorize(&uri(&format!("https://api.teletracker.net/r?{query}"))).unwrap_err();
+                assert_eq!(
+                    err,
+                    AuthError::AccountAmbiguous { first: "1".into(), second: "2".into() },
+                    "{query}: {err:?}"
+                );
+            }
+            let same = auth.authorize(&uri("https://api.teletracker.net/r?account_id=5&account%5Fid=05")).unwrap();
+            assert_eq!(same.account_param(), None);
+        }
+    }
+
+    #[test]
+    fn the_pinned_account_is_never_added_twice() {
+        for query in ["account_id=42", "account_id=42&account_id=42", "account%5Fid=042"] {
+            let cred = basic(Some(42)).authorize(&uri(&format!("https://api.teletracker.net/r?{query}"))).unwrap();
+            assert_eq!(cred.account_param(), None, "{query}");
+        }
+        // Under another letter case only, a server that matches names exactly would not see it.
+        let cred = basic(Some(42)).authorize(&uri("https://api.teletracker.net/r?ACCOUNT_ID=42")).unwrap();
+        assert_eq!(cred.account_param(), Some(AccountId(42)));
+    }
+
+    #[test]
+    fn an_integrator_account_under_another_letter_case_is_no_account() {
+        let config = Config::integrator(BASE, "int", Password::new("pw")).account_per_request().build().unwrap();
+        let err = StaticAuth::new(config).authorize(&uri("https://api.teletracker.net/r?ACCOUNT_ID=5")).unwrap_err();
+        assert_eq!(err, AuthError::AccountRequired);
     }
 
     #[test]

@@ -10,7 +10,7 @@
 //! assert_eq!(request.uri().path(), "/auth/login");
 //! // ... send it, then:
 //! let answer = http::Response::new(br#"{"success":true}"#.to_vec());
-//! verify::handle_response(&answer, time::OffsetDateTime::UNIX_EPOCH)?;
+//! verify::handle_response(&config, &answer, time::OffsetDateTime::UNIX_EPOCH)?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
@@ -20,6 +20,8 @@ use time::OffsetDateTime;
 use crate::clock::later;
 use crate::config::{Config, ConfigError};
 use crate::error::{AuthError, TransientCause};
+use crate::scrub::Scrubber;
+use crate::secret::Password;
 use crate::wire::{self, Failure};
 
 /// The `auth_only` login request for `config`'s credentials (with its pinned account, if
@@ -29,11 +31,18 @@ pub fn request(config: &Config) -> Result<Request<Vec<u8>>, ConfigError> {
     Ok(wire::login_request(config.base.join("/auth/login"), &config.username, password, config.account, true))
 }
 
-/// Interprets the answer: `Ok(())` when the credentials are valid.
-pub fn handle_response<B: AsRef<[u8]>>(response: &Response<B>, now: OffsetDateTime) -> Result<(), AuthError> {
-    // Nothing of ours can be echoed back except the password, which the server has no reason
-    // to repeat; the excerpt is trimmed all the same.
-    let scrub = |text: &str| text.to_owned();
+/// Interprets the answer to [`request`]`(config)`: `Ok(())` when the credentials are valid.
+///
+/// `config` is the one the request was built from: a server that repeats the password in its
+/// refusal (raw, JSON-escaped, URL-encoded, or as the base64 of `user:password`) must not put
+/// it into the error, so the error's excerpt of the answer is scrubbed of it (SPEC.md §5).
+pub fn handle_response<B: AsRef<[u8]>>(
+    config: &Config,
+    response: &Response<B>,
+    now: OffsetDateTime,
+) -> Result<(), AuthError> {
+    let password = config.password.as_ref().map(Password::expose_secret);
+    let scrub = |text: &str| Scrubber::new().credentials(&config.username, password).scrub(text);
     match wire::classify(response.status(), response.headers(), response.body().as_ref(), now, &scrub) {
         Ok(_) => Ok(()),
         Err(Failure::Rejected(error)) => Err(AuthError::CredentialsRejected(error)),

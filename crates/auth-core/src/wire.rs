@@ -197,7 +197,9 @@ fn server_error(status: StatusCode, parsed: Option<&Value>, body: &[u8], scrub: 
             (code.map(|c| clean(&c)), message.map(|m| clean(&m)))
         }
         _ if body.is_empty() || body.len() > MAX_AUTH_BODY => (None, None),
-        _ => (None, Some(clean(&String::from_utf8_lossy(&body[..body.len().min(512)])))),
+        // The whole body is scrubbed before it is cut to an excerpt: cut first, a secret that
+        // straddled the cut would leave its first half behind.
+        _ => (None, Some(clean(&String::from_utf8_lossy(body)))),
     };
     ServerError { status, code: code.filter(|c| !c.is_empty()), message: message.filter(|m| !m.is_empty()) }
 }

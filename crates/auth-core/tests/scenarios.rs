@@ -72,11 +72,14 @@ fn auth_only_verifies_credentials_without_a_session() {
     let body: serde_json::Value = serde_json::from_slice(request.body()).unwrap();
     assert_eq!(body["auth_only"], 1);
     let ok = http::Response::new(br#"{"success":true}"#.to_vec());
-    assert_eq!(auth_core::verify::handle_response(&ok, start()), Ok(()));
+    assert_eq!(auth_core::verify::handle_response(&config, &ok, start()), Ok(()));
     let no = http::Response::builder().status(401).body(br#"{"success":false}"#.to_vec()).unwrap();
-    assert!(matches!(auth_core::verify::handle_response(&no, start()), Err(AuthError::CredentialsRejected(_))));
+    assert!(matches!(
+        auth_core::verify::handle_response(&config, &no, start()),
+        Err(AuthError::CredentialsRejected(_))
+    ));
     let down = http::Response::builder().status(503).body(Vec::new()).unwrap();
-    assert!(auth_core::verify::handle_response(&down, start()).unwrap_err().is_transient());
+    assert!(auth_core::verify::handle_response(&config, &down, start()).unwrap_err().is_transient());
 }
 
 // ----- §3 refresh --------------------------------------------------------------------------

@@ -14,6 +14,7 @@
 //! |---|---|---|
 //! | [`Fault::Status`], [`Fault::RetryAfter`], [`Fault::SuccessFalse`] | before | a server that refuses does not rotate |
 //! | [`Fault::DropConnection`], [`Fault::GarbageBody`], [`Fault::TruncatedBody`], [`Fault::OversizedBody`] | after | the "lost response" case |
+//! | [`Fault::EchoCredentials`] | before | a refusal that repeats the credentials |
 //!
 //! So by default a refresh whose connection drops **has** rotated server-side: the presented
 //! refresh token is consumed and a client that retries with it gets `invalid_refresh_token`
@@ -28,6 +29,7 @@
 
 use std::collections::{HashMap, VecDeque};
 
+use crate::echo::EchoEncoding;
 use crate::endpoint::Endpoint;
 
 /// Something that goes wrong with one request.
@@ -59,6 +61,18 @@ pub enum Fault {
     SuccessFalse,
     /// The TCP connection is closed without any HTTP response.
     DropConnection,
+    /// Answer with `status` (an invalid code becomes 401) and a JSON failure body whose
+    /// `message` repeats the credentials the request presented (password and `user:password`,
+    /// refresh token, bearer token, Basic/Integrator header) in `encoding`: a server that echoes
+    /// secrets, which a client must scrub from its errors (SPEC §5). On
+    /// [`Endpoint::Realtime`] it replaces the `authresponse` with `success:false`, the token
+    /// echoed in `error`, and closes the socket.
+    EchoCredentials {
+        /// The status code.
+        status: u16,
+        /// How the credentials are written.
+        encoding: EchoEncoding,
+    },
 }
 
 impl Fault {
@@ -75,6 +89,7 @@ impl Fault {
     /// When this fault is applied unless the plan says otherwise (see the module docs).
     pub fn default_timing(&self) -> FaultTiming {
         match self {
+            Self::EchoCredentials { .. } => FaultTiming::BeforeEffect,
             Self::Status(_) | Self::RetryAfter { .. } | Self::SuccessFalse => FaultTiming::BeforeEffect,
             Self::GarbageBody | Self::TruncatedBody | Self::OversizedBody | Self::DropConnection => {
                 FaultTiming::AfterEffect

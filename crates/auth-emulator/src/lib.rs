@@ -129,6 +129,7 @@
 //! | [`Fault::TruncatedBody`] | 200, the real JSON body cut in half (correct `Content-Length`) | after |
 //! | [`Fault::OversizedBody`] | 200, the real JSON body padded to 128 KiB (valid JSON, over SPEC §5's 64 KiB) | after |
 //! | [`Fault::DropConnection`] | the TCP connection is closed with no HTTP response | after |
+//! | [`Fault::EchoCredentials`] | that status, a JSON failure body whose `message` repeats the presented credentials in one [`EchoEncoding`] (raw, JSON-escaped, URL-encoded, base64) | before |
 //!
 //! So a refresh whose response is lost has **rotated** server-side: its refresh token is
 //! consumed and reusing it fails, which is the case SPEC §3's rotation-safety rule is about.
@@ -143,7 +144,15 @@
 //!
 //! On [`Endpoint::Realtime`], `Status`, `RetryAfter` and `DropConnection` hit the HTTP upgrade;
 //! the body faults replace the `authresponse` message (the socket is authenticated anyway and
-//! stays open, except after `SuccessFalse`, which closes it).
+//! stays open, except after `SuccessFalse` and `EchoCredentials`, which close it).
+//! `EchoCredentials` answers `success:false` with the presented token echoed in `error`.
+//!
+//! [`Fault::EchoCredentials`] plays a server that repeats secrets in its errors, the case SPEC
+//! §5's redaction rule is about: `Fault::EchoCredentials { status: 401, encoding:
+//! EchoEncoding::Json }` on [`Endpoint::Login`] answers `"message":"auth-emulator echoes
+//! password <the password JSON-escaped>; credentials <user:password JSON-escaped>"`. Text
+//! encodings echo every credential (password, `user:password`, refresh token, bearer token);
+//! the base64 ones only the password and `user:password`. Try [`EchoEncoding::ALL`].
 //!
 //! Server-side revocation: [`Emulator::revoke_session_of`] and [`Emulator::revoke_all`] make
 //! the sessions' bearer tokens get the expired-token status and kill their refresh tokens.
@@ -230,6 +239,7 @@
 
 mod api;
 mod clock;
+mod echo;
 mod endpoint;
 mod faults;
 mod handle;
@@ -246,6 +256,7 @@ mod sessions;
 mod state;
 mod users;
 
+pub use echo::EchoEncoding;
 pub use endpoint::Endpoint;
 pub use faults::{Fault, FaultPlan, FaultTiming, InjectedFault};
 pub use handle::{Emulator, EmulatorBuilder};

@@ -13,9 +13,10 @@
 //! [`Emulator::close_realtime_of`](crate::Emulator::close_realtime_of).
 //!
 //! Faults on [`Endpoint::Realtime`]: `Status`, `RetryAfter` and `DropConnection` hit the HTTP
-//! upgrade request; `GarbageBody`, `TruncatedBody`, `OversizedBody` and `SuccessFalse` replace
-//! the `authresponse` message (after effect: the connection is authenticated nonetheless and
-//! stays open, except for `SuccessFalse`, which closes it).
+//! upgrade request; `GarbageBody`, `TruncatedBody`, `OversizedBody`, `SuccessFalse` and
+//! `EchoCredentials` replace the `authresponse` message (after effect: the connection is
+//! authenticated nonetheless and stays open, except for `SuccessFalse` and `EchoCredentials`,
+//! which close it).
 //!
 //! Memory per socket is bounded: incoming messages over [`MAX_INCOMING_MESSAGE`] end the
 //! connection, and what the handle and the timer send waits in a queue of at most
@@ -39,6 +40,7 @@ use serde_json::{Map, Value, json};
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, watch};
 
+use crate::echo;
 use crate::endpoint::Endpoint;
 use crate::faults::{Fault, FaultTiming, InjectedFault};
 use crate::journal::{AuthScheme, Outcome, RequestMeta};
@@ -243,7 +245,7 @@ pub(crate) async fn handshake(ctx: ConnCtx, mut parts: request::Parts, meta: Req
     if let Some(f) = &fault
         && matches!(f.fault, Fault::Status(_) | Fault::RetryAfter { .. } | Fault::DropConnection)
     {
-        let outgoing = render_fault(&f.fault, None);
+        let outgoing = render_fault(&f.fault, None, None);
         let facts = Facts::new(AuthScheme::None, Outcome::Fault(f.fault.clone()));
         shared.record(meta.entry(facts, fault.clone(), outgoing.status()));
         return outgoing.into_response();
@@ -303,11 +305,18 @@ fn authenticate(shared: &Shared, first: &Message) -> Verdict {
 }
 
 /// The text that replaces the `authresponse` under a message-level fault.
-fn fault_message(fault: &Fault, real: &str) -> String {
+fn fault_message(fault: &Fault, real: &str, first: &Message) -> String {
     let bytes = match fault {
         Fault::GarbageBody => GARBAGE.to_vec(),
         Fault::TruncatedBody => truncated(real.as_bytes()),
         Fault::OversizedBody => oversized(real.as_bytes()),
+        Fault::EchoCredentials { encoding, .. } => {
+            let text = match first {
+                Message::Text(text) => Some(text.as_str()),
+                _ => None,
+            };
+            return echo::authresponse(*encoding, text);
+        }
         _ => return ws_reply("authresponse", Some("injected_failure")),
     };
     String::from_utf8_lossy(&bytes).into_owned()
@@ -333,12 +342,12 @@ async fn connection(ctx: ConnCtx, mut socket: WebSocket, meta: RequestMeta, faul
     let mut verdict = authenticate(shared, &first);
     let mut keep_open = verdict.session.is_some();
     if let Some(f) = &fault {
-        verdict.reply = fault_message(&f.fault, &verdict.reply);
+        verdict.reply = fault_message(&f.fault, &verdict.reply, &first);
         if f.timing == FaultTiming::BeforeEffect {
             verdict.facts = verdict.facts.outcome(Outcome::Fault(f.fault.clone()));
             keep_open = false;
         }
-        if f.fault == Fault::SuccessFalse {
+        if matches!(f.fault, Fault::SuccessFalse | Fault::EchoCredentials { .. }) {
             keep_open = false;
         }
     }

@@ -7,9 +7,10 @@ use axum::response::Response;
 use serde::Serialize;
 
 use crate::clock::ServerClock;
+use crate::echo;
 use crate::faults::Fault;
 use crate::journal::{AuthScheme, Outcome};
-use crate::request::BodyError;
+use crate::request::{BodyError, Incoming};
 use crate::sessions::IssuedPair;
 use crate::users::AccountId;
 
@@ -264,8 +265,9 @@ pub(crate) fn oversized(body: &[u8]) -> Vec<u8> {
     out
 }
 
-/// The HTTP response a fault produces, given the response it replaces (if processing ran).
-pub(crate) fn render_fault(fault: &Fault, replaced: Option<&Reply>) -> Outgoing {
+/// The HTTP response a fault produces, given the response it replaces (if processing ran) and
+/// the request (whose credentials [`Fault::EchoCredentials`] repeats).
+pub(crate) fn render_fault(fault: &Fault, replaced: Option<&Reply>, request: Option<&Incoming>) -> Outgoing {
     let real_body = replaced.map_or(PLACEHOLDER, |r| r.body.as_slice());
     let raw = |body: Vec<u8>| {
         Outgoing::Reply(Reply { status: StatusCode::OK, headers: Vec::new(), body, content_type: Some(JSON) })
@@ -293,6 +295,7 @@ pub(crate) fn render_fault(fault: &Fault, replaced: Option<&Reply>) -> Outgoing 
             Reply::failure(StatusCode::OK, "injected_failure", "auth-emulator: injected success:false").into()
         }
         Fault::DropConnection => Outgoing::Drop,
+        Fault::EchoCredentials { status, encoding } => echo::reply(*status, *encoding, request).into(),
     }
 }
 

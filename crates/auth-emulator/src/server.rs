@@ -213,12 +213,14 @@ fn process(shared: &Shared, meta: &RequestMeta, endpoint: Endpoint, req: &Incomi
         _ => match core.faults.next(endpoint) {
             Some(fault) if fault.timing == FaultTiming::BeforeEffect => {
                 let facts = identify(&core, endpoint, req, now).outcome(Outcome::Fault(fault.fault.clone()));
-                (render_fault(&fault.fault, None), facts, Some(fault))
+                (render_fault(&fault.fault, None, Some(req)), facts, Some(fault))
             }
             fault => {
                 let handled = handle(&mut core, endpoint, req, now);
                 match fault {
-                    Some(fault) => (render_fault(&fault.fault, Some(&handled.reply)), handled.facts, Some(fault)),
+                    Some(fault) => {
+                        (render_fault(&fault.fault, Some(&handled.reply), Some(req)), handled.facts, Some(fault))
+                    }
                     None => (handled.reply.into(), handled.facts, None),
                 }
             }

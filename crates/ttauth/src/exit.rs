@@ -127,6 +127,7 @@ impl From<AuthError> for Failure {
             AuthError::AccountRequired
             | AuthError::ForeignOrigin
             | AuthError::AccountConflict { .. }
+            | AuthError::AccountAmbiguous { .. }
             | AuthError::PasswordRequired
             | AuthError::RequiresBearer
             | AuthError::SwitchRequiresBearer => Exit::Usage,

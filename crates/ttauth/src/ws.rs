@@ -87,7 +87,7 @@ impl RealtimeSocket {
         interrupt: &Interrupt,
     ) -> Result<Vec<ServerMessage>> {
         self.send(auth.as_text())?;
-        let mut handshake = RealtimeHandshake::new();
+        let mut handshake = RealtimeHandshake::new(auth);
         loop {
             let text = self.expect_text(deadline, interrupt, "the authresponse")?;
             match handshake.handle_message(&text) {

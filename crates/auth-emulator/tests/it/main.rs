@@ -5,6 +5,7 @@ mod support;
 mod api_auth;
 #[cfg(feature = "cli")]
 mod binary;
+mod echo;
 mod faults;
 mod journal;
 mod knobs;

@@ -36,7 +36,7 @@ async fn realtime_auth_text_authenticates_the_websocket() {
     assert_eq!(h.emu.count(Endpoint::Login), 1);
 
     let reply = handshake(h.emu.ws_url(), first.as_text().to_owned()).await;
-    let mut progress = RealtimeHandshake::new();
+    let mut progress = RealtimeHandshake::new(&first);
     assert_eq!(progress.handle_message(&reply).unwrap(), HandshakeProgress::Authenticated);
     let entry = h.emu.journal().pop().unwrap();
     assert_eq!(entry.endpoint, Endpoint::Realtime);

@@ -1,8 +1,10 @@
 //! The auth-ureq adapter against the local emulator. Time moves by hand (a `ManualClock` and
 //! the emulator's `advance_clock`, together), never by sleeping.
 
+mod account_params;
 mod bearer;
 mod concurrency;
+mod echoed_secrets;
 mod middleware;
 mod realtime;
 mod redirects;

@@ -5,6 +5,7 @@
 
 mod binary;
 mod demo;
+mod echoed_secrets;
 mod emulator;
 mod password;
 mod realtime;
