@@ -40,6 +40,14 @@ pub enum Command {
     Emulator(EmulatorArgs),
 }
 
+/// The longest `--timeout`: one day, the longest auth timeout the library accepts. Larger
+/// values are a usage error rather than a deadline that overflows the clock.
+pub const MAX_TIMEOUT_SECS: u64 = 86_400;
+
+/// The longest `emulator --token-lifetime`: 365 days, the longest lifetime the library
+/// believes (it caps longer ones).
+pub const MAX_TOKEN_LIFETIME_SECS: u64 = 365 * 86_400;
+
 /// How to reach the API and who to be: shared by the commands that talk to a server.
 #[derive(Debug, Clone, Args)]
 pub struct ConnectionArgs {
@@ -79,8 +87,17 @@ pub struct ConnectionArgs {
     #[arg(long, value_name = "PATH", default_value = DEFAULT_MASQUERADE_PATH)]
     pub masquerade_path: String,
 
-    /// Timeout of each HTTP request, in seconds.
-    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    /// Time limit in seconds, 1 to 86400. Each HTTP request (login, refresh, API call) gets
+    /// SECS. `realtime` gets SECS for the whole set-up of a connection: name lookup, TCP
+    /// connect, TLS, the WebSocket handshake, the authrequest/authresponse exchange and
+    /// starting the stream, however slowly the server trickles its answers (a reconnect with a
+    /// new token after a refused one gets a new SECS). When it runs out the command exits 5.
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 30,
+        value_parser = clap::value_parser!(u64).range(1..=MAX_TIMEOUT_SECS)
+    )]
     pub timeout: u64,
 }
 
@@ -215,7 +232,12 @@ pub struct EmulatorArgs {
     #[arg(long, default_value_t = 8080)]
     pub port: u16,
 
-    /// Bearer token lifetime in seconds.
-    #[arg(long, value_name = "SECS", default_value_t = 3600)]
+    /// Bearer token lifetime in seconds, 1 to 31536000 (365 days).
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 3600,
+        value_parser = clap::value_parser!(u64).range(1..=MAX_TOKEN_LIFETIME_SECS)
+    )]
     pub token_lifetime: u64,
 }

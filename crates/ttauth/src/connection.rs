@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use auth_core::{AccountId, AccountSwitch, Config, DEFAULT_BASE_URL, Password, Scheme};
+use auth_core::{AccountId, AccountSwitch, Config, DEFAULT_BASE_URL, Password, RefreshPolicy, Scheme};
 use auth_store::{FileStore, SessionStore};
 use auth_ureq::Client;
 use auth_ureq::ureq::Agent;
@@ -51,7 +51,8 @@ impl Connection {
             password,
             account: args.account,
             account_switch,
-            timeout: Duration::from_secs(args.timeout.max(1)),
+            // clap keeps it in 1..=MAX_TIMEOUT_SECS: every deadline built from it fits the clock.
+            timeout: Duration::from_secs(args.timeout),
         })
     }
 
@@ -66,7 +67,10 @@ impl Connection {
             (Scheme::Integrator, Some(password)) => Config::integrator(&self.base_url, &self.username, password),
             (_, None) => return Err(no_password()),
         };
-        let builder = builder.account_switch(self.account_switch.clone());
+        // Login and refresh requests are HTTP requests too: `--timeout` bounds them (the
+        // library's auth timeout, which also bounds waiting for another process's refresh).
+        let policy = RefreshPolicy { auth_timeout: self.timeout, ..RefreshPolicy::default() };
+        let builder = builder.account_switch(self.account_switch.clone()).refresh_policy(policy);
         let builder = match self.account {
             Some(account) => builder.account(account),
             // An Integrator without a pinned account names it in each request's query string;

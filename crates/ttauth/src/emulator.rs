@@ -18,7 +18,7 @@ pub(crate) fn run(args: &EmulatorArgs, ctx: &mut Context<'_>) -> Result<()> {
     let emulator = Emulator::builder()
         .port(args.port)
         .users(users.clone())
-        .token_lifetime(Duration::from_secs(args.token_lifetime.max(1)))
+        .token_lifetime(Duration::from_secs(args.token_lifetime))
         .try_start()
         .map_err(|e| Failure::other(format!("cannot start the emulator on 127.0.0.1:{}: {e}", args.port)))?;
 
@@ -26,7 +26,7 @@ pub(crate) fn run(args: &EmulatorArgs, ctx: &mut Context<'_>) -> Result<()> {
     text.push_str("TeleTracker auth emulator listening\n");
     text.push_str(&format!("  REST:      {}\n", emulator.url()));
     text.push_str(&format!("  RealTime:  {}  (also {}/realtime)\n", emulator.ws_url(), emulator.ws_url()));
-    text.push_str(&format!("  token lifetime: {} s; masquerade: POST /auth/masquerade\n", args.token_lifetime.max(1)));
+    text.push_str(&format!("  token lifetime: {} s; masquerade: POST /auth/masquerade\n", args.token_lifetime));
     text.push_str("users:\n");
     for user in users.iter() {
         text.push_str(&format!("  {:<12} {}\n", user.username(), user.summary()));

@@ -22,7 +22,7 @@
 //! | `--password-stdin` (stdin less one trailing newline) | `TELETRACKER_PASSWORD` | — |
 //! | `--account ID` | `TELETRACKER_ACCOUNT_ID` | none: the user's default account |
 //! | `--account-switch relogin\|masquerade`, `--masquerade-path PATH` | | `relogin`, `/auth/masquerade` |
-//! | `--timeout SECS` (each HTTP request) | | 30 |
+//! | `--timeout SECS` (1 to 86400): each HTTP request, login and refresh included; for `realtime`, the whole set-up of a connection (lookup, connect, TLS, WebSocket handshake, authentication, stream start) | | 30 |
 //! | `--state-file PATH` / `--no-state` | `XDG_STATE_HOME`, `HOME` | see below |
 //!
 //! There is no `--password` flag, on purpose: a flag's value ends up in `ps`, shell history

@@ -11,4 +11,5 @@ mod realtime;
 mod request;
 mod secrets;
 mod support;
+mod timeouts;
 mod token;
