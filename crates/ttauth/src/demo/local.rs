@@ -1,7 +1,7 @@
 //! The demo against an in-process emulator, each step checked against its journal.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use auth_core::realtime::{ServerMessage, Stream};
 use auth_core::{AccountId, AccountSwitch, AuthError, Config, Password};
@@ -318,10 +318,9 @@ impl Local {
     ) -> std::result::Result<(RealtimeSocket, String), String> {
         let url = self.emu.ws_url();
         let auth = alice.realtime_auth().map_err(|e| failed("no token", e))?;
-        let mut socket = RealtimeSocket::connect(&url, NETWORK_TIMEOUT).map_err(|f| f.message)?;
-        let deadline = Instant::now() + NETWORK_TIMEOUT;
-        socket.authenticate(&auth, deadline, interrupt).map_err(|f| f.message)?;
-        socket.start_stream(Stream::User, deadline, interrupt).map_err(|f| f.message)?;
+        let mut socket = RealtimeSocket::connect(&url, NETWORK_TIMEOUT, interrupt).map_err(|f| f.message)?;
+        socket.authenticate(&auth, interrupt).map_err(|f| f.message)?;
+        socket.start_stream(Stream::User, interrupt).map_err(|f| f.message)?;
         let entry = self.emu.journal().into_iter().rev().find(|e| e.endpoint == Endpoint::Realtime);
         let generation = entry.as_ref().and_then(|e| e.token_generation);
         expect(entry.is_some_and(|e| e.outcome == Outcome::Ok), || {
@@ -339,9 +338,9 @@ impl Local {
     fn realtime_event(&self, mut socket: RealtimeSocket, interrupt: &Interrupt) -> StepResult {
         let sockets = self.emu.emit_user_event("alice", json!({ "message": EVENT_TEXT }));
         expect(sockets == 1, || format!("the emulator found {sockets} sockets with the user stream started"))?;
-        let deadline = Instant::now() + NETWORK_TIMEOUT;
+        socket.set_deadline(Some(NETWORK_TIMEOUT));
         loop {
-            let text = match socket.next_text(Some(deadline), interrupt).map_err(|f| f.message)? {
+            let text = match socket.next_text(interrupt).map_err(|f| f.message)? {
                 Received::Text(text) => text,
                 other => return Err(format!("no event: {other:?}")),
             };

@@ -1,8 +1,6 @@
 //! The demo against a running server (`--base-url`), with the configured credentials and the
 //! real clock. What needs the emulator's knobs is skipped, saying so.
 
-use std::time::Instant;
-
 use auth_core::realtime::Stream;
 use auth_core::{AccountSwitch, AuthError, Config, Password, Scheme};
 use auth_ureq::Client;
@@ -170,11 +168,9 @@ impl Remote<'_> {
 
     fn realtime(&self, client: &Client, url: &str, interrupt: &crate::Interrupt) -> StepResult {
         let auth = client.realtime_auth().map_err(|e| failed("no token", e))?;
-        let timeout = self.connection.timeout;
-        let mut socket = RealtimeSocket::connect(url, timeout).map_err(|f| f.message)?;
-        let deadline = Instant::now() + timeout;
-        socket.authenticate(&auth, deadline, interrupt).map_err(|f| f.message)?;
-        socket.start_stream(Stream::User, deadline, interrupt).map_err(|f| f.message)?;
+        let mut socket = RealtimeSocket::connect(url, self.connection.timeout, interrupt).map_err(|f| f.message)?;
+        socket.authenticate(&auth, interrupt).map_err(|f| f.message)?;
+        socket.start_stream(Stream::User, interrupt).map_err(|f| f.message)?;
         socket.close();
         Ok(format!("{url}: authresponse success; user stream started"))
     }
