@@ -13,15 +13,15 @@
 use auth_core::Scheme;
 use auth_core::realtime::Stream;
 
-use crate::cli::{RealtimeArgs, StreamArg};
+use crate::cli::{GlobalArgs, RealtimeArgs, StreamArg};
 use crate::connection::Connection;
 use crate::exit::{Exit, Failure, Result};
 use crate::ws::{RealtimeSocket, Received, json_line, stream_name};
 use crate::{Context, write_out};
 
 /// Runs `ttauth realtime`.
-pub(crate) fn run(args: &RealtimeArgs, ctx: &mut Context<'_>) -> Result<()> {
-    let connection = Connection::resolve(&args.connection, ctx)?;
+pub(crate) fn run(args: &RealtimeArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Result<()> {
+    let connection = Connection::resolve(global, ctx)?;
     if connection.scheme != Scheme::Bearer {
         // The library refuses too (RequiresBearer); say it before anything is built.
         return Err(Failure::usage(format!(
@@ -34,7 +34,7 @@ pub(crate) fn run(args: &RealtimeArgs, ctx: &mut Context<'_>) -> Result<()> {
         StreamArg::User => Stream::User,
         StreamArg::Account => Stream::Account,
     };
-    let client = connection.client(Some(&args.state), ctx).map_err(|f| connection.explain(f))?;
+    let client = connection.client(true, ctx).map_err(|f| connection.explain(f))?;
     let interrupt = ctx.stop_signal().map_err(|e| Failure::other(format!("cannot watch for Ctrl-C: {e}")))?;
 
     let mut retried = false;
@@ -43,10 +43,14 @@ pub(crate) fn run(args: &RealtimeArgs, ctx: &mut Context<'_>) -> Result<()> {
         // `--timeout` bounds the set-up as a whole, from here to the stream's start.
         let mut socket = RealtimeSocket::connect(&url, connection.timeout, &interrupt)?;
         match socket.authenticate(&auth, &interrupt) {
-            Ok(early) => break (socket, early),
+            Ok(early) => {
+                connection.observer.token_in_use(client.snapshot().as_ref());
+                break (socket, early);
+            }
             // The server refused a token the session believed valid (revoked, or expired on
             // the server's clock): tell the session, and reconnect once with a new one.
             Err(failure) if failure.exit == Exit::Auth && !retried => {
+                tracing::info!(target: "ttauth", "the RealTime server refused the token: reconnecting once with a new one");
                 client.report_realtime_rejection(&auth);
                 socket.close();
                 retried = true;

@@ -29,8 +29,9 @@ const NETWORK_TIMEOUT: Duration = Duration::from_secs(10);
 /// The payload the demo emits as a user event.
 const EVENT_TEXT: &str = "hello from ttauth demo";
 
-/// Runs the walk against a fresh emulator.
-pub(super) fn walk(ctx: &mut Context<'_>) -> Result<()> {
+/// Runs the walk against a fresh emulator. `ignored`: a base URL the environment set, which
+/// the walk does not use (said on its first lines).
+pub(super) fn walk(ctx: &mut Context<'_>, ignored: Option<&str>) -> Result<()> {
     let interrupt = ctx.interrupt_handle();
     let emu = Emulator::builder()
         .token_lifetime(LIFETIME)
@@ -38,7 +39,16 @@ pub(super) fn walk(ctx: &mut Context<'_>) -> Result<()> {
         .map_err(|e| Failure::other(format!("cannot start the emulator: {e}")))?;
     let local = Local { emu, clock: ManualClock::starting_now() };
     let mut walk = Walk::new(ctx);
-    walk.line(&format!("ttauth demo: in-process emulator at {} (RealTime {})", local.emu.url(), local.emu.ws_url()))?;
+    walk.line(&format!(
+        "ttauth demo: against an IN-PROCESS EMULATOR at {} (RealTime {}), not a real server",
+        local.emu.url(),
+        local.emu.ws_url()
+    ))?;
+    if let Some(url) = ignored {
+        walk.line(&format!(
+            "  TELETRACKER_BASE_URL={url} is set but not used: pass --base-url {url} to walk through that server"
+        ))?;
+    }
     walk.line(&format!(
         "  token lifetime {} s; the demo moves the emulator's clock and the client's together (nobody sleeps)",
         LIFETIME.as_secs()
@@ -75,8 +85,15 @@ pub(super) fn walk(ctx: &mut Context<'_>) -> Result<()> {
             walk.step("RealTime user event", Err("no RealTime connection".into()))?;
         }
     }
+    walk.line(&format!(
+        "next: `ttauth emulator {EMULATOR_HINT_ARGS}` in one terminal, then the `ttauth realtime` line it prints in \
+         another, to see RealTime events arrive"
+    ))?;
     walk.finish()
 }
+
+/// The arguments of the `ttauth emulator` the demo suggests running next.
+const EMULATOR_HINT_ARGS: &str = "--port 8080 --event-interval-ms 1000";
 
 /// The emulator and the client clock moved with it.
 struct Local {

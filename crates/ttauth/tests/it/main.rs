@@ -4,12 +4,14 @@
 //! No test sleeps for a token lifetime.
 
 mod binary;
+mod cli;
 mod demo;
 mod emulator;
 mod password;
 mod realtime;
 mod request;
 mod secrets;
+mod session_commands;
 mod support;
 mod timeouts;
 mod token;
