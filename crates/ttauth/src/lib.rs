@@ -6,11 +6,18 @@
 //!
 //! | command | what it does |
 //! |---|---|
-//! | `ttauth demo` | starts the [`auth_emulator`] in-process and walks through login, an API call, a refresh, account switches (relogin and masquerade), Basic with and without a pinned account, Integrator with an account and the request refused without one, and the RealTime handshake plus one event — one line per step, exit 0 when every step behaved as expected. With `--base-url` (or `TELETRACKER_BASE_URL`) the same walk runs against that server with your credentials, skipping the steps that need the emulator's knobs. |
+//! | `ttauth demo` | starts the [`auth_emulator`] in-process and walks through login, an API call, a refresh, account switches (relogin and masquerade), Basic with and without a pinned account, Integrator with an account and the request refused without one, and the RealTime handshake plus one event — one line per step, exit 0 when every step behaved as expected. With `--base-url` on the command line the same walk runs against that server with your credentials, skipping the steps that need the emulator's knobs (an exported `TELETRACKER_BASE_URL` is named and ignored); an unreachable server exits 5. |
 //! | `ttauth token` | prints a currently valid bearer token (and nothing else) on stdout, reusing and refreshing the session stored in the state file |
 //! | `ttauth request [-X METHOD] PATH [-d BODY] [-H 'K: V']...` | sends an authenticated request to the base URL + `PATH` and prints the response body on stdout |
 //! | `ttauth realtime [--stream user\|account] [--max-messages N]` | authenticates a RealTime WebSocket, starts the stream, prints each message as one JSON line until Ctrl-C or the server closes |
-//! | `ttauth emulator [--port N]` | runs the emulator, prints its URLs and demo users, until Ctrl-C |
+//! | `ttauth status [--json] [--check]` | says whether a session is stored and where, its account, how long its token and refresh token last (client's estimate), whether the password is needed; sends nothing unless `--check`; exit 0 when the session can continue, 1 when not |
+//! | `ttauth logout [--all]` | deletes the stored session and its lock file (idempotent); `--all`: every session in the state directory |
+//! | `ttauth emulator [--port N] [--event-interval-ms MS]` | runs the emulator, prints its URLs, demo users and ready-to-paste lines, until Ctrl-C; a RealTime user event every 2 s by default |
+//! | `ttauth completions bash\|zsh\|fish\|powershell` | prints a shell completion script |
+//!
+//! Options go before or after the subcommand (`ttauth --state-file S token` is `ttauth token
+//! --state-file S`); each subcommand's `--help` lists the ones that act there, and refuses
+//! the others (exit 2).
 //!
 //! ## Configuration
 //!
@@ -24,21 +31,25 @@
 //! | `--account-switch relogin\|masquerade`, `--masquerade-path PATH` | | `relogin`, `/auth/masquerade` |
 //! | `--timeout SECS` (1 to 86400): each HTTP request, login and refresh included; for `realtime`, the whole set-up of a connection (lookup, connect, TLS, WebSocket handshake, authentication, stream start) | | 30 |
 //! | `--state-file PATH` / `--no-state` | `XDG_STATE_HOME`, `HOME` | see below |
+//! | `-v` (info), `-vv` (debug), `-vvv` (trace): which token source (stored session, refresh, login) and why, on stderr, never a secret | `TTAUTH_LOG` (a filter, when `-v` is not given) | off |
 //!
 //! There is no `--password` flag, on purpose: a flag's value ends up in `ps`, shell history
 //! and CI logs. A bearer command without a password still works while the stored session can
 //! be refreshed.
 //!
-//! Bearer sessions are stored in `$XDG_STATE_HOME/ttauth/` (or `~/.local/state/ttauth/`), one
-//! file per base URL, username and account — `session-<user>@<host>-<hash>.json`, owner-only,
+//! Bearer sessions are stored in the platform's state directory: `$XDG_STATE_HOME/ttauth/` (or
+//! `~/.local/state/ttauth/`) on Linux, `~/Library/Application Support/ttauth/` on macOS,
+//! `%LOCALAPPDATA%\ttauth\` on Windows (the `directories` crate), one file per base URL,
+//! username and account — `session-<user>@<host>-<hash>.json`, owner-only,
 //! written atomically and locked around each login or refresh by [`auth_store::FileStore`] —
 //! so two users, servers or accounts never share a session, and concurrent `ttauth`
 //! processes never spend the same refresh token twice.
 //!
 //! ## Exit status
 //!
-//! See [`Exit`]: 0 success, 1 other failure, 2 usage or configuration error, 3 non-2xx HTTP
-//! status, 4 authentication failure, 5 transport failure or auth server temporarily
+//! See [`Exit`]: 0 success, 1 other failure (`status`: no usable session), 2 usage or
+//! configuration error (out-of-range values included), 3 non-2xx HTTP status, 4
+//! authentication failure, 5 transport failure, timeout, or auth server temporarily
 //! unavailable. Failures print one line on stderr, `ttauth: <what went wrong>`, built from the
 //! libraries' secret-free messages; the password is additionally scrubbed from anything
 //! written to stderr.
@@ -68,7 +79,10 @@
 //! ```
 //!
 //! Flags fall back to `TELETRACKER_*` through clap, which reads the process environment;
-//! the context's variables are used for the password, `XDG_STATE_HOME` and `HOME`.
+//! the context's variables are used for the password, `TTAUTH_LOG`, `XDG_STATE_HOME` and
+//! `HOME` (a captured context applies the XDG rule to its own variables instead of asking the
+//! platform, so tests never touch the real state directory). `-v` events of a captured
+//! context are written to its stderr in order with its other lines.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
