@@ -11,13 +11,20 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Command line for the TeleTracker auth libraries.
 ///
+/// Options may stand before or after the subcommand (`ttauth --state-file S token` is
+/// `ttauth token --state-file S`); each subcommand's `--help` lists the ones that act there.
+///
 /// Exit status: 0 success, 1 other failure (a demo step, the session store, a RealTime protocol
-/// error), 2 usage or configuration error, 3 the API answered with a non-2xx status, 4
-/// authentication failed (credentials rejected, session expired, access refused), 5 transport
-/// failure or auth server temporarily unavailable.
+/// error; `status`: no usable session), 2 usage or configuration error, 3 the API answered with
+/// a non-2xx status, 4 authentication failed (credentials rejected, session expired, access
+/// refused), 5 transport failure, timeout, or auth server temporarily unavailable.
 #[derive(Debug, Parser)]
 #[command(name = "ttauth", version, about, long_about)]
 pub struct Cli {
+    /// Options shared by the subcommands (`global`: accepted before or after the subcommand).
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -27,8 +34,8 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Walk through login, an API call, refresh, account switch, Basic, Integrator and
-    /// RealTime, against an in-process emulator (or the server given by --base-url or
-    /// TELETRACKER_BASE_URL).
+    /// RealTime against an in-process emulator, or against the server given with --base-url
+    /// on the command line.
     Demo(DemoArgs),
     /// Print a currently valid bearer token on stdout, reusing and refreshing a stored session.
     Token(TokenArgs),
@@ -36,9 +43,109 @@ pub enum Command {
     Request(RequestArgs),
     /// Authenticate a RealTime WebSocket, start a stream and print each message as a JSON line.
     Realtime(RealtimeArgs),
+    /// Show the stored session: where, which account, how long its tokens last, whether the
+    /// password is needed. Exit 0 when it can continue, 1 when not.
+    Status(StatusArgs),
+    /// Delete the stored session and its lock file (again is fine: nothing to remove).
+    Logout(LogoutArgs),
     /// Run the local TeleTracker auth emulator until Ctrl-C.
     Emulator(EmulatorArgs),
+    /// Print a shell completion script on stdout.
+    Completions(CompletionsArgs),
 }
+
+impl Command {
+    /// The subcommand's name, as typed.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Demo(_) => "demo",
+            Command::Token(_) => "token",
+            Command::Request(_) => "request",
+            Command::Realtime(_) => "realtime",
+            Command::Status(_) => "status",
+            Command::Logout(_) => "logout",
+            Command::Emulator(_) => "emulator",
+            Command::Completions(_) => "completions",
+        }
+    }
+}
+
+/// The options every subcommand accepts before or after its name, and the subcommands where
+/// each one acts. Elsewhere it is hidden from the subcommand's help and refused on its command
+/// line ([`not_acting`]).
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// Server and credentials.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    /// Session persistence.
+    #[command(flatten)]
+    pub state: StateArgs,
+    /// Show what happens on stderr: -v which token source (stored session, refresh, login)
+    /// and why, -vv every request, -vvv everything. TTAUTH_LOG takes a filter
+    /// (e.g. `ttauth=debug`) when -v is not given. Secrets are never shown.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+/// Which subcommands each global option acts in; `None`: all of them.
+const ACTS_IN: &[(&str, Option<&[&str]>)] = &[
+    ("base_url", Some(&["demo", "token", "request", "realtime", "status", "logout"])),
+    ("scheme", Some(&["demo", "token", "request", "realtime"])),
+    ("username", Some(&["demo", "token", "request", "realtime", "status", "logout"])),
+    ("password_stdin", Some(&["demo", "token", "request", "realtime", "status"])),
+    ("account", Some(&["demo", "token", "request", "realtime", "status", "logout"])),
+    // Only where a session can be moved to another account: a stored session on another
+    // account than --account (token, request, realtime) and the demo's --switch-account.
+    ("account_switch", Some(&["demo", "token", "request", "realtime"])),
+    ("masquerade_path", Some(&["demo", "token", "request", "realtime"])),
+    ("timeout", Some(&["demo", "token", "request", "realtime", "status"])),
+    ("state_file", Some(&["token", "request", "realtime", "status", "logout"])),
+    ("no_state", Some(&["token", "request", "realtime"])),
+    ("verbose", Some(&["demo", "token", "request", "realtime", "status", "logout", "emulator"])),
+];
+
+/// The global options (by clap id) that do not act in `subcommand`.
+pub fn not_acting(subcommand: &str) -> impl Iterator<Item = &'static str> + '_ {
+    ACTS_IN.iter().filter(move |(_, acts)| acts.is_some_and(|names| !names.contains(&subcommand))).map(|(id, _)| *id)
+}
+
+/// The command line's clap command: [`Cli`] with each subcommand's help limited to the options
+/// that act there. Global options are copied into every subcommand when clap builds the
+/// command, unless the subcommand already has one with that id: the subcommands where an
+/// option does not act get a hidden copy first, and `demo` its own `--base-url`, whose help
+/// shows no default (without one it runs the in-process emulator).
+pub fn command() -> clap::Command {
+    let mut command = <Cli as clap::CommandFactory>::command();
+    let globals: Vec<clap::Arg> = command.get_arguments().filter(|a| a.is_global_set()).cloned().collect();
+    let names: Vec<String> = command.get_subcommands().map(|c| c.get_name().to_owned()).collect();
+    for name in names {
+        let hidden: Vec<&str> = not_acting(&name).collect();
+        command = command.mut_subcommand(&name, |mut sub| {
+            for arg in globals.iter().filter(|a| hidden.contains(&a.get_id().as_str())) {
+                sub = sub.arg(arg.clone().hide(true));
+            }
+            if name == "demo"
+                && let Some(base_url) = globals.iter().find(|a| a.get_id() == "base_url")
+            {
+                sub = sub.arg(base_url.clone().hide_env(true).help(
+                    "Run the walk against this server, with your credentials, instead of the in-process \
+                     emulator (only when given on the command line: TELETRACKER_BASE_URL is not used)",
+                ));
+            }
+            sub
+        });
+    }
+    command
+}
+
+/// The longest `--timeout`: one day, the longest auth timeout the library accepts. Larger
+/// values are a usage error rather than a deadline that overflows the clock.
+pub const MAX_TIMEOUT_SECS: u64 = 86_400;
+
+/// The longest `emulator --token-lifetime`: 365 days, the longest lifetime the library
+/// believes (it caps longer ones).
+pub const MAX_TOKEN_LIFETIME_SECS: u64 = 365 * 86_400;
 
 /// How to reach the API and who to be: shared by the commands that talk to a server.
 #[derive(Debug, Clone, Args)]
@@ -46,6 +153,7 @@ pub struct ConnectionArgs {
     /// Base URL of the REST API (default: [`auth_core::DEFAULT_BASE_URL`]).
     #[arg(
         long,
+        global = true,
         env = "TELETRACKER_BASE_URL",
         value_name = "URL",
         help = "Base URL of the REST API [default: https://api.teletracker.net]"
@@ -53,34 +161,51 @@ pub struct ConnectionArgs {
     pub base_url: Option<String>,
 
     /// Authentication scheme.
-    #[arg(long, env = "TELETRACKER_SCHEME", value_enum, default_value_t = SchemeArg::Bearer, ignore_case = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "TELETRACKER_SCHEME",
+        value_enum,
+        default_value_t = SchemeArg::Bearer,
+        ignore_case = true
+    )]
     pub scheme: SchemeArg,
 
     /// Username (the password comes from TELETRACKER_PASSWORD or --password-stdin).
-    #[arg(long, env = "TELETRACKER_USERNAME", value_name = "USER")]
+    #[arg(long, global = true, env = "TELETRACKER_USERNAME", value_name = "USER")]
     pub username: Option<String>,
 
     /// Read the password from stdin (all of it, less one trailing newline). Takes precedence
     /// over TELETRACKER_PASSWORD.
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub password_stdin: bool,
 
     /// Account to work in. Bearer: the session is bound to it. Basic and Integrator: sent as
     /// `account_id` on every request.
-    #[arg(long, env = "TELETRACKER_ACCOUNT_ID", value_name = "ID")]
+    #[arg(long, global = true, env = "TELETRACKER_ACCOUNT_ID", value_name = "ID")]
     pub account: Option<AccountId>,
 
     /// How a bearer session moves to another account (masquerade is an undocumented
     /// endpoint: an assumption about the server).
-    #[arg(long, value_enum, default_value_t = AccountSwitchArg::Relogin)]
+    #[arg(long, global = true, value_enum, default_value_t = AccountSwitchArg::Relogin)]
     pub account_switch: AccountSwitchArg,
 
     /// Path of the masquerade endpoint (with --account-switch masquerade).
-    #[arg(long, value_name = "PATH", default_value = DEFAULT_MASQUERADE_PATH)]
+    #[arg(long, global = true, value_name = "PATH", default_value = DEFAULT_MASQUERADE_PATH)]
     pub masquerade_path: String,
 
-    /// Timeout of each HTTP request, in seconds.
-    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    /// Time limit in seconds, 1 to 86400. Each HTTP request (login, refresh, API call) gets
+    /// SECS. `realtime` gets SECS for the whole set-up of a connection: name lookup, TCP
+    /// connect, TLS, the WebSocket handshake, the authrequest/authresponse exchange and
+    /// starting the stream, however slowly the server trickles its answers (a reconnect with a
+    /// new token after a refused one gets a new SECS). When it runs out the command exits 5.
+    #[arg(
+        long,
+        global = true,
+        value_name = "SECS",
+        default_value_t = 30,
+        value_parser = clap::value_parser!(u64).range(1..=MAX_TIMEOUT_SECS)
+    )]
     pub timeout: u64,
 }
 
@@ -90,14 +215,15 @@ pub struct StateArgs {
     /// Session file (default: [`default_state_file`](crate::default_state_file)).
     #[arg(
         long,
+        global = true,
         value_name = "PATH",
-        help = "Session file [default: $XDG_STATE_HOME/ttauth/session-<user>@<host>-<hash>.json, or \
-                ~/.local/state/ttauth/...; one file per base URL, user and account]"
+        help = "Session file [default: in the state directory ($XDG_STATE_HOME/ttauth or ~/.local/state/ttauth \
+                on Linux, the platform's local data directory elsewhere), one file per base URL, user and account]"
     )]
     pub state_file: Option<PathBuf>,
 
     /// Keep the session in memory only: no session file is read or written.
-    #[arg(long, conflicts_with = "state_file")]
+    #[arg(long, global = true, conflicts_with = "state_file")]
     pub no_state: bool,
 }
 
@@ -124,10 +250,6 @@ pub enum AccountSwitchArg {
 /// `ttauth demo`.
 #[derive(Debug, Clone, Args)]
 pub struct DemoArgs {
-    /// Server, credentials and scheme, for a walk against a running server (with --base-url).
-    #[command(flatten)]
-    pub connection: ConnectionArgs,
-
     /// Against a server: the account the account-switch step moves to (skipped without it).
     #[arg(long, value_name = "ID")]
     pub switch_account: Option<AccountId>,
@@ -137,16 +259,9 @@ pub struct DemoArgs {
     pub ws_url: Option<String>,
 }
 
-/// `ttauth token`.
+/// `ttauth token`: everything it needs is in the global options.
 #[derive(Debug, Clone, Args)]
-pub struct TokenArgs {
-    /// Server and credentials.
-    #[command(flatten)]
-    pub connection: ConnectionArgs,
-    /// Session persistence.
-    #[command(flatten)]
-    pub state: StateArgs,
-}
+pub struct TokenArgs {}
 
 /// `ttauth request`.
 #[derive(Debug, Clone, Args)]
@@ -157,8 +272,8 @@ pub struct RequestArgs {
     pub path: String,
 
     /// HTTP method [default: GET, or POST with --data].
-    #[arg(short = 'X', long = "request", value_name = "METHOD")]
-    pub method: Option<String>,
+    #[arg(short = 'X', long = "request", value_name = "METHOD", value_enum, ignore_case = true)]
+    pub method: Option<MethodArg>,
 
     /// Request body (sent as is; Content-Type defaults to application/json).
     #[arg(short = 'd', long = "data", value_name = "BODY")]
@@ -167,13 +282,41 @@ pub struct RequestArgs {
     /// Extra header, `Name: value` (repeatable). Authorization is set by ttauth.
     #[arg(short = 'H', long = "header", value_name = "HEADER")]
     pub headers: Vec<String>,
+}
 
-    /// Server and credentials.
-    #[command(flatten)]
-    pub connection: ConnectionArgs,
-    /// Session persistence (bearer).
-    #[command(flatten)]
-    pub state: StateArgs,
+/// `-X` values: the methods an API request can use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[value(rename_all = "UPPER")]
+pub enum MethodArg {
+    /// GET.
+    Get,
+    /// HEAD.
+    Head,
+    /// POST.
+    Post,
+    /// PUT.
+    Put,
+    /// PATCH.
+    Patch,
+    /// DELETE.
+    Delete,
+    /// OPTIONS.
+    Options,
+}
+
+impl MethodArg {
+    /// The HTTP method.
+    pub fn method(self) -> http::Method {
+        match self {
+            MethodArg::Get => http::Method::GET,
+            MethodArg::Head => http::Method::HEAD,
+            MethodArg::Post => http::Method::POST,
+            MethodArg::Put => http::Method::PUT,
+            MethodArg::Patch => http::Method::PATCH,
+            MethodArg::Delete => http::Method::DELETE,
+            MethodArg::Options => http::Method::OPTIONS,
+        }
+    }
 }
 
 /// `ttauth realtime`.
@@ -190,13 +333,6 @@ pub struct RealtimeArgs {
     /// RealTime URL [default: the base URL with ws:// or wss://].
     #[arg(long, value_name = "URL")]
     pub ws_url: Option<String>,
-
-    /// Server and credentials (bearer only).
-    #[command(flatten)]
-    pub connection: ConnectionArgs,
-    /// Session persistence.
-    #[command(flatten)]
-    pub state: StateArgs,
 }
 
 /// `--stream` values.
@@ -208,6 +344,40 @@ pub enum StreamArg {
     Account,
 }
 
+/// `ttauth status`.
+#[derive(Debug, Clone, Args)]
+pub struct StatusArgs {
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Also make sure the session can continue, as `token` would: refresh it if it is due, or
+    /// log in (with the password) if it cannot be refreshed. A fresh token is not sent
+    /// anywhere: the API has no endpoint that only checks a token.
+    #[arg(long)]
+    pub check: bool,
+}
+
+/// `ttauth logout`.
+#[derive(Debug, Clone, Args)]
+pub struct LogoutArgs {
+    /// Remove every session ttauth stored in its state directory, for every server, user and
+    /// account.
+    #[arg(long, conflicts_with = "state_file")]
+    pub all: bool,
+}
+
+/// `ttauth completions`.
+#[derive(Debug, Clone, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// The longest `emulator --event-interval-ms`: one day.
+pub const MAX_EVENT_INTERVAL_MS: u64 = 86_400_000;
+
 /// `ttauth emulator`.
 #[derive(Debug, Clone, Args)]
 pub struct EmulatorArgs {
@@ -215,7 +385,22 @@ pub struct EmulatorArgs {
     #[arg(long, default_value_t = 8080)]
     pub port: u16,
 
-    /// Bearer token lifetime in seconds.
-    #[arg(long, value_name = "SECS", default_value_t = 3600)]
+    /// Bearer token lifetime in seconds, 1 to 31536000 (365 days).
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 3600,
+        value_parser = clap::value_parser!(u64).range(1..=MAX_TOKEN_LIFETIME_SECS)
+    )]
     pub token_lifetime: u64,
+
+    /// Send every RealTime socket with a started stream an event every MS milliseconds
+    /// (`{"type":"userevent","tick":N}`), so `ttauth realtime` has something to show; 0: never.
+    #[arg(
+        long,
+        value_name = "MS",
+        default_value_t = 2000,
+        value_parser = clap::value_parser!(u64).range(0..=MAX_EVENT_INTERVAL_MS)
+    )]
+    pub event_interval_ms: u64,
 }

@@ -3,16 +3,17 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use auth_core::{AccountId, AccountSwitch, Config, DEFAULT_BASE_URL, Password, Scheme};
+use auth_core::{AccountId, AccountSwitch, Config, DEFAULT_BASE_URL, Password, RefreshPolicy, Scheme};
 use auth_store::{FileStore, SessionStore};
 use auth_ureq::Client;
 use auth_ureq::ureq::Agent;
 use http::Uri;
 
 use crate::Context;
-use crate::cli::{AccountSwitchArg, ConnectionArgs, SchemeArg, StateArgs};
+use crate::cli::{AccountSwitchArg, GlobalArgs, SchemeArg, StateArgs};
 use crate::exit::{Exit, Failure, Result};
-use crate::state::default_state_file;
+use crate::observer::{Observer, StoredFacts};
+use crate::state::{default_state_file, state_dir};
 
 /// The environment variable that holds the password.
 pub(crate) const PASSWORD_VAR: &str = "TELETRACKER_PASSWORD";
@@ -28,12 +29,17 @@ pub(crate) struct Connection {
     pub account: Option<AccountId>,
     pub account_switch: AccountSwitch,
     pub timeout: Duration,
+    /// Session persistence, as given.
+    pub state: StateArgs,
+    /// Tells (with `-v`) what the session's requests mean.
+    pub observer: Observer,
 }
 
 impl Connection {
     /// Resolves the flags (clap already applied the `TELETRACKER_*` fallbacks) and reads the
     /// password: stdin with `--password-stdin`, else `TELETRACKER_PASSWORD`, else none.
-    pub fn resolve(args: &ConnectionArgs, ctx: &mut Context<'_>) -> Result<Connection> {
+    pub fn resolve(global: &GlobalArgs, ctx: &mut Context<'_>) -> Result<Connection> {
+        let args = &global.connection;
         let base_url = args.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL).trim_end_matches('/').to_owned();
         let username = match args.username.as_deref() {
             Some(name) if !name.is_empty() => name.to_owned(),
@@ -44,15 +50,45 @@ impl Connection {
             AccountSwitchArg::Relogin => AccountSwitch::Relogin,
             AccountSwitchArg::Masquerade => AccountSwitch::Masquerade { path: args.masquerade_path.clone() },
         };
-        Ok(Connection {
+        let observer = Observer::new(&base_url, &args.masquerade_path);
+        let connection = Connection {
             base_url,
             scheme: scheme_of(args.scheme),
             username,
             password,
             account: args.account,
             account_switch,
-            timeout: Duration::from_secs(args.timeout.max(1)),
-        })
+            // clap keeps it in 1..=MAX_TIMEOUT_SECS: every deadline built from it fits the clock.
+            timeout: Duration::from_secs(args.timeout),
+            state: global.state.clone(),
+            observer,
+        };
+        tracing::trace!(
+            target: "ttauth",
+            base_url = %connection.base_url,
+            username = %connection.username,
+            scheme = %connection.scheme,
+            account = ?connection.account.map(|a| a.0),
+            password = if connection.password.is_some() { "given" } else { "not given" },
+            timeout_s = connection.timeout.as_secs(),
+            "configuration"
+        );
+        Ok(connection)
+    }
+
+    /// The session file for this connection: `--state-file`, else the default one in the state
+    /// directory. `None` with `--no-state`; a usage error without a state directory.
+    pub fn state_file(&self, ctx: &Context<'_>) -> Result<Option<std::path::PathBuf>> {
+        if self.state.no_state {
+            return Ok(None);
+        }
+        if let Some(path) = &self.state.state_file {
+            return Ok(Some(path.clone()));
+        }
+        let dir = state_dir(ctx).ok_or_else(|| {
+            Failure::usage("no state directory: set XDG_STATE_HOME or HOME, or pass --state-file or --no-state")
+        })?;
+        Ok(Some(default_state_file(&dir, &self.base_url, &self.username, self.account)))
     }
 
     /// The validated library configuration. A bearer session without a password can still
@@ -66,7 +102,10 @@ impl Connection {
             (Scheme::Integrator, Some(password)) => Config::integrator(&self.base_url, &self.username, password),
             (_, None) => return Err(no_password()),
         };
-        let builder = builder.account_switch(self.account_switch.clone());
+        // Login and refresh requests are HTTP requests too: `--timeout` bounds them (the
+        // library's auth timeout, which also bounds waiting for another process's refresh).
+        let policy = RefreshPolicy { auth_timeout: self.timeout, ..RefreshPolicy::default() };
+        let builder = builder.account_switch(self.account_switch.clone()).refresh_policy(policy);
         let builder = match self.account {
             Some(account) => builder.account(account),
             // An Integrator without a pinned account names it in each request's query string;
@@ -77,32 +116,30 @@ impl Connection {
         builder.build().map_err(|e| Failure::usage(format!("configuration: {e}")))
     }
 
-    /// A client for this connection, with the session stored as `state` says (bearer only).
-    /// A stored session bound to another account than `--account` is moved to it.
-    pub fn client(&self, state: Option<&StateArgs>, ctx: &mut Context<'_>) -> Result<Client> {
+    /// A client for this connection, with the session stored in its state file when
+    /// `with_state` (bearer only). A stored session bound to another account than `--account`
+    /// is moved to it.
+    pub fn client(&self, with_state: bool, ctx: &mut Context<'_>) -> Result<Client> {
         let config = self.config()?;
         let has_password = config.has_password();
         let mut builder = Client::builder(config).clock(ctx.clock_handle()).agent(self.agent());
         if self.scheme == Scheme::Bearer
-            && let Some(state) = state
-            && !state.no_state
+            && with_state
+            && let Some(path) = self.state_file(ctx)?
         {
-            let path = match &state.state_file {
-                Some(path) => path.clone(),
-                None => default_state_file(
-                    ctx.get_var("XDG_STATE_HOME").as_deref(),
-                    ctx.get_var("HOME").as_deref(),
-                    &self.base_url,
-                    &self.username,
-                    self.account,
-                )
-                .ok_or_else(|| {
-                    Failure::usage("no state directory: set XDG_STATE_HOME or HOME, or pass --state-file or --no-state")
-                })?,
-            };
             let store = FileStore::new(path);
-            if let Some(pinned) = self.account {
-                check_stored_account(&store, pinned)?;
+            let stored = store.load().map_err(|e| Failure::other(e.to_string()))?;
+            self.observer
+                .stored(store.path(), stored.as_ref().map(|s| StoredFacts::of(s, ctx.clock_handle().now().wall())));
+            if let Some(pinned) = self.account
+                && stored.as_ref().is_some_and(|s| s.account().is_none())
+            {
+                // Nobody knows which account a session on the default account serves (login
+                // does not say): restoring it would claim the pinned one.
+                return Err(Failure::usage(format!(
+                    "{} holds a session on the default account, not on account {pinned}; pass another --state-file",
+                    store.path().display()
+                )));
             }
             let store: Arc<dyn SessionStore> = Arc::new(store);
             builder = builder.store(store);
@@ -115,7 +152,10 @@ impl Connection {
             && self.scheme == Scheme::Bearer
             && client.account().is_some_and(|current| current != account)
         {
-            client.switch_account(account)?;
+            self.observer.switching(Some(account));
+            let switched = client.switch_account(account);
+            self.observer.switching(None);
+            switched?;
         }
         Ok(client)
     }
@@ -129,9 +169,9 @@ impl Connection {
         }
     }
 
-    /// A ureq agent whose requests time out after `--timeout`.
+    /// A ureq agent whose requests time out after `--timeout`, watched by the observer.
     pub fn agent(&self) -> Agent {
-        Agent::config_builder().timeout_global(Some(self.timeout)).build().into()
+        Agent::config_builder().timeout_global(Some(self.timeout)).middleware(self.observer.clone()).build().into()
     }
 
     /// The absolute URL of `path`: a path (with an optional query) under the base URL, or an
@@ -154,20 +194,6 @@ impl Connection {
             return Ok(url.to_owned());
         }
         ws_url_for(&self.base_url)
-    }
-}
-
-/// A stored session bound to the user's default account cannot be continued pinned to an
-/// account: nobody knows which account its token serves (login does not say), and restoring it
-/// would claim the pinned one. One bound to another known account is switched after the build.
-fn check_stored_account(store: &FileStore, pinned: AccountId) -> Result<()> {
-    match store.load() {
-        Ok(Some(snapshot)) if snapshot.account().is_none() => Err(Failure::usage(format!(
-            "{} holds a session on the default account, not on account {pinned}; pass another --state-file",
-            store.path().display()
-        ))),
-        Ok(_) => Ok(()),
-        Err(e) => Err(Failure::other(e.to_string())),
     }
 }
 

@@ -10,11 +10,11 @@ use auth_core::{AuthError, TransientCause};
 /// | status | meaning |
 /// |---|---|
 /// | 0 | success |
-/// | 1 | another failure: a demo step did not behave as expected, the session store failed, the RealTime server broke the protocol, stdout could not be written |
-/// | 2 | usage or configuration error (bad flag, missing username or password, `:` in a Basic user-id, an Integrator request without an account, RealTime under Basic) — nothing was sent |
+/// | 1 | another failure: a demo step did not behave as expected, the session store failed, the RealTime server broke the protocol, stdout could not be written; `status`: no session that can continue without the password |
+/// | 2 | usage or configuration error (bad flag, a value out of range such as `--timeout 0`, an option given to a subcommand it does not act in, missing username or password, `:` in a Basic user-id, an Integrator request without an account, RealTime under Basic) — nothing was sent |
 /// | 3 | the API answered with a status other than 2xx (the body is still printed) |
 /// | 4 | authentication failed: credentials rejected, session expired, account switch or stream refused, RealTime token refused |
-/// | 5 | transport failure (connection refused, DNS, TLS, timeout) or the auth server is temporarily unavailable (5xx, 429): retrying later may help |
+/// | 5 | transport failure (connection refused, DNS, TLS, timeout — for `realtime`, a connection not set up within `--timeout`) or the auth server is temporarily unavailable (5xx, 429): retrying later may help |
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Exit {
     /// 0.

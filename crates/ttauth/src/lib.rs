@@ -6,11 +6,18 @@
 //!
 //! | command | what it does |
 //! |---|---|
-//! | `ttauth demo` | starts the [`auth_emulator`] in-process and walks through login, an API call, a refresh, account switches (relogin and masquerade), Basic with and without a pinned account, Integrator with an account and the request refused without one, and the RealTime handshake plus one event — one line per step, exit 0 when every step behaved as expected. With `--base-url` (or `TELETRACKER_BASE_URL`) the same walk runs against that server with your credentials, skipping the steps that need the emulator's knobs. |
+//! | `ttauth demo` | starts the [`auth_emulator`] in-process and walks through login, an API call, a refresh, account switches (relogin and masquerade), Basic with and without a pinned account, Integrator with an account and the request refused without one, and the RealTime handshake plus one event — one line per step, exit 0 when every step behaved as expected. With `--base-url` on the command line the same walk runs against that server with your credentials, skipping the steps that need the emulator's knobs (an exported `TELETRACKER_BASE_URL` is named and ignored); an unreachable server exits 5. |
 //! | `ttauth token` | prints a currently valid bearer token (and nothing else) on stdout, reusing and refreshing the session stored in the state file |
 //! | `ttauth request [-X METHOD] PATH [-d BODY] [-H 'K: V']...` | sends an authenticated request to the base URL + `PATH` and prints the response body on stdout |
 //! | `ttauth realtime [--stream user\|account] [--max-messages N]` | authenticates a RealTime WebSocket, starts the stream, prints each message as one JSON line until Ctrl-C or the server closes |
-//! | `ttauth emulator [--port N]` | runs the emulator, prints its URLs and demo users, until Ctrl-C |
+//! | `ttauth status [--json] [--check]` | says whether a session is stored and where, its account, how long its token and refresh token last (client's estimate), whether the password is needed; sends nothing unless `--check`; exit 0 when the session can continue, 1 when not |
+//! | `ttauth logout [--all]` | deletes the stored session and its lock file (idempotent); `--all`: every session in the state directory |
+//! | `ttauth emulator [--port N] [--event-interval-ms MS]` | runs the emulator, prints its URLs, demo users and ready-to-paste lines, until Ctrl-C; a RealTime user event every 2 s by default |
+//! | `ttauth completions bash\|zsh\|fish\|powershell` | prints a shell completion script |
+//!
+//! Options go before or after the subcommand (`ttauth --state-file S token` is `ttauth token
+//! --state-file S`); each subcommand's `--help` lists the ones that act there, and refuses
+//! the others (exit 2).
 //!
 //! ## Configuration
 //!
@@ -22,23 +29,27 @@
 //! | `--password-stdin` (stdin less one trailing newline) | `TELETRACKER_PASSWORD` | — |
 //! | `--account ID` | `TELETRACKER_ACCOUNT_ID` | none: the user's default account |
 //! | `--account-switch relogin\|masquerade`, `--masquerade-path PATH` | | `relogin`, `/auth/masquerade` |
-//! | `--timeout SECS` (each HTTP request) | | 30 |
+//! | `--timeout SECS` (1 to 86400): each HTTP request, login and refresh included; for `realtime`, the whole set-up of a connection (lookup, connect, TLS, WebSocket handshake, authentication, stream start) | | 30 |
 //! | `--state-file PATH` / `--no-state` | `XDG_STATE_HOME`, `HOME` | see below |
+//! | `-v` (info), `-vv` (debug), `-vvv` (trace): which token source (stored session, refresh, login) and why, on stderr, never a secret | `TTAUTH_LOG` (a filter, when `-v` is not given) | off |
 //!
 //! There is no `--password` flag, on purpose: a flag's value ends up in `ps`, shell history
 //! and CI logs. A bearer command without a password still works while the stored session can
 //! be refreshed.
 //!
-//! Bearer sessions are stored in `$XDG_STATE_HOME/ttauth/` (or `~/.local/state/ttauth/`), one
-//! file per base URL, username and account — `session-<user>@<host>-<hash>.json`, owner-only,
+//! Bearer sessions are stored in the platform's state directory: `$XDG_STATE_HOME/ttauth/` (or
+//! `~/.local/state/ttauth/`) on Linux, `~/Library/Application Support/ttauth/` on macOS,
+//! `%LOCALAPPDATA%\ttauth\` on Windows (the `directories` crate), one file per base URL,
+//! username and account — `session-<user>@<host>-<hash>.json`, owner-only,
 //! written atomically and locked around each login or refresh by [`auth_store::FileStore`] —
 //! so two users, servers or accounts never share a session, and concurrent `ttauth`
 //! processes never spend the same refresh token twice.
 //!
 //! ## Exit status
 //!
-//! See [`Exit`]: 0 success, 1 other failure, 2 usage or configuration error, 3 non-2xx HTTP
-//! status, 4 authentication failure, 5 transport failure or auth server temporarily
+//! See [`Exit`]: 0 success, 1 other failure (`status`: no usable session), 2 usage or
+//! configuration error (out-of-range values included), 3 non-2xx HTTP status, 4
+//! authentication failure, 5 transport failure, timeout, or auth server temporarily
 //! unavailable. Failures print one line on stderr, `ttauth: <what went wrong>`, built from the
 //! libraries' secret-free messages; the password is additionally scrubbed from anything
 //! written to stderr.
@@ -68,7 +79,10 @@
 //! ```
 //!
 //! Flags fall back to `TELETRACKER_*` through clap, which reads the process environment;
-//! the context's variables are used for the password, `XDG_STATE_HOME` and `HOME`.
+//! the context's variables are used for the password, `TTAUTH_LOG`, `XDG_STATE_HOME` and
+//! `HOME` (a captured context applies the XDG rule to its own variables instead of asking the
+//! platform, so tests never touch the real state directory). `-v` events of a captured
+//! context are written to its stderr in order with its other lines.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
@@ -79,10 +93,14 @@ pub mod demo;
 mod emulator;
 mod exit;
 mod interrupt;
+mod logout;
+mod observer;
 mod realtime;
 mod request;
 mod state;
+mod status;
 mod token;
+mod verbose;
 mod ws;
 
 use std::collections::BTreeMap;
@@ -92,14 +110,16 @@ use std::io::{self, Read, Write};
 use std::sync::Arc;
 
 use auth_store::{Clock, SystemClock};
-use clap::Parser;
 use clap::error::ErrorKind;
+use clap::parser::ValueSource;
+use clap::{ArgMatches, FromArgMatches};
 
 pub use exit::{Exit, Failure};
 pub use interrupt::Interrupt;
-pub use state::default_state_file;
+pub use state::{default_state_dir, default_state_file};
 
 use crate::cli::{Cli, Command};
+use crate::verbose::{EventSink, Secrets};
 
 /// Where a command reads and writes, and what it takes from its surroundings.
 ///
@@ -113,8 +133,11 @@ pub struct Context<'a> {
     clock: Arc<dyn Clock>,
     interrupt: Interrupt,
     ctrl_c: bool,
-    /// Secrets to scrub from stderr (the password, once read); zeroed on drop.
-    secrets: Vec<auth_core::Secret>,
+    /// Secrets to scrub from stderr (the password, once read); zeroed on drop. Shared with
+    /// the event sink, which scrubs events too.
+    secrets: Secrets,
+    /// Events of `-v` not yet written (a captured context's; a process writes them at once).
+    events: Option<EventSink>,
 }
 
 enum Vars {
@@ -150,7 +173,8 @@ impl Context<'static> {
             clock: Arc::new(SystemClock),
             interrupt: Interrupt::new(),
             ctrl_c: true,
-            secrets: Vec::new(),
+            secrets: Secrets::default(),
+            events: None,
         }
     }
 }
@@ -166,7 +190,8 @@ impl<'a> Context<'a> {
             clock: Arc::new(SystemClock),
             interrupt: Interrupt::new(),
             ctrl_c: false,
-            secrets: Vec::new(),
+            secrets: Secrets::default(),
+            events: None,
         }
     }
 
@@ -216,15 +241,14 @@ impl<'a> Context<'a> {
 
     /// Remembers a secret so that nothing written to stderr can contain it.
     pub(crate) fn add_secret(&mut self, secret: &str) {
-        if !secret.is_empty() {
-            self.secrets.push(auth_core::Secret::new(secret));
-        }
+        self.secrets.add(secret);
     }
 
     /// Writes one line to stderr, with every known secret scrubbed and control characters
     /// flattened so the message stays on one line. Errors writing stderr are ignored: there is
     /// nowhere left to report them.
     pub(crate) fn status(&mut self, line: &str) {
+        self.flush_events();
         let text: String = line.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
         let text = self.scrub(&text);
         let _ = writeln!(self.stderr, "{text}");
@@ -232,11 +256,23 @@ impl<'a> Context<'a> {
 
     /// `text` with every known secret replaced by `[redacted]`.
     pub(crate) fn scrub(&self, text: &str) -> String {
-        let mut text = text.to_owned();
-        for secret in &self.secrets {
-            text = text.replace(secret.expose_secret(), "[redacted]");
+        self.secrets.scrub(text)
+    }
+
+    /// Whether this is the real process (its environment, stdio and the platform's state
+    /// directory), not a captured context.
+    pub(crate) fn is_process(&self) -> bool {
+        matches!(self.vars, Vars::Process)
+    }
+
+    /// Writes the `-v` events a captured context has buffered to its stderr, in order.
+    pub(crate) fn flush_events(&mut self) {
+        if let Some(events) = &self.events {
+            let text = events.take_buffered();
+            if !text.is_empty() {
+                let _ = self.stderr.write_all(text.as_bytes());
+            }
         }
-        text
     }
 
     /// The stop signal, without installing a Ctrl-C handler.
@@ -258,18 +294,28 @@ impl<'a> Context<'a> {
     }
 }
 
+/// Where the options that can come from the environment came from, for the commands whose
+/// behaviour depends on it.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Given {
+    /// `--base-url` was typed on the command line (not taken from `TELETRACKER_BASE_URL`).
+    pub base_url_on_command_line: bool,
+    /// `TELETRACKER_BASE_URL` set the base URL.
+    pub base_url_from_environment: bool,
+}
+
 /// Parses `args` (the first one is the program name) and runs the command.
 ///
 /// `--help` and `--version` print on stdout and succeed; a usage error prints clap's message
-/// on stderr and returns [`Exit::Usage`]. A failing command prints `ttauth: <message>` on
-/// stderr.
+/// on stderr and returns [`Exit::Usage`], as does an option given to a subcommand it does not
+/// act in. A failing command prints `ttauth: <message>` on stderr.
 pub fn run<I, T>(args: I, mut ctx: Context<'_>) -> Exit
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let cli = match Cli::try_parse_from(args) {
-        Ok(cli) => cli,
+    let matches = match cli::command().try_get_matches_from(args) {
+        Ok(matches) => matches,
         Err(error) => {
             let text = error.render().to_string();
             return match error.kind() {
@@ -284,20 +330,67 @@ where
             };
         }
     };
-    let result = match cli.command {
-        Command::Demo(args) => demo::run(&args, &mut ctx),
-        Command::Token(args) => token::run(&args, &mut ctx),
-        Command::Request(args) => request::run(&args, &mut ctx),
-        Command::Realtime(args) => realtime::run(&args, &mut ctx),
-        Command::Emulator(args) => emulator::run(&args, &mut ctx),
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = ctx.stderr.write_all(error.render().to_string().as_bytes());
+            return Exit::Usage;
+        }
+    };
+    let name = cli.command.name();
+    if let Some(id) = cli::not_acting(name).find(|id| source_of(&matches, id) == Some(ValueSource::CommandLine)) {
+        let option = format!("--{}", id.replace('_', "-"));
+        let failure =
+            Failure::usage(format!("{option} does not apply to `ttauth {name}` (see `ttauth {name} --help`)"));
+        return finish(&mut ctx, Err(failure));
+    }
+    let given = Given {
+        base_url_on_command_line: source_of(&matches, "base_url") == Some(ValueSource::CommandLine),
+        base_url_from_environment: source_of(&matches, "base_url") == Some(ValueSource::EnvVariable),
+    };
+    let _events = match verbose::install(cli.global.verbose, &mut ctx) {
+        Ok(guard) => guard,
+        Err(failure) => return finish(&mut ctx, Err(failure)),
+    };
+    let global = &cli.global;
+    let result = match &cli.command {
+        Command::Demo(args) => demo::run(args, global, given, &mut ctx),
+        Command::Token(_) => token::run(global, &mut ctx),
+        Command::Request(args) => request::run(args, global, &mut ctx),
+        Command::Realtime(args) => realtime::run(args, global, &mut ctx),
+        Command::Status(args) => status::run(args, global, &mut ctx),
+        Command::Logout(args) => logout::run(args, global, &mut ctx),
+        Command::Emulator(args) => emulator::run(args, &mut ctx),
+        Command::Completions(args) => completions(args, &mut ctx),
     };
     finish(&mut ctx, result)
+}
+
+/// Where the value of the global option `id` came from: the subcommand's matches know about
+/// options typed after the subcommand, the top level's about those typed before it.
+fn source_of(matches: &ArgMatches, id: &str) -> Option<ValueSource> {
+    let sub = matches.subcommand().and_then(|(_, sub)| sub.value_source(id));
+    let top = matches.value_source(id);
+    match (top, sub) {
+        (Some(ValueSource::CommandLine), _) | (_, Some(ValueSource::CommandLine)) => Some(ValueSource::CommandLine),
+        (top, sub) => top.max(sub),
+    }
+}
+
+/// `ttauth completions SHELL`: the completion script for the command line as parsed (the
+/// options each subcommand does not act in are left out, like from its help).
+fn completions(args: &cli::CompletionsArgs, ctx: &mut Context<'_>) -> exit::Result<()> {
+    let mut command = cli::command();
+    let mut script = Vec::new();
+    clap_complete::generate(args.shell, &mut command, "ttauth", &mut script);
+    write_out(ctx, &script)
 }
 
 /// Flushes stdout and turns a command's result into its exit status, printing the failure's
 /// one-line message on stderr.
 pub(crate) fn finish(ctx: &mut Context<'_>, result: exit::Result<()>) -> Exit {
     let _ = ctx.stdout.flush();
+    ctx.flush_events();
     match result {
         Ok(()) => Exit::Success,
         Err(failure) => {

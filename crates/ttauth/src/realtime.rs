@@ -6,21 +6,22 @@
 //! message the server sends as one JSON line on stdout until Ctrl-C, the server closing the
 //! connection, or `--max-messages` — each of which ends with exit 0. Progress notes go to
 //! stderr, so stdout is pure JSON lines.
-
-use std::time::Instant;
+//!
+//! `--timeout` bounds the set-up of the connection as a whole (see [`crate::ws`]): a server
+//! that answers too slowly, even one byte at a time, ends the command with exit 5.
 
 use auth_core::Scheme;
 use auth_core::realtime::Stream;
 
-use crate::cli::{RealtimeArgs, StreamArg};
+use crate::cli::{GlobalArgs, RealtimeArgs, StreamArg};
 use crate::connection::Connection;
 use crate::exit::{Exit, Failure, Result};
 use crate::ws::{RealtimeSocket, Received, json_line, stream_name};
 use crate::{Context, write_out};
 
 /// Runs `ttauth realtime`.
-pub(crate) fn run(args: &RealtimeArgs, ctx: &mut Context<'_>) -> Result<()> {
-    let connection = Connection::resolve(&args.connection, ctx)?;
+pub(crate) fn run(args: &RealtimeArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Result<()> {
+    let connection = Connection::resolve(global, ctx)?;
     if connection.scheme != Scheme::Bearer {
         // The library refuses too (RequiresBearer); say it before anything is built.
         return Err(Failure::usage(format!(
@@ -33,19 +34,23 @@ pub(crate) fn run(args: &RealtimeArgs, ctx: &mut Context<'_>) -> Result<()> {
         StreamArg::User => Stream::User,
         StreamArg::Account => Stream::Account,
     };
-    let client = connection.client(Some(&args.state), ctx).map_err(|f| connection.explain(f))?;
+    let client = connection.client(true, ctx).map_err(|f| connection.explain(f))?;
     let interrupt = ctx.stop_signal().map_err(|e| Failure::other(format!("cannot watch for Ctrl-C: {e}")))?;
 
-    let deadline = Instant::now() + connection.timeout;
     let mut retried = false;
     let (mut socket, early) = loop {
         let auth = client.realtime_auth().map_err(|e| connection.explain(e.into()))?;
-        let mut socket = RealtimeSocket::connect(&url, connection.timeout)?;
-        match socket.authenticate(&auth, deadline, &interrupt) {
-            Ok(early) => break (socket, early),
+        // `--timeout` bounds the set-up as a whole, from here to the stream's start.
+        let mut socket = RealtimeSocket::connect(&url, connection.timeout, &interrupt)?;
+        match socket.authenticate(&auth, &interrupt) {
+            Ok(early) => {
+                connection.observer.token_in_use(client.snapshot().as_ref());
+                break (socket, early);
+            }
             // The server refused a token the session believed valid (revoked, or expired on
             // the server's clock): tell the session, and reconnect once with a new one.
             Err(failure) if failure.exit == Exit::Auth && !retried => {
+                tracing::info!(target: "ttauth", "the RealTime server refused the token: reconnecting once with a new one");
                 client.report_realtime_rejection(&auth);
                 socket.close();
                 retried = true;
@@ -62,7 +67,9 @@ pub(crate) fn run(args: &RealtimeArgs, ctx: &mut Context<'_>) -> Result<()> {
             pending.push(serde_json::Value::Object(message).to_string());
         }
     }
-    pending.extend(socket.start_stream(stream, deadline, &interrupt)?);
+    pending.extend(socket.start_stream(stream, &interrupt)?);
+    // Streaming has no time limit: it runs until Ctrl-C, the server or --max-messages ends it.
+    socket.set_deadline(None);
     ctx.status(&format!("ttauth: authenticated at {url}; {} stream started", stream_name(stream)));
 
     let mut printed: u64 = 0;
@@ -75,7 +82,7 @@ pub(crate) fn run(args: &RealtimeArgs, ctx: &mut Context<'_>) -> Result<()> {
         }
         let text = match pending.next() {
             Some(text) => text,
-            None => match socket.next_text(None, &interrupt)? {
+            None => match socket.next_text(&interrupt)? {
                 Received::Text(text) => text,
                 Received::Closed => {
                     ctx.status("ttauth: the server closed the connection");

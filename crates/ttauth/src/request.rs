@@ -11,21 +11,21 @@ use http::header::{AUTHORIZATION, CONTENT_TYPE};
 use http::{HeaderName, HeaderValue, Method, Request};
 
 use crate::Context;
-use crate::cli::RequestArgs;
+use crate::cli::{GlobalArgs, RequestArgs};
 use crate::connection::Connection;
 use crate::exit::{Exit, Failure, Result};
 
 /// Runs `ttauth request`.
-pub(crate) fn run(args: &RequestArgs, ctx: &mut Context<'_>) -> Result<()> {
-    // Everything the user typed is checked before the password is read or anything is sent.
-    let method = match &args.method {
-        Some(method) => Method::from_bytes(method.as_bytes())
-            .map_err(|_| Failure::usage(format!("invalid HTTP method {method:?}")))?,
+pub(crate) fn run(args: &RequestArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Result<()> {
+    // Everything the user typed is checked before the password is read or anything is sent
+    // (clap already refused a method outside the list `-X` takes).
+    let method = match args.method {
+        Some(method) => method.method(),
         None if args.data.is_some() => Method::POST,
         None => Method::GET,
     };
     let headers = args.headers.iter().map(|h| parse_header(h)).collect::<Result<Vec<_>>>()?;
-    let connection = Connection::resolve(&args.connection, ctx)?;
+    let connection = Connection::resolve(global, ctx)?;
     let uri = connection.url(&args.path)?;
 
     let mut request = Request::builder().method(method.clone()).uri(uri.clone());
@@ -40,12 +40,13 @@ pub(crate) fn run(args: &RequestArgs, ctx: &mut Context<'_>) -> Result<()> {
         .body(args.data.clone().unwrap_or_default())
         .map_err(|e| Failure::usage(format!("cannot build the request: {e}")))?;
 
-    let client = connection.client(Some(&args.state), ctx).map_err(|f| connection.explain(f))?;
+    let client = connection.client(true, ctx).map_err(|f| connection.explain(f))?;
     let sent = match args.data {
         Some(_) => client.send(request),
         None => client.send(request.map(|_| ())),
     };
     let mut response = sent.map_err(|e| connection.explain(e.into()))?;
+    connection.observer.token_in_use(client.snapshot().as_ref());
     if let Some(error) = client.last_store_error() {
         ctx.status(&format!("ttauth: warning: the session could not be saved: {error}"));
     }

@@ -1,37 +1,88 @@
-//! Where a bearer session is stored between runs.
+//! Where a bearer session is stored between runs, and what a stored one says.
 
 use std::path::{Path, PathBuf};
 
-use auth_core::AccountId;
+use auth_core::{AccountId, Snapshot};
+use time::OffsetDateTime;
 
-/// The default session file for `username` on `base_url` (and `account`, if pinned):
-/// `<state dir>/ttauth/session-<user>@<host>-<hash>.json`, where the state directory is
-/// `$XDG_STATE_HOME` if it is set to an absolute path, else `$HOME/.local/state`.
+use crate::Context;
+
+/// The directory name under the platform's state directory.
+const APP: &str = "ttauth";
+
+/// ttauth's state directory as the real process sees it: the platform's state directory
+/// (`$XDG_STATE_HOME`, else `~/.local/state`, on Linux) or, where the platform has none, its
+/// local data directory (`~/Library/Application Support` on macOS, `%LOCALAPPDATA%` on
+/// Windows), plus `ttauth`. A captured [`Context`] applies the Linux rule to its own
+/// variables ([`default_state_dir`]), so tests never touch the real one.
+pub(crate) fn state_dir(ctx: &Context<'_>) -> Option<PathBuf> {
+    if ctx.is_process() {
+        let dirs = directories::BaseDirs::new()?;
+        Some(dirs.state_dir().unwrap_or_else(|| dirs.data_local_dir()).join(APP))
+    } else {
+        default_state_dir(ctx.get_var("XDG_STATE_HOME").as_deref(), ctx.get_var("HOME").as_deref())
+    }
+}
+
+/// The XDG rule with explicit values: `$XDG_STATE_HOME/ttauth` if it is an absolute path, else
+/// `$HOME/.local/state/ttauth`; `None` when neither gives a usable directory.
+pub fn default_state_dir(xdg_state_home: Option<&str>, home: Option<&str>) -> Option<PathBuf> {
+    let absolute = |dir: Option<&str>| dir.filter(|d| Path::new(d).is_absolute()).map(PathBuf::from);
+    let state = absolute(xdg_state_home).or_else(|| absolute(home).map(|h| h.join(".local").join("state")))?;
+    Some(state.join(APP))
+}
+
+/// The default session file for `username` on `base_url` (and `account`, if pinned) in
+/// `state_dir`: `session-<user>@<host>-<hash>.json`.
 ///
 /// The readable part of the name is sanitized; the hash covers the exact base URL, username
 /// and account, so two users, servers or accounts never share a file (a session bound to one
-/// account must not be continued by a command pinned to another). `None` when neither variable
-/// gives a usable directory.
-pub fn default_state_file(
-    xdg_state_home: Option<&str>,
-    home: Option<&str>,
-    base_url: &str,
-    username: &str,
-    account: Option<AccountId>,
-) -> Option<PathBuf> {
-    let absolute = |dir: Option<&str>| dir.filter(|d| Path::new(d).is_absolute()).map(PathBuf::from);
-    let state_dir = absolute(xdg_state_home).or_else(|| absolute(home).map(|h| h.join(".local").join("state")))?;
+/// account must not be continued by a command pinned to another).
+pub fn default_state_file(state_dir: &Path, base_url: &str, username: &str, account: Option<AccountId>) -> PathBuf {
     let base_url = base_url.trim_end_matches('/');
     let host = base_url.split_once("://").map_or(base_url, |(_, rest)| rest);
     let host = host.split('/').next().unwrap_or(host);
     let account_text = account.map(|a| a.to_string()).unwrap_or_default();
     let key = fnv1a(&[base_url.as_bytes(), username.as_bytes(), account_text.as_bytes()]);
-    let mut name = format!("session-{}@{}", sanitize(username), sanitize(host));
+    let mut name = format!("{SESSION_PREFIX}{}@{}", sanitize(username), sanitize(host));
     if let Some(account) = account {
         name.push_str(&format!("-account{account}"));
     }
     name.push_str(&format!("-{key:016x}.json"));
-    Some(state_dir.join("ttauth").join(name))
+    state_dir.join(name)
+}
+
+/// How every session file ttauth names starts.
+const SESSION_PREFIX: &str = "session-";
+
+/// Whether `name` is one of ttauth's files in its state directory: a session file, its lock
+/// file, or a temporary file a crashed save left behind (`.<session file>.<…>.tmp`).
+pub(crate) fn is_session_file(name: &str) -> bool {
+    let session = |n: &str| n.starts_with(SESSION_PREFIX) && (n.ends_with(".json") || n.ends_with(".json.lock"));
+    session(name) || name.strip_prefix('.').is_some_and(|n| n.starts_with(SESSION_PREFIX) && n.ends_with(".tmp"))
+}
+
+/// The lock file the store keeps beside `file` (`<file>.lock`).
+pub(crate) fn lock_file_of(file: &Path) -> PathBuf {
+    let mut name = file.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    name.push(".lock");
+    file.with_file_name(name)
+}
+
+/// When the stored refresh token expires, by the client's estimate (`None`: the server gave
+/// no expiry, or there is no unspent refresh token).
+///
+/// [`Snapshot`] has no getter for it: this reads the one field from the snapshot's serialized
+/// form (the store's own format), and drops the rest at once. A getter in `auth-core` would
+/// make this a method call.
+pub(crate) fn refresh_expires_at(snapshot: &Snapshot) -> Option<OffsetDateTime> {
+    if !snapshot.has_refresh_token() {
+        return None;
+    }
+    let value = serde_json::to_value(snapshot).ok()?;
+    let text = value.get("refresh_expires_at")?.as_str()?.to_owned();
+    drop(value);
+    OffsetDateTime::parse(&text, &time::format_description::well_known::Rfc3339).ok()
 }
 
 /// Keeps letters, digits, `.`, `-` and `_` (at most 40 of them); everything else becomes `_`.
@@ -63,25 +114,25 @@ mod tests {
 
     #[test]
     fn xdg_state_home_wins_over_home() {
-        let path = default_state_file(Some("/xdg"), Some("/home/u"), API, "alice", None).unwrap();
-        assert!(path.starts_with("/xdg/ttauth"), "{path:?}");
-        let path = default_state_file(None, Some("/home/u"), API, "alice", None).unwrap();
-        assert!(path.starts_with("/home/u/.local/state/ttauth"), "{path:?}");
+        let dir = default_state_dir(Some("/xdg"), Some("/home/u")).unwrap();
+        assert_eq!(dir, Path::new("/xdg/ttauth"));
+        let dir = default_state_dir(None, Some("/home/u")).unwrap();
+        assert_eq!(dir, Path::new("/home/u/.local/state/ttauth"));
     }
 
     #[test]
     fn a_relative_xdg_state_home_is_ignored_as_the_spec_says() {
-        let path = default_state_file(Some("relative"), Some("/home/u"), API, "alice", None).unwrap();
-        assert!(path.starts_with("/home/u/.local/state/ttauth"), "{path:?}");
-        assert_eq!(default_state_file(Some("rel"), None, API, "alice", None), None);
-        assert_eq!(default_state_file(None, None, API, "alice", None), None);
+        let dir = default_state_dir(Some("relative"), Some("/home/u")).unwrap();
+        assert_eq!(dir, Path::new("/home/u/.local/state/ttauth"));
+        assert_eq!(default_state_dir(Some("rel"), None), None);
+        assert_eq!(default_state_dir(None, None), None);
     }
 
     #[test]
     fn users_servers_and_accounts_never_share_a_file() {
-        let file = |url: &str, user: &str, account: Option<u64>| {
-            default_state_file(None, Some("/h"), url, user, account.map(AccountId)).unwrap()
-        };
+        let dir = Path::new("/h");
+        let file =
+            |url: &str, user: &str, account: Option<u64>| default_state_file(dir, url, user, account.map(AccountId));
         let alice = file(API, "alice", None);
         assert_ne!(alice, file(API, "bob", None));
         assert_ne!(alice, file("http://127.0.0.1:8080", "alice", None));
@@ -92,11 +143,15 @@ mod tests {
         let name = alice.file_name().unwrap().to_str().unwrap().to_owned();
         assert!(name.starts_with("session-alice@api.teletracker.net-"), "{name}");
         assert!(name.ends_with(".json"), "{name}");
+        assert!(is_session_file(&name));
+        assert!(is_session_file(&format!("{name}.lock")));
+        assert!(is_session_file(&format!(".{name}.123.4.tmp")));
+        assert!(!is_session_file("notes.json") && !is_session_file("session-x.txt"));
     }
 
     #[test]
     fn odd_usernames_cannot_escape_the_directory() {
-        let path = default_state_file(None, Some("/h"), API, "../../etc/passwd", None).unwrap();
-        assert_eq!(path.parent(), Some(Path::new("/h/.local/state/ttauth")));
+        let path = default_state_file(Path::new("/h/ttauth"), API, "../../etc/passwd", None);
+        assert_eq!(path.parent(), Some(Path::new("/h/ttauth")));
     }
 }

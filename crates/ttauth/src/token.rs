@@ -7,22 +7,23 @@
 
 use auth_core::Scheme;
 
-use crate::cli::TokenArgs;
+use crate::cli::GlobalArgs;
 use crate::connection::Connection;
 use crate::exit::{Failure, Result};
 use crate::{Context, write_out};
 
 /// Runs `ttauth token`.
-pub(crate) fn run(args: &TokenArgs, ctx: &mut Context<'_>) -> Result<()> {
-    let connection = Connection::resolve(&args.connection, ctx)?;
+pub(crate) fn run(global: &GlobalArgs, ctx: &mut Context<'_>) -> Result<()> {
+    let connection = Connection::resolve(global, ctx)?;
     if connection.scheme != Scheme::Bearer {
         return Err(Failure::usage(format!(
             "`token` needs --scheme bearer: {} authentication has no token",
             connection.scheme
         )));
     }
-    let client = connection.client(Some(&args.state), ctx).map_err(|f| connection.explain(f))?;
+    let client = connection.client(true, ctx).map_err(|f| connection.explain(f))?;
     let token = client.bearer_token().map_err(|e| connection.explain(e.into()))?;
+    connection.observer.token_in_use(client.snapshot().as_ref());
     if let Some(error) = client.last_store_error() {
         ctx.status(&format!("ttauth: warning: the session could not be saved: {error}"));
     }

@@ -1,7 +1,7 @@
 //! The demo against an in-process emulator, each step checked against its journal.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use auth_core::realtime::{ServerMessage, Stream};
 use auth_core::{AccountId, AccountSwitch, AuthError, Config, Password};
@@ -29,8 +29,9 @@ const NETWORK_TIMEOUT: Duration = Duration::from_secs(10);
 /// The payload the demo emits as a user event.
 const EVENT_TEXT: &str = "hello from ttauth demo";
 
-/// Runs the walk against a fresh emulator.
-pub(super) fn walk(ctx: &mut Context<'_>) -> Result<()> {
+/// Runs the walk against a fresh emulator. `ignored`: a base URL the environment set, which
+/// the walk does not use (said on its first lines).
+pub(super) fn walk(ctx: &mut Context<'_>, ignored: Option<&str>) -> Result<()> {
     let interrupt = ctx.interrupt_handle();
     let emu = Emulator::builder()
         .token_lifetime(LIFETIME)
@@ -38,7 +39,16 @@ pub(super) fn walk(ctx: &mut Context<'_>) -> Result<()> {
         .map_err(|e| Failure::other(format!("cannot start the emulator: {e}")))?;
     let local = Local { emu, clock: ManualClock::starting_now() };
     let mut walk = Walk::new(ctx);
-    walk.line(&format!("ttauth demo: in-process emulator at {} (RealTime {})", local.emu.url(), local.emu.ws_url()))?;
+    walk.line(&format!(
+        "ttauth demo: against an IN-PROCESS EMULATOR at {} (RealTime {}), not a real server",
+        local.emu.url(),
+        local.emu.ws_url()
+    ))?;
+    if let Some(url) = ignored {
+        walk.line(&format!(
+            "  TELETRACKER_BASE_URL={url} is set but not used: pass --base-url {url} to walk through that server"
+        ))?;
+    }
     walk.line(&format!(
         "  token lifetime {} s; the demo moves the emulator's clock and the client's together (nobody sleeps)",
         LIFETIME.as_secs()
@@ -75,8 +85,15 @@ pub(super) fn walk(ctx: &mut Context<'_>) -> Result<()> {
             walk.step("RealTime user event", Err("no RealTime connection".into()))?;
         }
     }
+    walk.line(&format!(
+        "next: `ttauth emulator {EMULATOR_HINT_ARGS}` in one terminal, then the `ttauth realtime` line it prints in \
+         another, to see RealTime events arrive"
+    ))?;
     walk.finish()
 }
+
+/// The arguments of the `ttauth emulator` the demo suggests running next.
+const EMULATOR_HINT_ARGS: &str = "--port 8080 --event-interval-ms 1000";
 
 /// The emulator and the client clock moved with it.
 struct Local {
@@ -318,10 +335,9 @@ impl Local {
     ) -> std::result::Result<(RealtimeSocket, String), String> {
         let url = self.emu.ws_url();
         let auth = alice.realtime_auth().map_err(|e| failed("no token", e))?;
-        let mut socket = RealtimeSocket::connect(&url, NETWORK_TIMEOUT).map_err(|f| f.message)?;
-        let deadline = Instant::now() + NETWORK_TIMEOUT;
-        socket.authenticate(&auth, deadline, interrupt).map_err(|f| f.message)?;
-        socket.start_stream(Stream::User, deadline, interrupt).map_err(|f| f.message)?;
+        let mut socket = RealtimeSocket::connect(&url, NETWORK_TIMEOUT, interrupt).map_err(|f| f.message)?;
+        socket.authenticate(&auth, interrupt).map_err(|f| f.message)?;
+        socket.start_stream(Stream::User, interrupt).map_err(|f| f.message)?;
         let entry = self.emu.journal().into_iter().rev().find(|e| e.endpoint == Endpoint::Realtime);
         let generation = entry.as_ref().and_then(|e| e.token_generation);
         expect(entry.is_some_and(|e| e.outcome == Outcome::Ok), || {
@@ -339,9 +355,9 @@ impl Local {
     fn realtime_event(&self, mut socket: RealtimeSocket, interrupt: &Interrupt) -> StepResult {
         let sockets = self.emu.emit_user_event("alice", json!({ "message": EVENT_TEXT }));
         expect(sockets == 1, || format!("the emulator found {sockets} sockets with the user stream started"))?;
-        let deadline = Instant::now() + NETWORK_TIMEOUT;
+        socket.set_deadline(Some(NETWORK_TIMEOUT));
         loop {
-            let text = match socket.next_text(Some(deadline), interrupt).map_err(|f| f.message)? {
+            let text = match socket.next_text(interrupt).map_err(|f| f.message)? {
                 Received::Text(text) => text,
                 other => return Err(format!("no event: {other:?}")),
             };

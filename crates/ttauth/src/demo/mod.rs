@@ -7,9 +7,12 @@
 //! account, Integrator with an account and the request the library refuses without one, and
 //! the RealTime handshake plus one user event.
 //!
-//! With `--base-url` (or `TELETRACKER_BASE_URL`) the same walk runs against that server with
-//! the configured credentials; the steps that need the emulator's knobs (moving its clock,
+//! With `--base-url` on the command line the same walk runs against that server with the
+//! configured credentials; the steps that need the emulator's knobs (moving its clock,
 //! emitting an event, reading its journal) are skipped, saying so, and the real clock is used.
+//! `TELETRACKER_BASE_URL` alone does not send the demo elsewhere (the README has people export
+//! it for the other commands): the first line says which server the walk runs against, and
+//! that the variable was ignored. A server that cannot be reached ends the walk with exit 5.
 //!
 //! Each step prints `✓` (behaved as expected), `✗` (did not) or `-` (skipped) with a short
 //! detail. The command exits 0 when no step failed, 1 otherwise.
@@ -19,22 +22,27 @@ mod remote;
 
 use std::fmt::Display;
 
-use crate::cli::DemoArgs;
+use crate::cli::{DemoArgs, GlobalArgs};
 use crate::exit::{Exit, Failure, Result};
-use crate::{Context, write_out};
+use crate::{Context, Given, write_out};
 
-/// Runs `ttauth demo`: against the emulator, or against `--base-url` when one is given.
-pub(crate) fn run(args: &DemoArgs, ctx: &mut Context<'_>) -> Result<()> {
-    match &args.connection.base_url {
-        None => local::walk(ctx),
-        Some(_) => remote::walk(args, ctx),
+/// Runs `ttauth demo`: against the emulator, or against `--base-url` when one is given on the
+/// command line.
+pub(crate) fn run(args: &DemoArgs, global: &GlobalArgs, given: Given, ctx: &mut Context<'_>) -> Result<()> {
+    if given.base_url_on_command_line {
+        return remote::walk(args, global, ctx);
     }
+    let ignored = match (&global.connection.base_url, given.base_url_from_environment) {
+        (Some(url), true) => Some(url.clone()),
+        _ => None,
+    };
+    local::walk(ctx, ignored.as_deref())
 }
 
 /// What `ttauth demo` does without a base URL, whatever the environment says: the walk
 /// against an in-process emulator. For tests and embedding.
 pub fn run_with_emulator(mut ctx: Context<'_>) -> Exit {
-    let result = local::walk(&mut ctx);
+    let result = local::walk(&mut ctx, None);
     crate::finish(&mut ctx, result)
 }
 

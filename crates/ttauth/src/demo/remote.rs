@@ -1,8 +1,6 @@
 //! The demo against a running server (`--base-url`), with the configured credentials and the
 //! real clock. What needs the emulator's knobs is skipped, saying so.
 
-use std::time::Instant;
-
 use auth_core::realtime::Stream;
 use auth_core::{AccountSwitch, AuthError, Config, Password, Scheme};
 use auth_ureq::Client;
@@ -10,33 +8,43 @@ use http::Request;
 
 use super::{Served, StepResult, Walk, failed};
 use crate::Context;
-use crate::cli::DemoArgs;
+use crate::cli::{DemoArgs, GlobalArgs};
 use crate::connection::Connection;
-use crate::exit::{Failure, Result};
+use crate::exit::{Exit, Failure, Result};
 use crate::ws::RealtimeSocket;
 
 const CALL_DATA: &str = "/reports/call-data";
 
 /// Runs the walk against `--base-url`. Nothing is stored: the demo never touches the
 /// session file the other commands use.
-pub(super) fn walk(args: &DemoArgs, ctx: &mut Context<'_>) -> Result<()> {
+pub(super) fn walk(args: &DemoArgs, global: &GlobalArgs, ctx: &mut Context<'_>) -> Result<()> {
     let interrupt = ctx.interrupt_handle();
-    let connection = Connection::resolve(&args.connection, ctx)?;
+    let connection = Connection::resolve(global, ctx)?;
     let Some(password) = connection.password.clone() else {
         return Err(Failure::usage("no password: set TELETRACKER_PASSWORD or pass --password-stdin"));
     };
-    let main = connection.client(None, ctx)?;
+    let main = connection.client(false, ctx)?;
     let remote = Remote { connection: &connection, password };
     let mut walk = Walk::new(ctx);
     walk.line(&format!(
-        "ttauth demo: against {} as {} ({}), real clock",
+        "ttauth demo: against the SERVER {} (--base-url) as {} ({}), real clock",
         connection.base_url, connection.username, connection.scheme
     ))?;
 
-    if connection.scheme == Scheme::Bearer {
-        walk.step("login", remote.login(&main))?;
+    // The first step that talks to the server tells whether there is one: if it cannot be
+    // reached, the rest would only repeat that, so the walk ends there with exit 5.
+    let first = if connection.scheme == Scheme::Bearer {
+        let login = remote.login(&main);
+        let unreachable = login.as_ref().err().and_then(|f| (f.exit == Exit::Transport).then(|| f.clone()));
+        walk.step("login", login.map_err(|f| f.message))?;
+        unreachable
     } else {
         walk.skip("login", &format!("{} authentication has no session", connection.scheme))?;
+        None
+    };
+    if let Some(failure) = first {
+        walk.line(&format!("demo: stopped, the server at {} could not be reached", connection.base_url))?;
+        return Err(connection.explain(failure));
     }
     walk.step("API call", remote.call(&main).map(|served| format!("GET {CALL_DATA} → {}", served.describe())))?;
     walk.skip("refresh", "needs the emulator's clock (run `ttauth demo` without --base-url)")?;
@@ -72,7 +80,7 @@ pub(super) fn walk(args: &DemoArgs, ctx: &mut Context<'_>) -> Result<()> {
     } else {
         walk.skip("RealTime handshake", "the RealTime API accepts only bearer tokens")?;
     }
-    walk.skip("RealTime user event", "needs the emulator to emit an event (try `ttauth realtime`)")?;
+    walk.skip("RealTime user event", "needs a server that emits events (`ttauth emulator` does: see its banner)")?;
     walk.finish()
 }
 
@@ -85,7 +93,9 @@ impl Remote<'_> {
     fn call(&self, client: &Client) -> std::result::Result<Served, String> {
         let uri = self.connection.url(CALL_DATA).map_err(|f| f.message)?;
         let request = Request::get(uri).body(()).map_err(|e| failed("request", e))?;
-        let served = Served::from_response(client.send(request).map_err(|e| failed("GET failed", e))?);
+        // Through `Failure`: its messages say "try again later", not the library's retry time.
+        let sent = client.send(request).map_err(|e| failed("GET failed", Failure::from(e)))?;
+        let served = Served::from_response(sent);
         if (200..300).contains(&served.status) {
             Ok(served)
         } else {
@@ -93,8 +103,8 @@ impl Remote<'_> {
         }
     }
 
-    fn login(&self, client: &Client) -> StepResult {
-        drop(client.bearer_token().map_err(|e| failed("login failed", e))?);
+    fn login(&self, client: &Client) -> std::result::Result<String, Failure> {
+        drop(client.bearer_token().map_err(|e| Failure::from(e).context("login failed"))?);
         let snapshot = client.snapshot();
         let generation = snapshot.as_ref().map_or(0, |s| s.generation().0);
         let account = client.account().map(|a| format!(", account {a}")).unwrap_or_default();
@@ -102,7 +112,7 @@ impl Remote<'_> {
     }
 
     fn switch(&self, client: &Client, account: auth_core::AccountId) -> StepResult {
-        client.switch_account(account).map_err(|e| failed("switch failed", e))?;
+        client.switch_account(account).map_err(|e| failed("switch failed", Failure::from(e)))?;
         let served = self.call(client)?;
         match served.account {
             Some(served_on) if served_on != account.0 => {
@@ -169,12 +179,10 @@ impl Remote<'_> {
     }
 
     fn realtime(&self, client: &Client, url: &str, interrupt: &crate::Interrupt) -> StepResult {
-        let auth = client.realtime_auth().map_err(|e| failed("no token", e))?;
-        let timeout = self.connection.timeout;
-        let mut socket = RealtimeSocket::connect(url, timeout).map_err(|f| f.message)?;
-        let deadline = Instant::now() + timeout;
-        socket.authenticate(&auth, deadline, interrupt).map_err(|f| f.message)?;
-        socket.start_stream(Stream::User, deadline, interrupt).map_err(|f| f.message)?;
+        let auth = client.realtime_auth().map_err(|e| failed("no token", Failure::from(e)))?;
+        let mut socket = RealtimeSocket::connect(url, self.connection.timeout, interrupt).map_err(|f| f.message)?;
+        socket.authenticate(&auth, interrupt).map_err(|f| f.message)?;
+        socket.start_stream(Stream::User, interrupt).map_err(|f| f.message)?;
         socket.close();
         Ok(format!("{url}: authresponse success; user stream started"))
     }

@@ -66,7 +66,10 @@ fn demo_against_a_running_server_skips_what_needs_the_emulator_knobs() {
         .run();
     assert_eq!(out.exit, Exit::Success, "{}\n{}", out.stdout, out.stderr);
     let stdout = &out.stdout;
-    assert!(stdout.contains(&format!("against {} as bob (Bearer), real clock", emu.url())), "{stdout}");
+    assert!(
+        stdout.contains(&format!("against the SERVER {} (--base-url) as bob (Bearer), real clock", emu.url())),
+        "{stdout}"
+    );
     for step in ["login", "API call", "account switch (relogin)", "Basic, no account pinned", "Basic, account pinned"] {
         assert!(stdout.lines().any(|l| l.starts_with(&format!("✓ {step} "))), "{step}:\n{stdout}");
     }

@@ -4,6 +4,7 @@
 //! No test sleeps for a token lifetime.
 
 mod binary;
+mod cli;
 mod demo;
 mod echoed_secrets;
 mod emulator;
@@ -11,6 +12,8 @@ mod password;
 mod realtime;
 mod request;
 mod secrets;
+mod session_commands;
 mod stored;
 mod support;
+mod timeouts;
 mod token;

@@ -97,7 +97,11 @@ fn usage_and_configuration_errors_exit_2_before_anything_is_sent() {
         (vec!["--username", "alice", CALL_DATA], None, "no password"),
         (vec![CALL_DATA], Some(ALICE_PASSWORD), "no username"),
         (vec!["--username", "alice", "reports/call-data"], Some(ALICE_PASSWORD), "must start with /"),
-        (vec!["--username", "alice", "-X", "G E T", CALL_DATA], Some(ALICE_PASSWORD), "invalid HTTP method"),
+        (
+            vec!["--username", "alice", "-X", "G E T", CALL_DATA],
+            Some(ALICE_PASSWORD),
+            "invalid value 'G E T' for '--request <METHOD>'",
+        ),
         (vec!["--username", "alice", "-H", "no-colon", CALL_DATA], Some(ALICE_PASSWORD), "Name: value"),
         (
             vec!["--username", "alice", "-H", "Authorization: Bearer x", CALL_DATA],
