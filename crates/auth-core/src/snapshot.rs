@@ -106,6 +106,24 @@ struct Stored {
 }
 
 const VERSION: u32 = 2;
+/// The fields [`Stored`] cannot do without.
+const REQUIRED: [&str; 8] =
+    ["version", "origin", "scheme", "username", "token", "generation", "obtained_at", "lifetime_ms"];
+/// Every field of [`Stored`].
+const KNOWN: [&str; 12] = [
+    "version",
+    "origin",
+    "scheme",
+    "username",
+    "pinned_account_id",
+    "token",
+    "generation",
+    "obtained_at",
+    "lifetime_ms",
+    "refresh_token",
+    "refresh_expires_at",
+    "account_id",
+];
 const SCHEME: &str = "bearer";
 
 impl Serialize for Snapshot {
@@ -130,26 +148,32 @@ impl Serialize for Snapshot {
 
 impl<'de> Deserialize<'de> for Snapshot {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        // The version first, alone: a version-1 snapshot cannot say which server it belongs
-        // to, so it is refused with a message saying so rather than "missing field".
+        // Read as plain JSON first, and judged here in words of our own: serde's messages quote
+        // the offending value, which may be a token, and a store shows this message to the user.
         let value = serde_json::Value::deserialize(deserializer)?;
-        match value.get("version").and_then(serde_json::Value::as_u64) {
+        let Some(object) = value.as_object() else {
+            return Err(serde::de::Error::custom("invalid type: a snapshot is a JSON object"));
+        };
+        match object.get("version").and_then(serde_json::Value::as_u64) {
             Some(v) if v == u64::from(VERSION) => {}
+            // A version-1 snapshot cannot say which server it belongs to (SPEC.md §3a).
             Some(1) => {
                 return Err(serde::de::Error::custom(
-                    "a version-1 snapshot does not say which server it belongs to; remove it and log in again",
+                    "unsupported snapshot version 1, which does not say which server it belongs to",
                 ));
             }
             _ => {
-                return Err(serde::de::Error::custom(format_args!(
-                    "unsupported snapshot version (expected {VERSION})"
-                )));
+                return Err(serde::de::Error::custom(format_args!("unsupported snapshot version (expected {VERSION})")));
             }
         }
-        // serde's own messages quote the offending value, which may be a token: say what is
-        // wrong in words of our own (a store shows this message to the user).
+        if let Some(missing) = REQUIRED.iter().find(|name| !object.contains_key(**name)) {
+            return Err(serde::de::Error::custom(format_args!("missing field `{missing}`")));
+        }
+        if object.keys().any(|key| !KNOWN.contains(&key.as_str())) {
+            return Err(serde::de::Error::custom("unknown field in the snapshot"));
+        }
         let stored = Stored::deserialize(value)
-            .map_err(|_| serde::de::Error::custom("a field is missing, unknown, or of the wrong type"))?;
+            .map_err(|_| serde::de::Error::custom("invalid type or value of a field of the snapshot"))?;
         if stored.scheme != SCHEME {
             return Err(serde::de::Error::custom("only bearer sessions have snapshots"));
         }
@@ -208,7 +232,7 @@ mod tests {
         assert!(serde_json::from_str::<Snapshot>(&v3).is_err());
         let v1 = json.replace("\"version\":2", "\"version\":1");
         let error = serde_json::from_str::<Snapshot>(&v1).unwrap_err().to_string();
-        assert!(error.contains("which server"), "{error}");
+        assert!(error.starts_with("unsupported snapshot version 1") && error.contains("which server"), "{error}");
         let basic = json.replace("\"bearer\"", "\"basic\"");
         assert!(serde_json::from_str::<Snapshot>(&basic).is_err());
         let bad = json.replace("tok-secret", "tok secret");

@@ -7,6 +7,7 @@
 //! clock stepped by NTP or a resumed VM.
 
 use std::fmt;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -22,18 +23,41 @@ pub trait Clock: Send + Sync + fmt::Debug {
 /// The operating system's clocks: [`Instant`] for the monotonic reading (expressed as the wall
 /// clock at the first reading in this process plus the time elapsed since, so it reads like a
 /// date), [`OffsetDateTime::now_utc`] for the wall clock.
+///
+/// The two are read one after the other, so their difference would wobble by microseconds from
+/// one reading to the next, and every stamp derived from it with them. The wall reading is
+/// therefore the monotonic one plus an offset that only changes when the real wall clock has
+/// moved more than [`WALL_TOLERANCE`] away from it (a step, or drift piling up).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SystemClock;
+
+/// How far the wall clock may drift from the monotonic clock plus the current offset before the
+/// offset follows it.
+pub const WALL_TOLERANCE: Duration = Duration::from_secs(1);
 
 impl Clock for SystemClock {
     fn now(&self) -> Now {
         static ORIGIN: OnceLock<(Instant, OffsetDateTime)> = OnceLock::new();
-        let (instant, wall) = *ORIGIN.get_or_init(|| (Instant::now(), OffsetDateTime::now_utc()));
+        /// `wall - monotonic`, in nanoseconds, as last adopted.
+        static OFFSET_NANOS: AtomicI64 = AtomicI64::new(0);
+        let (instant, origin) = *ORIGIN.get_or_init(|| (Instant::now(), OffsetDateTime::now_utc()));
         let monotonic = time::Duration::try_from(instant.elapsed())
             .ok()
-            .and_then(|elapsed| wall.checked_add(elapsed))
-            .unwrap_or(wall);
-        Now::new(monotonic, OffsetDateTime::now_utc())
+            .and_then(|elapsed| origin.checked_add(elapsed))
+            .unwrap_or(origin);
+        let wall = OffsetDateTime::now_utc();
+        let mut offset = time::Duration::nanoseconds(OFFSET_NANOS.load(Ordering::Relaxed));
+        let drift = (wall - monotonic) - offset;
+        if drift.unsigned_abs() > WALL_TOLERANCE {
+            offset = wall - monotonic;
+            let nanos = i64::try_from(offset.whole_nanoseconds()).unwrap_or(if offset.is_negative() {
+                i64::MIN
+            } else {
+                i64::MAX
+            });
+            OFFSET_NANOS.store(nanos, Ordering::Relaxed);
+        }
+        Now::new(monotonic, saturating_add(monotonic, offset))
     }
 }
 
@@ -117,8 +141,11 @@ mod tests {
     }
 
     #[test]
-    fn the_system_clock_never_goes_backwards() {
+    fn the_system_clocks_keep_a_steady_offset_near_the_real_wall_clock() {
         let (a, b) = (SystemClock.now(), SystemClock.now());
         assert!(b.monotonic() >= a.monotonic());
+        assert_eq!(a.wall() - a.monotonic(), b.wall() - b.monotonic(), "the offset does not wobble");
+        let off = (OffsetDateTime::now_utc() - b.wall()).unsigned_abs();
+        assert!(off <= WALL_TOLERANCE + Duration::from_millis(100), "{off:?}");
     }
 }

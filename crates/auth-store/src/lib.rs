@@ -54,7 +54,7 @@ use std::time::Duration;
 
 pub use adapter_error::AdapterError;
 pub use auth_core::Snapshot;
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use clock::{Clock, ManualClock, SystemClock, WALL_TOLERANCE};
 pub use error::{Insecurity, StoreError};
 pub use file::FileStore;
 pub use memory::MemoryStore;

@@ -222,7 +222,8 @@ fn a_missing_field_is_named() {
 fn a_field_of_the_wrong_type_is_described_without_its_value() {
     let dir = TempDir::new("corrupt-type");
     let (err, _) = load_error(&dir, &with(|f| drop(f.insert("lifetime_ms".into(), json!("tok-secret")))));
-    assert!(err.to_string().contains("a field has the wrong type (line 1, column "), "{err}");
+    // The core judges the fields after reading the JSON, so there is no position to give.
+    assert!(err.to_string().contains("a field has the wrong type"), "{err}");
 }
 
 #[test]
