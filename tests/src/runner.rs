@@ -89,8 +89,7 @@ pub fn config(setup: &Setup, base: &str, with_password: bool) -> Result<Config, 
         builder = builder.account_per_request();
     }
     if let Some(seconds) = setup.auth_timeout_secs {
-        let mut policy = RefreshPolicy::default();
-        policy.auth_timeout = Duration::from_secs(seconds);
+        let policy = RefreshPolicy { auth_timeout: Duration::from_secs(seconds), ..RefreshPolicy::default() };
         builder = builder.refresh_policy(policy);
     }
     builder.account_switch(setup.switch.clone()).build().map_err(|e| Failure::new(&e, ErrorKind::Config))

@@ -243,10 +243,10 @@ impl BearerSession {
             owner: self.owner.clone(),
             token: token.value.clone(),
             generation: token.generation,
-            sent_at: self.clock.to_wall(token.schedule.sent_at),
+            sent_at: self.clock.wall_time_of(token.schedule.sent_at),
             lifetime: token.schedule.lifetime,
             refresh_token: self.refresh.as_ref().map(|r| r.token.clone()),
-            refresh_expires_at: self.refresh.as_ref().and_then(|r| r.expires_at).map(|t| self.clock.to_wall(t)),
+            refresh_expires_at: self.refresh.as_ref().and_then(|r| r.expires_at).map(|t| self.clock.wall_time_of(t)),
             account: self.account,
         })
     }
@@ -371,7 +371,7 @@ impl BearerSession {
         // Its instants are wall-clock times: placed on our monotonic timeline by the latest
         // reading of both clocks. A snapshot from the future (a clock was stepped back) is
         // treated as obtained now.
-        let sent_at = self.clock.from_wall(snapshot.sent_at).min(now);
+        let sent_at = self.clock.monotonic_time_of(snapshot.sent_at).min(now);
         let Ok(header) = bearer_header(&snapshot.token) else {
             return;
         };
@@ -381,7 +381,7 @@ impl BearerSession {
             Some(Token { value: snapshot.token, header, generation: self.generation, schedule, invalidated: false });
         let spent_here =
             |t: &RefreshToken| self.last_spent.as_ref().is_some_and(|s| s.expose_secret() == t.expose_secret());
-        let refresh_expires_at = snapshot.refresh_expires_at.map(|t| self.clock.from_wall(t));
+        let refresh_expires_at = snapshot.refresh_expires_at.map(|t| self.clock.monotonic_time_of(t));
         self.refresh = snapshot
             .refresh_token
             .filter(|t| !spent_here(t))
@@ -466,10 +466,10 @@ impl BearerSession {
         let status = response.status();
         let outcome = wire::classify(status, response.headers(), response.body().as_ref(), now, &scrub);
         // SPEC.md §3: a refresh answered 429 or 503 was not processed: its token is not spent.
-        if status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE {
-            if let Some(refresh) = flight.spent.take() {
-                self.unspend(refresh);
-            }
+        if (status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE)
+            && let Some(refresh) = flight.spent.take()
+        {
+            self.unspend(refresh);
         }
         match (outcome, flight.exchange) {
             (Ok(map), Exchange::Masquerade(account)) if !wire::has_token(&map) => {
@@ -627,7 +627,7 @@ impl BearerSession {
                 let error = AuthError::UnusableTokenLifetime {
                     count: self.unusable_in_a_row,
                     lifetime_secs: grant.lifetime.as_secs(),
-                    retry_at: self.clock.to_wall(retry_at),
+                    retry_at: self.clock.wall_time_of(retry_at),
                 };
                 self.unusable_in_a_row = 0;
                 self.backoff = Some(Backoff { error, retry_at });
@@ -734,7 +734,7 @@ impl BearerSession {
         }
         let retry_at = later(now, delay);
         // The error tells the caller a wall-clock time; the schedule keeps the monotonic one.
-        let error = AuthError::Unavailable { cause, retry_at: self.clock.to_wall(retry_at) };
+        let error = AuthError::Unavailable { cause, retry_at: self.clock.wall_time_of(retry_at) };
         self.backoff = Some(Backoff { error, retry_at });
     }
 

@@ -100,12 +100,12 @@ impl Clock {
     }
 
     /// The wall-clock time of the monotonic instant `t`, by the latest reading.
-    pub(crate) fn to_wall(&self, t: OffsetDateTime) -> OffsetDateTime {
+    pub(crate) fn wall_time_of(&self, t: OffsetDateTime) -> OffsetDateTime {
         shifted(t, self.wall_offset)
     }
 
     /// The monotonic instant of the wall-clock time `t`, by the latest reading.
-    pub(crate) fn from_wall(&self, t: OffsetDateTime) -> OffsetDateTime {
+    pub(crate) fn monotonic_time_of(&self, t: OffsetDateTime) -> OffsetDateTime {
         shifted(t, -self.wall_offset)
     }
 }
@@ -162,10 +162,10 @@ mod tests {
         let year = time::Duration::days(365);
         let mut clock = Clock::new(t0.into());
         assert_eq!(clock.observe(Now::new(t0, t0 + year)), t0, "the monotonic clock did not move");
-        assert_eq!(clock.to_wall(t0), t0 + year);
-        assert_eq!(clock.from_wall(t0 + year), t0);
+        assert_eq!(clock.wall_time_of(t0), t0 + year);
+        assert_eq!(clock.monotonic_time_of(t0 + year), t0);
         assert_eq!(clock.observe(Now::new(t0, t0 - year)), t0);
-        assert_eq!(clock.to_wall(t0), t0 - year);
+        assert_eq!(clock.wall_time_of(t0), t0 - year);
     }
 
     #[test]
@@ -177,8 +177,8 @@ mod tests {
         assert_eq!(earlier(start, Duration::from_secs(1)), start);
         assert_eq!(shifted(start, time::Duration::MIN), start);
         let mut clock = Clock::new(Now::new(start, end));
-        assert_eq!(clock.to_wall(end), end);
+        assert_eq!(clock.wall_time_of(end), end);
         assert_eq!(clock.observe(Now::new(end, start)), end);
-        assert_eq!(clock.from_wall(end), end);
+        assert_eq!(clock.monotonic_time_of(end), end);
     }
 }

@@ -163,7 +163,9 @@ impl<'de> Deserialize<'de> for Snapshot {
                 ));
             }
             _ => {
-                return Err(serde::de::Error::custom(format_args!("unsupported snapshot version (expected {VERSION})")));
+                return Err(serde::de::Error::custom(format_args!(
+                    "unsupported snapshot version (expected {VERSION})"
+                )));
             }
         }
         if let Some(missing) = REQUIRED.iter().find(|name| !object.contains_key(**name)) {

@@ -42,7 +42,7 @@ impl ReferenceStateMachine for Reference {
         ];
         prop_oneof![
             4 => prop_oneof![0u32..5, 0u32..120, 0u32..4000].prop_map(|seconds| Step::Tick { seconds }),
-            1 => prop_oneof![-31_536_000i64..=31_536_000, -4000i64..=4000].prop_map(|seconds| Step::WallStep { seconds }),
+            1 => prop_oneof![-31_536_000i64..=31_536_000, -4000i64..=4000].prop_map(|seconds| Step::WallClockJump { seconds }),
             6 => (0..CALLERS).prop_map(|caller| Step::Demand { caller }),
             4 => Just(Step::Transmit),
             5 => answer.prop_map(Step::Answer),

@@ -74,7 +74,7 @@ pub enum Step {
         seconds: u32,
     },
     /// The wall clock alone is stepped (NTP, a resumed VM, a user), by up to a year.
-    WallStep {
+    WallClockJump {
         seconds: i64,
     },
     Demand {
@@ -172,7 +172,7 @@ impl System {
                 self.now = self.now.checked_add(Duration::seconds(seconds)).unwrap_or(self.now);
                 self.session.handle_timeout(self.clock());
             }
-            Step::WallStep { seconds } => {
+            Step::WallClockJump { seconds } => {
                 let step = Duration::seconds(seconds % (365 * 86_400 + 1));
                 let bound = Duration::seconds(MAX_WALL_OFFSET);
                 self.wall_offset = (self.wall_offset + step).clamp(-bound, bound);
