@@ -114,7 +114,7 @@ impl Shared {
             match next {
                 Next::Ready(value) => return Ok(value),
                 Next::Drive { required } => {
-                    let outcome = self.drive().await;
+                    let outcome = self.drive(required).await;
                     if required {
                         outcome?;
                     }
@@ -132,11 +132,15 @@ impl Shared {
     /// Runs one exchange on a task of its own and waits for it. The caller is the driver.
     ///
     /// If this future is dropped, the task carries on: the exchange is completed and reported
-    /// whatever happens to the caller.
-    async fn drive(self: &Arc<Self>) -> Result<(), Error> {
+    /// whatever happens to the caller. `required`: the caller has no usable token without this
+    /// exchange, so it waits for the store's lock up to the auth timeout; otherwise (a refresh
+    /// while the token is still valid) a lock held by another process means that process is
+    /// refreshing: it does not wait at all.
+    async fn drive(self: &Arc<Self>, required: bool) -> Result<(), Error> {
+        let lock_wait = if required { self.auth_timeout } else { Duration::ZERO };
         // Built before the spawn, so that even a task that never runs (a runtime shutting
         // down) drops it and clears `driving`.
-        let mut driver = Driver { shared: Arc::clone(self), exchange: Exchange::new() };
+        let mut driver = Driver { shared: Arc::clone(self), exchange: Exchange::new(), lock_wait };
         let task = tokio::spawn(async move { driver.run().await });
         match task.await {
             Ok(outcome) => outcome,
@@ -151,7 +155,7 @@ impl Shared {
     /// doing it.
     pub(crate) async fn refresh_if_due(self: &Arc<Self>) {
         if self.claim_after_request() {
-            let _ = self.drive().await;
+            let _ = self.drive(false).await;
         }
     }
 
@@ -208,6 +212,8 @@ fn shutting_down() -> StoreError {
 struct Driver {
     shared: Arc<Shared>,
     exchange: Exchange,
+    /// How long to wait for the store's lock (SPEC.md §3a: bounded).
+    lock_wait: Duration,
 }
 
 impl Driver {
@@ -215,7 +221,7 @@ impl Driver {
         let shared = Arc::clone(&self.shared);
         let loaded = match shared.store() {
             Some(store) => {
-                let wait = shared.auth_timeout;
+                let wait = self.lock_wait;
                 let lock =
                     blocking(store, move |store| store.lock(wait)).await.inspect_err(|e| shared.note_store_error(e))?;
                 self.exchange.set_store_lock(Some(lock));
@@ -331,7 +337,7 @@ mod tests {
             assert!(matches!(next, Next::Drive { required: true }));
             let mut exchange = Exchange::new();
             shared.begin_exchange(&mut st, &mut exchange, None).expect("a login");
-            Driver { shared: Arc::clone(&shared), exchange }
+            Driver { shared: Arc::clone(&shared), exchange, lock_wait: Duration::ZERO }
         };
         assert!(shared.lock().session.bearer().unwrap().is_exchange_in_flight());
         drop(driver);

@@ -94,7 +94,7 @@ impl Shared {
                 Next::Ready(value) => return Ok(value),
                 Next::Drive { required } => {
                     drop(st);
-                    let outcome = self.drive();
+                    let outcome = self.drive(required);
                     if required {
                         outcome?;
                     }
@@ -109,9 +109,13 @@ impl Shared {
         }
     }
 
-    /// The driver's job, for a caller that has been made the driver.
-    fn drive(&self) -> Result<(), Error> {
-        let mut driver = Driver { shared: self, exchange: Exchange::new() };
+    /// The driver's job, for a caller that has been made the driver. `required`: the caller
+    /// has no usable token without this exchange, so it waits for the store's lock up to the
+    /// auth timeout; otherwise (a refresh while the token is still valid) a lock held by
+    /// another process means that process is refreshing: it does not wait at all.
+    fn drive(&self, required: bool) -> Result<(), Error> {
+        let lock_wait = if required { self.auth_timeout } else { Duration::ZERO };
+        let mut driver = Driver { shared: self, exchange: Exchange::new(), lock_wait };
         driver.run()
         // `driver` drops here: it reports, persists, unlocks the store and wakes the waiters.
     }
@@ -120,7 +124,7 @@ impl Shared {
     /// doing it.
     pub(crate) fn refresh_if_due(&self) {
         if self.claim_after_request() {
-            let _ = self.drive();
+            let _ = self.drive(false);
         }
     }
 
@@ -150,6 +154,8 @@ impl Shared {
 struct Driver<'a> {
     shared: &'a Shared,
     exchange: Exchange,
+    /// How long to wait for the store's lock (SPEC.md §3a: bounded).
+    lock_wait: Duration,
 }
 
 impl Driver<'_> {
@@ -159,7 +165,7 @@ impl Driver<'_> {
             Some(store) => {
                 // Waits while another holder (in this process or another) refreshes, at most the auth
                 // timeout (SPEC.md §3a).
-                let lock = store.lock(shared.auth_timeout).inspect_err(|e| shared.note_store_error(e))?;
+                let lock = store.lock(self.lock_wait).inspect_err(|e| shared.note_store_error(e))?;
                 self.exchange.set_store_lock(Some(lock));
                 Some(store.load())
             }

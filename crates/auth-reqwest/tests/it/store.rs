@@ -157,3 +157,26 @@ async fn another_users_session_is_refused_at_build() {
     let error = h.builder(h.bob()).store(store).build().await.unwrap_err();
     assert!(matches!(error, Error::Restore(_)), "{error:?}");
 }
+
+/// SPEC §3a: another process holding the store's lock never blocks this one beyond the auth
+/// timeout: a clear "store busy" error when the token has expired, and nothing sent.
+#[tokio::test]
+async fn a_store_lock_held_by_a_hung_process_ends_in_a_busy_error() {
+    let h = Harness::new();
+    let path = store_path("busy");
+    let policy = auth_core::RefreshPolicy { auth_timeout: std::time::Duration::from_secs(1), ..Default::default() };
+    let client = h.client_with_store(h.alice().refresh_policy(policy), Arc::new(FileStore::new(&path))).await;
+    assert_eq!(h.report(&client).await.0, StatusCode::OK);
+    let hung = FileStore::new(&path).lock(std::time::Duration::from_secs(1)).unwrap();
+
+    h.advance(PAST_EXPIRY);
+    let request = http::Request::get(h.url("/reports/call-data")).body(Vec::new()).unwrap();
+    let error = client.send(request).await.unwrap_err();
+    assert!(matches!(error, Error::Store(StoreError::Busy { .. })), "{error:?}");
+    assert_eq!(h.emu.refreshes_served() + h.emu.logins_served(), 1, "nothing sent without the lock");
+
+    drop(hung);
+    assert_eq!(h.report(&client).await.0, StatusCode::OK);
+    assert_eq!(h.emu.refreshes_served(), 1);
+    let _ = std::fs::remove_dir_all(path.parent().unwrap());
+}

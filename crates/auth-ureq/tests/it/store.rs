@@ -330,3 +330,39 @@ fn a_process_never_presents_a_refresh_token_another_process_spent() {
     assert_eq!(s.count(Endpoint::Refresh), 1);
     assert_eq!(s.count(Endpoint::Login), 2, "the child logged in instead");
 }
+
+/// SPEC §3a: another process holding the store's lock (stopped, or stuck in a slow login) never
+/// blocks this one beyond the auth timeout. With an expired token the caller gets a clear
+/// "store busy" error; with a token still valid it gets that token.
+#[test]
+fn a_store_lock_held_by_a_hung_process_ends_in_a_busy_error_or_the_valid_token() {
+    let s = Scenario::new();
+    let path = temp_dir("busy").join("session.json");
+    let policy = auth_core::RefreshPolicy { auth_timeout: std::time::Duration::from_secs(1), ..Default::default() };
+    let config = auth_core::Config::bearer(&s.emu.url(), ALICE, auth_core::Password::new(ALICE_PASSWORD))
+        .refresh_policy(policy)
+        .build()
+        .unwrap();
+    let client = s.client_with_store(config, file_store(&path));
+    client.send(s.get(CALL_DATA)).unwrap();
+    // Another process takes the lock and hangs.
+    let hung = FileStore::new(&path).lock(std::time::Duration::from_secs(1)).unwrap();
+
+    // Stale but valid: requests are served, and the token handed out is the valid one.
+    s.advance(TO_STALE);
+    assert_eq!(client.send(s.get(CALL_DATA)).unwrap().status(), StatusCode::OK);
+    let token = client.bearer_token().unwrap();
+    assert_eq!(token.expose_secret(), serde_json::to_value(client.snapshot().unwrap()).unwrap()["token"]);
+
+    // Expired: nothing to serve with, and the refresh must wait for the lock: a busy error.
+    s.advance(TO_EXPIRED);
+    let error = client.send(s.get(CALL_DATA)).unwrap_err();
+    assert!(matches!(error, Error::Store(StoreError::Busy { .. })), "{error:?}");
+    assert!(error.to_string().contains("busy"), "{error}");
+    assert_eq!(s.count(Endpoint::Refresh) + s.count(Endpoint::Login), 1, "nothing sent without the lock");
+
+    // The other process lets go: the next request refreshes.
+    drop(hung);
+    assert_eq!(client.send(s.get(CALL_DATA)).unwrap().status(), StatusCode::OK);
+    assert_eq!(s.count(Endpoint::Refresh), 1);
+}

@@ -29,3 +29,28 @@ fn a_state_file_made_for_one_server_is_refused_against_another() {
     assert_eq!(std::fs::read_to_string(state).unwrap(), stored);
     assert_eq!(first.journal().len(), 1);
 }
+
+/// SPEC §3a: a process holding the session file's lock (stopped, or stuck in a slow login)
+/// blocks `ttauth token --timeout 1` for a second at most, which then says the store is busy.
+#[test]
+fn a_session_file_locked_by_a_hung_process_makes_token_fail_fast_with_store_busy() {
+    use auth_store::SessionStore;
+
+    let emu = Emulator::start();
+    let clock = auth_store::ManualClock::starting_now();
+    let dir = temp_dir("stored-busy");
+    let state = dir.join("session.json");
+    let args = ["token", "--base-url", &emu.url(), "--username", "alice", "--state-file", state.to_str().unwrap()];
+    let made = ttauth(&args).password(ALICE_PASSWORD).clock(&clock).run();
+    assert_eq!(made.exit, Exit::Success, "{}", made.stderr);
+
+    let hung = auth_store::FileStore::new(&state).lock(std::time::Duration::from_secs(1)).unwrap();
+    advance(&emu, &clock, std::time::Duration::from_secs(4000));
+    let out = ttauth(&args).args(&["--timeout", "1"]).password(ALICE_PASSWORD).clock(&clock).run();
+    assert_ne!(out.exit, Exit::Success, "{}", out.stdout);
+    assert!(out.stderr.contains("busy"), "{}", out.stderr);
+    assert_eq!(emu.journal().len(), 1, "nothing sent without the lock");
+    drop(hung);
+    let after = ttauth(&args).password(ALICE_PASSWORD).clock(&clock).run();
+    assert_eq!(after.exit, Exit::Success, "{}", after.stderr);
+}
