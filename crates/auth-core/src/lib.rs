@@ -22,7 +22,10 @@
 //!   [`Session::switch_account`]), inputs (`handle_*`), outputs (`poll_*`).
 //! - [`Secret`], [`Password`], [`BearerToken`], [`RefreshToken`]: values that redact their
 //!   `Debug`, have no `Display` and are zeroed on drop.
-//! - [`Snapshot`]: serde-persistable token state; [`Session::restore`] continues from one.
+//! - [`Snapshot`]: serde-persistable token state, which names the origin, user and pinned
+//!   account it belongs to; [`Session::restore`] continues from one of its own, and refuses
+//!   any other ([`RestoreError`]).
+//! - [`Now`]: a reading of the driver's monotonic and wall clocks, the `now` of every call.
 //! - [`realtime`]: the RealTime handshake (bearer only, by type: see
 //!   [`BearerSession::realtime_auth`]).
 //!
@@ -46,14 +49,20 @@
 //! 2. After the API answers: `session.handle_api_response(credential.generation(), status, now)`.
 //!    On [`ApiVerdict::RetryOnce`], if this was the first attempt and the body is replayable,
 //!    go back to 1 once. A second rejection is returned to the caller as it is.
-//! 3. Drive auth: `session.poll_transmit(now)`. If it yields an [`AuthRequest`], send it
-//!    (outside the lock), then `handle_response(id, &response, now)` or
-//!    `handle_failure(id, now)`, drain `poll_event()` (persist [`Event::TokensUpdated`]) and
-//!    wake the waiters. If it yields nothing, another caller is driving: wait until woken or
-//!    until `poll_timeout()`.
+//! 3. Drive auth: `session.poll_transmit(now)`. If it yields an [`AuthRequest`], drain
+//!    `poll_event()` and persist [`Event::TokensUpdated`] (a refresh spends its token from
+//!    here on), report `handle_handoff(id, now)` as the request goes to the transport (its
+//!    deadline runs from there), send it (outside the lock), then
+//!    `handle_response(id, &response, now)` or `handle_failure(id, now)`, drain and persist
+//!    again, and wake the waiters. If it yields nothing, another caller is driving: wait
+//!    until woken or until `poll_timeout()`.
 //!
 //! Also call `poll_transmit` after a `Ready` answer: when the token is stale it yields the
 //! refresh, which the caller can send after (or beside) its own request.
+//!
+//! `now` is a [`Now`]: the driver's monotonic clock, which every schedule follows, and its
+//! wall clock, which stamps snapshots (SPEC.md §3a). A plain `OffsetDateTime` converts into
+//! one (both readings equal), as in the example below.
 //!
 //! A synchronous driver, sketched:
 //!
@@ -63,7 +72,9 @@
 //!     match session.authorize(request.uri(), clock.now())? {
 //!         Authorization::Ready(credential) => { drop(session); return send(credential) }
 //!         Authorization::Pending => match session.poll_transmit(clock.now()) {
-//!             Some(auth) => { drop(session); let answer = http.send(auth.request());
+//!             Some(auth) => { persist_events(&mut session);
+//!                             if !session.handle_handoff(auth.id(), clock.now()) { continue }
+//!                             drop(session); let answer = http.send(auth.request());
 //!                             let mut session = shared.lock();
 //!                             match answer { Ok(r) => session.handle_response(auth.id(), &r, clock.now()),
 //!                                            Err(_) => session.handle_failure(auth.id(), clock.now()) }

@@ -109,7 +109,10 @@
 //! lock; the others wait on the `Notify`. Store calls run on the blocking thread pool. A failed
 //! save keeps the token in memory and shows in [`Client::last_store_error`]; a failure to take
 //! the lock is returned as [`Error::Store`] (refreshing without it could spend a refresh token
-//! another process also holds).
+//! another process also holds). Waiting for the lock is bounded by the auth timeout ("store
+//! busy"), and a refresh of a token that is still valid does not wait for it at all: the token
+//! serves. A store holds one session: a client of another server, user or pinned account
+//! refuses it at build time ([`Error::Restore`]) and never sends its tokens anywhere.
 //!
 //! ## Redirects
 //!

@@ -92,8 +92,11 @@
 //! by another process (then no request is needed), send, save each new snapshot, unlock. Two
 //! processes sharing a file therefore never refresh the same session twice, and never present
 //! a spent refresh token. A failed save keeps the token in memory and is reported by
-//! [`Client::last_store_error`]; it is never an error of the request. Share a store only between
-//! clients of the same user (and account).
+//! [`Client::last_store_error`]; it is never an error of the request. A store holds one
+//! session: a client of another server, user or pinned account refuses it at build time
+//! ([`Error::Restore`]) and never sends its tokens anywhere. Waiting for the store's lock (another
+//! process refreshing) is bounded by the auth timeout: then the request fails with a "store busy"
+//! [`Error::Store`], unless the token is still valid, which is used.
 //!
 //! ## Redirects
 //!

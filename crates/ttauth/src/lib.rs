@@ -72,7 +72,7 @@
 //! let mut stdout = Vec::new();
 //! let mut stderr = Vec::new();
 //! let exit = run(
-//!     ["ttauth", "token", "--base-url", "http://127.0.0.1:8080", "--username", "alice", "--state-file", "/tmp/s.json"],
+//!     ["ttauth", "token", "--base-url", "http://127.0.0.1:8080", "--username", "alice", "--state-file", "/var/lib/myapp/s.json"],
 //!     Context::new(&mut stdout, &mut stderr).var("TELETRACKER_PASSWORD", "alice-password").clock(Arc::new(clock)),
 //! );
 //! assert_eq!(exit, Exit::Success);
