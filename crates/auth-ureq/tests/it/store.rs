@@ -212,17 +212,11 @@ fn a_session_without_password_continues_from_the_store_and_expires_cleanly() {
     assert!(matches!(response, Error::Auth(AuthError::SessionExpired)), "{response:?}");
 }
 
-/// The child half of `two_processes_on_one_file_refresh_once`: runs only when the parent sets
-/// the environment, as a separate process of this test binary.
-#[test]
-fn child_process_entry() {
-    let (Ok(url), Ok(path), Ok(at)) = (
-        std::env::var("AUTH_UREQ_CHILD_URL"),
-        std::env::var("AUTH_UREQ_CHILD_STORE"),
-        std::env::var("AUTH_UREQ_CHILD_NOW"),
-    ) else {
-        return;
-    };
+/// A client for a child process of this test binary, from what the parent put in its
+/// environment under `prefix` (`_URL`, `_STORE`, `_NOW`); `None` when run as an ordinary test.
+fn child_client(prefix: &str) -> Option<(auth_ureq::Client, String)> {
+    let var = |name: &str| std::env::var(format!("{prefix}_{name}")).ok();
+    let (url, path, at) = (var("URL")?, var("STORE")?, var("NOW")?);
     let now = time::OffsetDateTime::from_unix_timestamp_nanos(at.parse().unwrap()).unwrap();
     let config = auth_core::Config::bearer(&url, ALICE, auth_core::Password::new(ALICE_PASSWORD)).build().unwrap();
     let client = auth_ureq::Client::builder(config)
@@ -230,6 +224,16 @@ fn child_process_entry() {
         .store(file_store(std::path::Path::new(&path)))
         .build()
         .unwrap();
+    Some((client, url))
+}
+
+/// The child half of `two_processes_on_one_file_refresh_once`: runs only when the parent sets
+/// the environment, as a separate process of this test binary.
+#[test]
+fn child_process_entry() {
+    let Some((client, url)) = child_client("AUTH_UREQ_CHILD") else {
+        return;
+    };
     let request = http::Request::get(format!("{url}{CALL_DATA}")).body(()).unwrap();
     assert_eq!(client.send(request).unwrap().status(), StatusCode::OK);
 }
@@ -267,20 +271,9 @@ fn two_processes_on_one_file_refresh_once() {
 /// request. Runs only when the parent sets the environment.
 #[test]
 fn child_process_that_waits_entry() {
-    let (Ok(url), Ok(path), Ok(at)) = (
-        std::env::var("AUTH_UREQ_WAITING_CHILD_URL"),
-        std::env::var("AUTH_UREQ_WAITING_CHILD_STORE"),
-        std::env::var("AUTH_UREQ_WAITING_CHILD_NOW"),
-    ) else {
+    let Some((client, url)) = child_client("AUTH_UREQ_WAITING_CHILD") else {
         return;
     };
-    let now = time::OffsetDateTime::from_unix_timestamp_nanos(at.parse().unwrap()).unwrap();
-    let config = auth_core::Config::bearer(&url, ALICE, auth_core::Password::new(ALICE_PASSWORD)).build().unwrap();
-    let client = auth_ureq::Client::builder(config)
-        .clock(Arc::new(auth_store::ManualClock::new(now)))
-        .store(file_store(std::path::Path::new(&path)))
-        .build()
-        .unwrap();
     assert!(client.snapshot().unwrap().has_refresh_token(), "the child holds the refresh token in memory");
     // Straight to the pipe: the test harness's output capture would hold a `println!` back.
     let mut stdout = std::io::stdout().lock();

@@ -1,7 +1,7 @@
 //! The real binary: exit statuses as the shell sees them, the `TELETRACKER_*` environment,
 //! the password on stdin, a session shared by separate processes, Ctrl-C.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufReader, Write};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -119,14 +119,7 @@ fn separate_processes_share_the_stored_session() {
 fn ctrl_c_stops_the_emulator_command() {
     let mut child = binary().args(["emulator", "--port", "0"]).spawn().unwrap();
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut banner = String::new();
-    while !banner.contains("Ctrl-C to stop.") {
-        let mut line = String::new();
-        if stdout.read_line(&mut line).unwrap() == 0 {
-            break;
-        }
-        banner.push_str(&line);
-    }
+    let banner = read_banner(&mut stdout);
     assert!(banner.contains("REST:      http://127.0.0.1:"), "{banner}");
     // SIGINT to the child we started, by its id.
     let status = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();

@@ -2,7 +2,7 @@
 //! side of the subcommand, per-subcommand help, usage errors, `-v`, completions, the demo and
 //! `TELETRACKER_BASE_URL`, and `realtime` against `ttauth emulator`.
 
-use std::io::{BufRead, BufReader};
+use std::io::BufReader;
 use std::process::Child;
 use std::time::Duration;
 
@@ -258,14 +258,7 @@ fn demo_against_a_server_that_is_down_exits_5_and_prints_times_to_the_second() {
 fn start_emulator(args: &[&str]) -> (Child, String) {
     let mut child = binary().arg("emulator").args(args).spawn().unwrap();
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut banner = String::new();
-    while !banner.contains("Ctrl-C to stop.") {
-        let mut line = String::new();
-        if stdout.read_line(&mut line).unwrap() == 0 {
-            break;
-        }
-        banner.push_str(&line);
-    }
+    let banner = read_banner(&mut stdout);
     // Keep reading (and dropping) so the child never blocks on a full pipe.
     std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
     (child, banner)

@@ -228,3 +228,16 @@ pub fn files_in(dir: &Path) -> Vec<String> {
     names.sort();
     names
 }
+
+/// Reads the banner `ttauth emulator` prints, up to its last line ("Ctrl-C to stop.").
+pub fn read_banner(stdout: &mut impl io::BufRead) -> String {
+    let mut banner = String::new();
+    while !banner.contains("Ctrl-C to stop.") {
+        let mut line = String::new();
+        if stdout.read_line(&mut line).unwrap() == 0 {
+            break;
+        }
+        banner.push_str(&line);
+    }
+    banner
+}
