@@ -77,6 +77,12 @@ impl Snapshot {
         self.refresh_token.is_some()
     }
 
+    /// Estimated expiry of the unspent refresh token (client clock), when one is included and
+    /// the server said when it expires.
+    pub fn refresh_expires_at(&self) -> Option<OffsetDateTime> {
+        self.refresh_token.as_ref().and(self.refresh_expires_at)
+    }
+
     /// The account the token is bound to, if known.
     pub fn account(&self) -> Option<AccountId> {
         self.account

@@ -20,8 +20,6 @@ use auth_ureq::ureq::middleware::{Middleware, MiddlewareNext};
 use time::OffsetDateTime;
 use tracing::{debug, info, warn};
 
-use crate::state::refresh_expires_at;
-
 /// What the store held when the command started, as far as it matters to the session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct StoredFacts {
@@ -47,7 +45,7 @@ impl StoredFacts {
     /// The facts of `snapshot` at `now`.
     pub(crate) fn of(snapshot: &Snapshot, now: OffsetDateTime) -> StoredFacts {
         let refresh = if snapshot.has_refresh_token() {
-            match refresh_expires_at(snapshot) {
+            match snapshot.refresh_expires_at() {
                 Some(at) if at <= now => RefreshFacts::Expired { seconds: (now - at).whole_seconds() },
                 Some(at) => RefreshFacts::Usable { seconds: Some((at - now).whole_seconds()) },
                 None => RefreshFacts::Usable { seconds: None },

@@ -2,8 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use auth_core::{AccountId, Snapshot};
-use time::OffsetDateTime;
+use auth_core::AccountId;
 
 use crate::Context;
 
@@ -67,22 +66,6 @@ pub(crate) fn lock_file_of(file: &Path) -> PathBuf {
     let mut name = file.file_name().map(|n| n.to_os_string()).unwrap_or_default();
     name.push(".lock");
     file.with_file_name(name)
-}
-
-/// When the stored refresh token expires, by the client's estimate (`None`: the server gave
-/// no expiry, or there is no unspent refresh token).
-///
-/// [`Snapshot`] has no getter for it: this reads the one field from the snapshot's serialized
-/// form (the store's own format), and drops the rest at once. A getter in `auth-core` would
-/// make this a method call.
-pub(crate) fn refresh_expires_at(snapshot: &Snapshot) -> Option<OffsetDateTime> {
-    if !snapshot.has_refresh_token() {
-        return None;
-    }
-    let value = serde_json::to_value(snapshot).ok()?;
-    let text = value.get("refresh_expires_at")?.as_str()?.to_owned();
-    drop(value);
-    OffsetDateTime::parse(&text, &time::format_description::well_known::Rfc3339).ok()
 }
 
 /// Keeps letters, digits, `.`, `-` and `_` (at most 40 of them); everything else becomes `_`.

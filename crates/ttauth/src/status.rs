@@ -24,7 +24,6 @@ use crate::cli::{GlobalArgs, StatusArgs};
 use crate::connection::Connection;
 use crate::exit::{Exit, Failure, Result};
 use crate::observer::{RefreshFacts, StoredFacts, describe_left, span};
-use crate::state::refresh_expires_at;
 use crate::{Context, write_out};
 
 /// Runs `ttauth status`.
@@ -135,7 +134,7 @@ impl Report {
         report.account = snapshot.account();
         report.facts = Some(StoredFacts::of(&snapshot, now));
         report.token_expires_at = Some(snapshot.expires_at());
-        report.refresh_expires_at = refresh_expires_at(&snapshot);
+        report.refresh_expires_at = snapshot.refresh_expires_at();
         if let (Some(pinned), None) = (connection.account, snapshot.account()) {
             report.problem =
                 Some(format!("the session is on the default account, not on account {pinned}; ttauth refuses it"));
