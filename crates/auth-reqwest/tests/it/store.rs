@@ -141,7 +141,7 @@ async fn a_corrupt_store_fails_the_build_and_is_not_overwritten() {
     let h = Harness::new();
     let path = store_path("corrupt");
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(&path, "{ not a snapshot").unwrap();
+    crate::support::write_private(&path, "{ not a snapshot");
     let error = h.builder(h.alice()).store(Arc::new(FileStore::new(&path))).build().await.unwrap_err();
     assert!(matches!(error, Error::Store(_)), "{error:?}");
     assert_eq!(std::fs::read_to_string(&path).unwrap(), "{ not a snapshot");

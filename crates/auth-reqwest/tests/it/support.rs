@@ -122,3 +122,10 @@ pub(crate) fn store_path(name: &str) -> std::path::PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     dir.join("session.json")
 }
+
+/// Writes `contents` to `path` as a session file must be: readable by its owner only.
+pub(crate) fn write_private(path: &std::path::Path, contents: impl AsRef<[u8]>) {
+    std::fs::write(path, contents).unwrap();
+    #[cfg(unix)]
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+}

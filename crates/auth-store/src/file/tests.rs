@@ -150,9 +150,16 @@ fn stored() -> serde_json::Map<String, Value> {
 }
 
 /// Loads `content` from a session file; the error and both its renderings.
+/// Writes a session file as the store would: owner-only.
+fn write_private(path: &Path, contents: impl AsRef<[u8]>) {
+    fs::write(path, contents).unwrap();
+    #[cfg(unix)]
+    fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+}
+
 fn load_error(dir: &TempDir, content: &str) -> (StoreError, String) {
     let path = dir.join("session.json");
-    fs::write(&path, content).unwrap();
+    write_private(&path, content);
     let err = FileStore::new(&path).load().unwrap_err();
     let shown = format!("{err} | {err:?}");
     (err, shown)
@@ -423,15 +430,14 @@ mod hostile {
     }
 
     #[test]
-    fn a_session_file_others_can_only_read_is_still_loaded() {
-        // Others could not plant a session through it, and the next save is owner-only again.
+    fn a_session_file_others_can_read_is_refused_with_how_to_fix_it() {
         let dir = TempDir::new("file-readable");
         let store = FileStore::new(dir.join("session.json"));
         store.save(&snapshot(1, "t")).unwrap();
         chmod(store.path(), 0o644);
-        assert_eq!(store.load().unwrap(), Some(snapshot(1, "t")));
-        store.save(&snapshot(2, "t")).unwrap();
-        assert_eq!(mode_of(store.path()), 0o600);
+        let err = store.load().unwrap_err();
+        assert!(matches!(err, StoreError::Insecure { problem: Insecurity::AccessibleToOthers, .. }), "{err:?}");
+        assert!(err.to_string().contains("chmod 600"), "{err}");
     }
 
     #[test]
@@ -453,7 +459,7 @@ mod hostile {
 fn a_session_file_over_one_mebibyte_is_refused_unread() {
     let dir = TempDir::new("too-large");
     let path = dir.join("session.json");
-    fs::write(&path, vec![b' '; (1 << 20) + 1]).unwrap();
+    write_private(&path, vec![b' '; (1 << 20) + 1]);
     let err = FileStore::new(&path).load().unwrap_err();
     assert!(matches!(err, StoreError::TooLarge { ref path, limit: 1_048_576 } if *path == dir.join("session.json")));
     assert!(err.to_string().contains("is larger than 1 MiB, so it is not a session snapshot"), "{err}");
@@ -464,7 +470,7 @@ fn a_session_file_of_exactly_one_mebibyte_is_read() {
     let dir = TempDir::new("at-limit");
     let mut text = serde_json::to_string(&snapshot(1, "t")).unwrap();
     text.push_str(&" ".repeat((1 << 20) - text.len()));
-    fs::write(dir.join("session.json"), text).unwrap();
+    write_private(&dir.join("session.json"), text);
     assert_eq!(FileStore::new(dir.join("session.json")).load().unwrap(), Some(snapshot(1, "t")));
 }
 

@@ -63,9 +63,9 @@ pub(super) fn open_snapshot(path: &Path) -> Result<Option<(File, Metadata)>, Sto
         Err(err) => return Err(open_error(path, "read", err)),
     };
     let metadata = file.metadata().map_err(io_error(path, "inspect"))?;
-    // Readable by others is not refused: the next save replaces the file with an owner-only
-    // one, and others could not plant a session through it.
-    check_file(path, &metadata, 0o022)?;
+    // SPEC.md §3a: mode 0600. A file others can read may already have given the tokens away:
+    // say so, rather than carry on quietly.
+    check_file(path, &metadata, 0o077)?;
     Ok(Some((file, metadata)))
 }
 

@@ -67,7 +67,7 @@ fn no_error_or_debug_output_contains_a_secret() {
     show(&dead.send(http::Request::get(format!("http://{closed}/x")).body(()).unwrap()).unwrap_err());
     // Store problems: a corrupt file holding a token, another user's session, no password.
     let corrupt = dir.join("corrupt.json");
-    std::fs::write(&corrupt, format!("{{\"token\": \"{}\"", token.expose_secret())).unwrap();
+    write_private(&corrupt, format!("{{\"token\": \"{}\"", token.expose_secret()));
     show(&s.builder(s.alice()).store(Arc::new(FileStore::new(&corrupt))).build().unwrap_err());
     let bob =
         s.builder(s.bearer(BOB, BOB_PASSWORD)).store(Arc::new(FileStore::new(&path)) as Arc<dyn SessionStore>).build();

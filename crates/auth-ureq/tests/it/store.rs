@@ -176,7 +176,7 @@ fn a_corrupt_file_or_another_users_session_fails_the_build() {
     let s = Scenario::new();
     let dir = temp_dir("bad-files");
     let corrupt = dir.join("corrupt.json");
-    std::fs::write(&corrupt, "{ not json").unwrap();
+    write_private(&corrupt, "{ not json");
     let error = s.builder(s.alice()).store(file_store(&corrupt)).build().unwrap_err();
     assert!(matches!(error, Error::Store(StoreError::Corrupt { .. })), "{error:?}");
 

@@ -241,3 +241,10 @@ pub fn read_banner(stdout: &mut impl io::BufRead) -> String {
     }
     banner
 }
+
+/// Writes `contents` to `path` as a session file must be: readable by its owner only.
+pub fn write_private(path: &std::path::Path, contents: impl AsRef<[u8]>) {
+    std::fs::write(path, contents).unwrap();
+    #[cfg(unix)]
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+}

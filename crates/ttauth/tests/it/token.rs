@@ -147,7 +147,7 @@ fn a_corrupt_state_file_is_reported_not_overwritten() {
     let emu = Emulator::start();
     let dir = temp_dir("token-corrupt");
     let state = dir.join("s.json");
-    std::fs::write(&state, "not a session, maybe a secret").unwrap();
+    write_private(&state, "not a session, maybe a secret");
     let out = ttauth(&token_args(&emu.url(), state.to_str().unwrap())).password(ALICE_PASSWORD).run();
     assert_eq!(out.exit, Exit::Failure, "{}", out.stderr);
     assert!(out.stderr.contains("s.json"), "{}", out.stderr);
