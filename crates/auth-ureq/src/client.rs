@@ -72,6 +72,9 @@ impl ClientBuilder {
     /// settings: statuses are responses (`http_status_as_error(false)`), redirects never carry
     /// `Authorization` (`RedirectAuthHeaders::Never`), and the redirect history is kept; auth
     /// requests also follow no redirect and time out after the policy's `auth_timeout`.
+    ///
+    /// Keep the agent's own timeouts within reason (days, not `Duration::MAX`): ureq 3 adds
+    /// them to the current instant and panics when that overflows.
     pub fn agent(mut self, agent: Agent) -> Self {
         self.agent = Some(agent);
         self
