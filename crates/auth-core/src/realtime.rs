@@ -198,10 +198,7 @@ fn parse(text: &str) -> Result<(ServerMessage, Option<String>), RealtimeError> {
     let parsed = match kind.as_str() {
         "authresponse" => {
             if !success {
-                reason = ["error", "message", "code"]
-                    .iter()
-                    .find_map(|key| message.get(*key).and_then(Value::as_str))
-                    .map(str::to_owned);
+                reason = reason_of(&message);
             }
             ServerMessage::AuthResponse { success }
         }
@@ -213,6 +210,11 @@ fn parse(text: &str) -> Result<(ServerMessage, Option<String>), RealtimeError> {
         },
     };
     Ok((parsed, reason))
+}
+
+/// The reason a refusal gives, as the server sent it.
+fn reason_of(message: &serde_json::Map<String, Value>) -> Option<String> {
+    ["error", "message", "code"].iter().find_map(|key| message.get(*key).and_then(Value::as_str)).map(str::to_owned)
 }
 
 fn stream_response(kind: &str) -> Option<(Stream, bool)> {
@@ -268,6 +270,19 @@ impl RealtimeHandshake {
             (other, _) => self.early.push_back(other),
         }
         Ok(if self.authenticated { HandshakeProgress::Authenticated } else { HandshakeProgress::Waiting })
+    }
+
+    /// The reason a later refusal on this connection gives (a stream that may not start, say),
+    /// as a short excerpt scrubbed of the token exactly like an `authresponse` refusal's.
+    /// `None`: `text` is no refusal with a reason.
+    pub fn refusal_reason(&self, text: &str) -> Option<String> {
+        let Ok(Value::Object(message)) = serde_json::from_str::<Value>(text) else {
+            return None;
+        };
+        if message.get("success") == Some(&Value::Bool(true)) {
+            return None;
+        }
+        reason_of(&message).map(|reason| self.scrub(&reason))
     }
 
     /// Messages received besides the `authresponse`, oldest first.
@@ -381,5 +396,18 @@ mod tests {
     fn the_plain_parser_gives_no_reason() {
         let text = r#"{"type":"authresponse","success":false,"error":"bad token tok-1"}"#;
         assert_eq!(parse_server_message(text).unwrap(), ServerMessage::AuthResponse { success: false });
+    }
+
+    #[test]
+    fn a_later_refusal_on_the_connection_is_scrubbed_too() {
+        let token = "c04c7ff7-5fa1-48fb-aa2a-bcf97a6b8a79";
+        let auth = RealtimeAuthRequest::new(token, crate::TokenGeneration(1));
+        let handshake = RealtimeHandshake::new(&auth);
+        let refusal =
+            format!(r#"{{"type":"startaccounteventresponse","success":false,"error":"no rights for {token}"}}"#);
+        let reason = handshake.refusal_reason(&refusal).expect("a reason");
+        assert!(reason.starts_with("no rights for ") && !reason.contains("c04c7ff7"), "{reason}");
+        assert_eq!(handshake.refusal_reason(r#"{"type":"x","success":true,"error":"e"}"#), None);
+        assert_eq!(handshake.refusal_reason("not json"), None);
     }
 }

@@ -147,6 +147,8 @@ pub(crate) struct RealtimeSocket {
     budget: Duration,
     url: String,
     peer: Option<SocketAddr>,
+    /// The handshake once authenticated: it scrubs the token from later refusals' reasons.
+    handshake: Option<RealtimeHandshake>,
 }
 
 impl std::fmt::Debug for RealtimeSocket {
@@ -227,7 +229,7 @@ impl RealtimeSocket {
                 }
             }
         };
-        Ok(RealtimeSocket { socket, deadline, budget, url: url.to_owned(), peer })
+        Ok(RealtimeSocket { socket, deadline, budget, url: url.to_owned(), peer, handshake: None })
     }
 
     /// Replaces the deadline: `Some(d)` gives the next reads and writes `d` from now, `None`
@@ -245,7 +247,11 @@ impl RealtimeSocket {
         loop {
             let text = self.expect_text(interrupt, "authresponse")?;
             match handshake.handle_message(&text) {
-                Ok(HandshakeProgress::Authenticated) => return Ok(handshake.take_messages().collect()),
+                Ok(HandshakeProgress::Authenticated) => {
+                    let early = handshake.take_messages().collect();
+                    self.handshake = Some(handshake);
+                    return Ok(early);
+                }
                 Ok(HandshakeProgress::Waiting) => {}
                 Err(e @ auth_core::realtime::RealtimeError::AuthRejected { .. }) => {
                     return Err(Failure::new(Exit::Auth, e.to_string()));
@@ -269,9 +275,12 @@ impl RealtimeSocket {
                     return if success {
                         Ok(early)
                     } else {
+                        // The reason is scrubbed of the token, as the authresponse's was.
+                        let reason = self.handshake.as_ref().and_then(|h| h.refusal_reason(&text));
+                        let reason = reason.map(|r| format!(": {r}")).unwrap_or_default();
                         Err(Failure::new(
                             Exit::Auth,
-                            format!("the server refused to start the {} stream{}", stream_name(stream), refusal(&text)),
+                            format!("the server refused to start the {} stream{reason}", stream_name(stream)),
                         ))
                     };
                 }
@@ -395,16 +404,6 @@ pub(crate) fn stream_name(stream: Stream) -> &'static str {
         Stream::User => "user",
         Stream::Account => "account",
     }
-}
-
-/// The server's reason in a refusal, if it gave one (`: <error>`), trimmed.
-fn refusal(text: &str) -> String {
-    let value: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
-    ["error", "message", "code"]
-        .iter()
-        .find_map(|key| value.get(*key).and_then(serde_json::Value::as_str))
-        .map(|reason| format!(": {}", reason.chars().filter(|c| !c.is_control()).take(120).collect::<String>()))
-        .unwrap_or_default()
 }
 
 /// A message as one JSON line: JSON is re-serialized compactly, anything else becomes a JSON
