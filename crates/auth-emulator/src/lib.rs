@@ -112,6 +112,9 @@
 //!   tokens issued afterwards. `tokenLifetime` is reported in whole seconds.
 //! - Latency: [`Emulator::set_latency`] for every request, [`Emulator::set_endpoint_latency`]
 //!   per [`Endpoint`] (which wins where set).
+//! - Time on the wire in a test's own clock: [`Emulator::on_request`] runs a hook when a
+//!   request to an endpoint arrives, e.g. to advance a manual clock while a refresh is "in
+//!   flight" (how the conformance suite makes an answer arrive late without sleeping).
 //!
 //! # Faults
 //!
