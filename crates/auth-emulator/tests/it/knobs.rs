@@ -6,7 +6,7 @@ use auth_emulator::{Emulator, Endpoint};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::support::{basic, call_data, login};
+use crate::support::{basic, call_data, login, refresh};
 
 fn seconds_from_now(body: &serde_json::Value, field: &str) -> i64 {
     let text = body[field].as_str().expect("timestamp");
@@ -69,4 +69,24 @@ fn endpoint_latency_overrides_the_global_one() {
     let started = Instant::now();
     assert_eq!(call_data(&emu, Some(&alice.bearer()), "").status, 200);
     assert!(started.elapsed() >= Duration::from_millis(200));
+}
+
+#[test]
+fn a_request_hook_runs_before_each_request_to_its_endpoint_is_answered() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let emu = Emulator::start();
+    let logins = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::clone(&logins);
+    emu.on_request(Endpoint::Login, move || {
+        seen.fetch_add(1, Ordering::SeqCst);
+    });
+    let tokens = login(&emu, "alice", None);
+    assert_eq!(logins.load(Ordering::SeqCst), 1, "the hook ran once, before the answer came back");
+    refresh(&emu, &tokens.refresh_token);
+    assert_eq!(logins.load(Ordering::SeqCst), 1, "only for its endpoint");
+    emu.clear_request_hook(Endpoint::Login);
+    login(&emu, "alice", None);
+    assert_eq!(logins.load(Ordering::SeqCst), 1, "cleared");
 }
