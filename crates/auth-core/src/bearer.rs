@@ -464,7 +464,9 @@ impl BearerSession {
         };
         let scrub = |text: &str| self.scrub(text, flight.spent.as_ref().map(|spent| &spent.token));
         let status = response.status();
-        let outcome = wire::classify(status, response.headers(), response.body().as_ref(), now, &scrub);
+        // A `Retry-After` date is a wall-clock time: judged by the wall clock.
+        let wall_now = self.clock.wall_time_of(now);
+        let outcome = wire::classify(status, response.headers(), response.body().as_ref(), wall_now, &scrub);
         // SPEC.md §3: a refresh answered 429 or 503 was not processed: its token is not spent.
         if (status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE)
             && let Some(refresh) = flight.spent.take()
@@ -638,8 +640,6 @@ impl BearerSession {
         }
     }
 
-    /// Masquerade without new tokens: same token, new account, new generation (so a 401 for
-    /// a request of the old account cannot invalidate the new binding).
     /// The server did not process a refresh (429, 503): its token was never spent after all.
     /// It goes back in service, the store learns that, and it is sent again after the backoff
     /// (SPEC.md §3). Only if nothing replaced it meanwhile.
@@ -654,6 +654,8 @@ impl BearerSession {
         }
     }
 
+    /// Masquerade without new tokens: same token, new account, new generation (so a 401 for
+    /// a request of the old account cannot invalidate the new binding).
     fn masquerade_kept_token(&mut self, account: AccountId) {
         self.backoff = None;
         self.failures_in_a_row = 0;
@@ -791,5 +793,29 @@ impl BearerSession {
         };
         self.release();
         Ok(self.token.as_ref().filter(|t| t.generation == credential.generation).map(|t| t.value.clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A `Retry-After` date is judged by the wall clock, whatever the monotonic one says.
+    #[test]
+    fn a_retry_after_date_is_judged_by_the_wall_clock() {
+        let config = Config::bearer("https://api.teletracker.net", "alice", Password::new("pw")).build().unwrap();
+        let monotonic = OffsetDateTime::UNIX_EPOCH;
+        let wall = OffsetDateTime::from_unix_timestamp(784_111_777).unwrap(); // Sun, 06 Nov 1994 08:49:37 GMT
+        let now = Now::new(monotonic, wall);
+        let mut session = BearerSession::new(config, 1, now);
+        let login = session.poll_transmit(now).expect("a login");
+        let answer = Response::builder()
+            .status(503)
+            .header("retry-after", "Sun, 06 Nov 1994 08:51:37 GMT")
+            .body(Vec::<u8>::new())
+            .unwrap();
+        session.handle_response(login.id(), &answer, now);
+        // Two minutes on the monotonic timeline, not the 25 years between the two clocks.
+        assert_eq!(session.poll_timeout(), Some(monotonic + time::Duration::minutes(2)));
     }
 }
