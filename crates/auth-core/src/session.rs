@@ -93,7 +93,10 @@ pub enum RestoreError {
     },
     /// The snapshot's token serves another account than the pinned one, and the session
     /// cannot switch (relogin without a password).
-    #[error("the snapshot serves another account than the pinned one, and switching needs the password")]
+    #[error(
+        "the stored session serves another account than the pinned one, and switching back needs the password: \
+         provide it, or remove the session file to log in again"
+    )]
     AccountMismatch,
 }
 

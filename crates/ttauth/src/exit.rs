@@ -99,9 +99,9 @@ impl From<auth_ureq::Error> for Failure {
             auth_ureq::Error::Transport(e) => Failure::new(Exit::Transport, format!("transport error: {e}")),
             auth_ureq::Error::Auth(e) => e.into(),
             auth_ureq::Error::Config(e) => Failure::usage(format!("configuration: {e}")),
-            auth_ureq::Error::Restore(e) => Failure::usage(format!(
-                "the session file holds a session this configuration cannot continue ({e}); pass another --state-file or delete it"
-            )),
+            auth_ureq::Error::Restore(e) => {
+                Failure::usage(format!("the session file cannot be continued with this configuration: {e}"))
+            }
             auth_ureq::Error::Store(e) => Failure::other(e.to_string()),
             other => Failure::other(other.to_string()),
         }
