@@ -182,6 +182,12 @@ impl<'de> Deserialize<'de> for Snapshot {
         }
         let stored = Stored::deserialize(value)
             .map_err(|_| serde::de::Error::custom("invalid type or value of a field of the snapshot"))?;
+        // The origin is shown in messages ("belongs to another server (…)"): printable ASCII
+        // of the canonical shape only, so a doctored file cannot put anything else on a screen.
+        let canonical = |o: &str| o.len() <= 300 && o.bytes().all(|b| b.is_ascii_graphic()) && o.contains("://");
+        if !canonical(&stored.origin) {
+            return Err(serde::de::Error::custom("invalid value: the origin is not a scheme://host:port"));
+        }
         if stored.scheme != SCHEME {
             return Err(serde::de::Error::custom("only bearer sessions have snapshots"));
         }
@@ -243,6 +249,8 @@ mod tests {
         assert!(error.starts_with("unsupported snapshot version 1") && error.contains("which server"), "{error}");
         let basic = json.replace("\"bearer\"", "\"basic\"");
         assert!(serde_json::from_str::<Snapshot>(&basic).is_err());
+        let odd_origin = json.replace("https://api.teletracker.net:443", "https://evil\\u001b[2J:443");
+        assert!(serde_json::from_str::<Snapshot>(&odd_origin).is_err(), "control characters in the origin");
         let bad = json.replace("tok-secret", "tok secret");
         assert!(serde_json::from_str::<Snapshot>(&bad).is_err());
     }
