@@ -294,7 +294,10 @@ impl RealtimeHandshake {
     /// part of an echoed token survives the cut).
     fn scrub(&self, reason: &str) -> String {
         let scrubbed = Scrubber::new().secret(Some(self.token.expose_secret())).scrub(reason);
-        scrubbed.chars().filter(|c| !c.is_control()).take(DETAIL_CHARS).collect()
+        // Control characters become spaces, never nothing: dropping them would join what they
+        // separate, and could put together a token the scrubber had no reason to see (found by
+        // the fuzzer: `f\u{7f}uzz-…` turned into the token itself).
+        scrubbed.chars().map(|c| if c.is_control() { ' ' } else { c }).take(DETAIL_CHARS).collect()
     }
 }
 
@@ -409,5 +412,19 @@ mod tests {
         assert!(reason.starts_with("no rights for ") && !reason.contains("c04c7ff7"), "{reason}");
         assert_eq!(handshake.refusal_reason(r#"{"type":"x","success":true,"error":"e"}"#), None);
         assert_eq!(handshake.refusal_reason("not json"), None);
+    }
+
+    #[test]
+    fn a_control_character_inside_an_echoed_token_never_joins_it_back_together() {
+        let token = "fuzz-rt-token-secret";
+        let auth = RealtimeAuthRequest::new(token, crate::TokenGeneration(1));
+        let mut handshake = RealtimeHandshake::new(&auth);
+        let refusal = r#"{"type":"authresponse","success":false,"error":"bad token f\u007fuzz-rt-token-secret"}"#;
+        let Err(RealtimeError::AuthRejected { detail }) = handshake.handle_message(refusal) else {
+            panic!("a refusal")
+        };
+        let detail = detail.expect("a reason");
+        assert!(!detail.contains(token), "{detail}");
+        assert!(detail.starts_with("bad token f uzz"), "{detail}");
     }
 }
