@@ -270,4 +270,13 @@ mod tests {
             assert!(!shown.contains("tok-secret") && !shown.contains("ref-secret"), "{shown}");
         }
     }
+
+    #[test]
+    fn the_field_lists_match_what_is_written() {
+        let json: serde_json::Value = serde_json::to_value(sample()).unwrap();
+        let written: Vec<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();
+        assert!(written.iter().all(|key| KNOWN.contains(key)), "{written:?}");
+        assert!(KNOWN.iter().all(|key| written.contains(key)), "{written:?}");
+        assert!(REQUIRED.iter().all(|key| written.contains(key)));
+    }
 }

@@ -132,12 +132,9 @@ impl Shared {
     /// Runs one exchange on a task of its own and waits for it. The caller is the driver.
     ///
     /// If this future is dropped, the task carries on: the exchange is completed and reported
-    /// whatever happens to the caller. `required`: the caller has no usable token without this
-    /// exchange, so it waits for the store's lock up to the auth timeout; otherwise (a refresh
-    /// while the token is still valid) a lock held by another process means that process is
-    /// refreshing: it does not wait at all.
+    /// whatever happens to the caller. `required` as in [`coordinator::store_lock_wait`].
     async fn drive(self: &Arc<Self>, required: bool) -> Result<(), Error> {
-        let lock_wait = if required { self.auth_timeout } else { Duration::ZERO };
+        let lock_wait = coordinator::store_lock_wait(required, self.auth_timeout);
         // Built before the spawn, so that even a task that never runs (a runtime shutting
         // down) drops it and clears `driving`.
         let mut driver = Driver { shared: Arc::clone(self), exchange: Exchange::new(), lock_wait };

@@ -329,6 +329,14 @@ impl<W: Wake> Coordinator<W> {
     }
 }
 
+/// How long a driver waits for the store's lock (SPEC.md §3a). `required`: the caller has no
+/// usable token without this exchange, so it waits up to the auth timeout, then fails with
+/// [`StoreError::Busy`]. Otherwise (a refresh while the token is still valid) it does not wait
+/// at all: whoever holds the lock is refreshing, and the valid token serves meanwhile.
+pub fn store_lock_wait(required: bool, auth_timeout: Duration) -> Duration {
+    if required { auth_timeout } else { Duration::ZERO }
+}
+
 /// Saves `snapshots` in order; returns the last save's outcome.
 pub fn save_all(store: &dyn SessionStore, snapshots: &[Snapshot]) -> Result<(), StoreError> {
     let mut outcome = Ok(());

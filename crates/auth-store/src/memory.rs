@@ -143,11 +143,16 @@ pub(crate) mod tests {
     fn a_waiter_within_its_bound_gets_the_lock_when_the_holder_releases_it() {
         let store = MemoryStore::new();
         let held = store.lock(FOREVER).unwrap();
+        let (busy, seen_busy) = std::sync::mpsc::channel();
         let waiter = {
             let store = store.clone();
-            std::thread::spawn(move || store.lock(Duration::from_secs(60)).map(drop))
+            std::thread::spawn(move || {
+                // The waiter finds the lock held, says so, then waits for it (no sleep anywhere).
+                busy.send(store.lock(Duration::ZERO).is_err()).unwrap();
+                store.lock(Duration::from_secs(60)).map(drop)
+            })
         };
-        std::thread::sleep(Duration::from_millis(20)); // Let the waiter start waiting.
+        assert!(seen_busy.recv().unwrap(), "the waiter found the lock held");
         drop(held);
         waiter.join().unwrap().unwrap();
     }

@@ -109,12 +109,10 @@ impl Shared {
         }
     }
 
-    /// The driver's job, for a caller that has been made the driver. `required`: the caller
-    /// has no usable token without this exchange, so it waits for the store's lock up to the
-    /// auth timeout; otherwise (a refresh while the token is still valid) a lock held by
-    /// another process means that process is refreshing: it does not wait at all.
+    /// The driver's job, for a caller that has been made the driver; `required` as in
+    /// [`store_lock_wait`](auth_store::coordinator::store_lock_wait).
     fn drive(&self, required: bool) -> Result<(), Error> {
-        let lock_wait = if required { self.auth_timeout } else { Duration::ZERO };
+        let lock_wait = auth_store::coordinator::store_lock_wait(required, self.auth_timeout);
         let mut driver = Driver { shared: self, exchange: Exchange::new(), lock_wait };
         driver.run()
         // `driver` drops here: it reports, persists, unlocks the store and wakes the waiters.

@@ -124,11 +124,16 @@ fn a_released_file_lock_is_taken_after_a_busy_error() {
 fn a_waiter_within_its_bound_gets_the_file_lock_when_the_holder_releases_it() {
     let dir = TempDir::new("wait-then-take");
     let held = FileStore::new(dir.join("session.json")).lock(FOREVER).unwrap();
+    let (busy, seen_busy) = std::sync::mpsc::channel();
     let waiter = {
         let store = FileStore::new(dir.join("session.json"));
-        std::thread::spawn(move || store.lock(Duration::from_secs(60)).map(drop))
+        std::thread::spawn(move || {
+            // The waiter finds the lock held, says so, then waits for it (no sleep anywhere).
+            busy.send(matches!(store.lock(Duration::ZERO), Err(StoreError::Busy { .. }))).unwrap();
+            store.lock(Duration::from_secs(60)).map(drop)
+        })
     };
-    std::thread::sleep(Duration::from_millis(20)); // Let the waiter start polling.
+    assert!(seen_busy.recv().unwrap(), "the waiter found the lock held");
     drop(held);
     waiter.join().unwrap().unwrap();
 }
