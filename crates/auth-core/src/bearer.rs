@@ -28,10 +28,14 @@ use time::OffsetDateTime;
 use crate::clock::{Clock, Now, later, shifted};
 use crate::config::{AccountId, AccountSwitch, BaseUrl, Config, RefreshPolicy};
 use crate::error::{AuthError, TransientCause};
-use crate::request::{ApiVerdict, AuthRequest, Authorization, Credential, Event, Exchange, RequestId, TokenGeneration};
+use crate::request::{
+    ApiVerdict, AuthRequest, Authorization, Credential, Event, Exchange, Receipt, RequestId, RetryAuthorization,
+    RetryPermit, TokenGeneration,
+};
 use crate::rng::Rng;
 use crate::secret::{BearerToken, Password, RefreshToken, Secret};
 use crate::snapshot::{Owner, Snapshot};
+use crate::switch::{Standing, SwitchState, SwitchTicket, Switches};
 use crate::token::{Schedule, TokenState};
 use crate::wire::{self, Failure, Grant};
 
@@ -82,16 +86,17 @@ struct InFlight {
     spent: Option<Refresh>,
 }
 
-struct PendingSwitch {
-    account: AccountId,
-    requested_at: OffsetDateTime,
-    /// Whether a masquerade was already answered 401 (taken once as "the token died").
-    masquerade_rejected: bool,
-}
-
 struct Backoff {
     error: AuthError,
     retry_at: OffsetDateTime,
+}
+
+/// What the session wants to send next, as [`BearerSession::next_exchange`] finds it.
+enum Next {
+    Send(Exchange),
+    Nothing,
+    /// No token can ever be had again: no refresh token, no password (SPEC.md §3).
+    Over,
 }
 
 /// A bearer-token session: the state machine behind [`Session`](crate::Session) for
@@ -109,11 +114,8 @@ pub struct BearerSession {
     refresh: Option<Refresh>,
     /// The account the token is bound to; `None` means the user's default account.
     account: Option<AccountId>,
-    switch: Option<PendingSwitch>,
-    last_switch_error: Option<AuthError>,
-    /// A switch was refused and nobody has acknowledged it yet: requests fail rather than run
-    /// on the old account unnoticed (SPEC.md §4, "impossible or explicit").
-    switch_refused: bool,
+    /// Account switches: the one under way, a refusal not yet collected, the tickets issued.
+    switches: Switches,
     in_flight: Option<InFlight>,
     /// The last refresh token this session spent (its text only): a snapshot that still holds
     /// it, an older copy whose save was lost, never brings it back into service.
@@ -141,7 +143,7 @@ impl fmt::Debug for BearerSession {
             .field("token_state", &self.token.as_ref().map(|t| (t.schedule.state(now), t.invalidated)))
             .field("has_refresh_token", &self.refresh.is_some())
             .field("in_flight", &self.in_flight.as_ref().map(|f| (f.id, f.exchange)))
-            .field("switching_to", &self.switch.as_ref().map(|s| s.account))
+            .field("switching_to", &self.switches.pending().map(|s| s.account))
             .field("backoff", &self.backoff.as_ref().map(|b| &b.error))
             .field("fatal", &self.fatal)
             .finish_non_exhaustive()
@@ -162,9 +164,7 @@ impl BearerSession {
             token: None,
             refresh: None,
             account: config.account,
-            switch: None,
-            last_switch_error: None,
-            switch_refused: false,
+            switches: Switches::new(),
             in_flight: None,
             last_spent: None,
             next_id: 0,
@@ -185,10 +185,12 @@ impl BearerSession {
         &self.base
     }
 
-    /// Whether `poll_transmit` would emit an auth request at `now`.
-    pub fn wants_transmit(&mut self, now: impl Into<Now>) -> bool {
-        let now = self.observe(now.into());
-        self.next_exchange(now).is_some()
+    /// Whether `poll_transmit` would emit an auth request at `now`. A getter: it changes
+    /// nothing (an exchange past its deadline counts as given up, as `poll_transmit` would find).
+    pub fn wants_transmit(&self, now: impl Into<Now>) -> bool {
+        let now = now.into().monotonic().max(self.clock.now());
+        let given_up = self.in_flight.as_ref().is_some_and(|f| f.deadline <= now);
+        !given_up && matches!(self.next_exchange(now), Next::Send(_))
     }
 
     /// The account the current token is bound to (`None`: the user's default account).
@@ -214,20 +216,13 @@ impl BearerSession {
 
     /// The account a requested switch is heading for, while it runs.
     pub fn pending_switch(&self) -> Option<AccountId> {
-        self.switch.as_ref().map(|s| s.account)
+        self.switches.pending().map(|s| s.account)
     }
 
-    /// Why the last account switch failed, if it did.
-    pub fn last_switch_error(&self) -> Option<&AuthError> {
-        self.last_switch_error.as_ref()
-    }
-
-    /// Acknowledges a refused account switch: from now on requests run on the account the
-    /// session stayed on. Until then, after a switch was refused, every request fails with
-    /// that refusal rather than run on the old account unnoticed. Returns the refusal.
-    pub fn acknowledge_switch_error(&mut self) -> Option<AuthError> {
-        self.switch_refused = false;
-        self.last_switch_error.clone()
+    /// The refusal of an account switch that its caller has not collected yet
+    /// ([`poll_switch`](Self::poll_switch)): until then every request fails with it.
+    pub fn switch_refusal(&self) -> Option<&AuthError> {
+        self.switches.refusal()
     }
 
     /// The error that ended this session for good, if any.
@@ -249,6 +244,11 @@ impl BearerSession {
             refresh_expires_at: self.refresh.as_ref().and_then(|r| r.expires_at).map(|t| self.clock.wall_time_of(t)),
             account: self.account,
         })
+    }
+
+    /// The refresh policy.
+    pub(crate) fn policy(&self) -> &RefreshPolicy {
+        &self.policy
     }
 
     /// Whose session this is.
@@ -274,21 +274,16 @@ impl BearerSession {
         if let Some(fatal) = &self.fatal {
             return Err(fatal.clone());
         }
-        if self.switch_refused
-            && let Some(error) = &self.last_switch_error
-        {
-            return Err(error.clone());
+        if let Some(refusal) = self.switches.refusal() {
+            return Err(refusal.clone());
         }
         let now_nanos = self.clock.now_nanos();
-        if self.switch.is_none()
+        if matches!(self.switches.state, SwitchState::Idle)
             && let Some(token) = self.token.as_ref().filter(|t| t.usable_at(now_nanos))
         {
             self.outstanding += 1;
-            return Ok(Some(Credential {
-                header: token.header.clone(),
-                generation: token.generation,
-                account_param: None,
-            }));
+            let receipt = Receipt { generation: token.generation, account: self.account, retry: false };
+            return Ok(Some(Credential { header: token.header.clone(), account_param: None, receipt }));
         }
         if self.in_flight.is_some() {
             return Ok(None);
@@ -296,50 +291,85 @@ impl BearerSession {
         if let Some(backoff) = self.backoff.as_ref().filter(|b| b.retry_at > now) {
             return Err(backoff.error.clone());
         }
-        if self.switch.is_some() {
+        if self.switches.pending().is_some() {
             // The switch exchange runs (or waits for old-account requests to drain) first.
             return Ok(None);
         }
-        // Deciding may discover that the session cannot continue (no password, no refresh).
-        match self.next_exchange(now) {
+        match self.decide(now) {
             Some(_) => Ok(None),
             None => Err(self.fatal.clone().unwrap_or(AuthError::SessionExpired)),
         }
     }
 
-    /// Starts moving the session to `account` (SPEC.md §4).
-    pub(crate) fn switch_account(&mut self, account: AccountId, now: Now) -> Result<(), AuthError> {
+    /// A credential for the one resend after a 401/403, spending `permit`: its answer is final.
+    pub(crate) fn authorize_retry(
+        &mut self,
+        uri: &Uri,
+        permit: RetryPermit,
+        now: Now,
+    ) -> Result<RetryAuthorization, AuthError> {
+        Ok(match self.authorize(uri, now)? {
+            Authorization::Ready(mut credential) => {
+                credential.receipt.retry = true;
+                RetryAuthorization::Ready(credential)
+            }
+            Authorization::Pending => RetryAuthorization::Pending(permit),
+        })
+    }
+
+    /// Starts moving the session to `account` (SPEC.md §4). A later switch supersedes this
+    /// one; the ticket's caller learns which happened from [`poll_switch`](Self::poll_switch).
+    pub(crate) fn switch_account(&mut self, account: AccountId, now: Now) -> Result<SwitchTicket, AuthError> {
         let now = self.observe(now);
         if let Some(fatal) = &self.fatal {
             return Err(fatal.clone());
         }
-        self.switch_refused = false;
-        if self.switch.is_none() && self.account == Some(account) && self.token.is_some() {
-            self.last_switch_error = None;
-            return Ok(());
+        let settled = self.switches.pending().is_none();
+        if settled && self.account == Some(account) && self.token.is_some() {
+            // Already there: done at once (and a refusal not yet collected is acknowledged).
+            return Ok(self.switches.issue(account, None));
         }
         if self.switch_strategy == AccountSwitch::Relogin && self.password.is_none() {
             return Err(AuthError::PasswordRequired);
         }
-        self.last_switch_error = None;
-        self.switch = Some(PendingSwitch { account, requested_at: now, masquerade_rejected: false });
-        Ok(())
+        Ok(self.switches.issue(account, Some(now)))
     }
 
-    pub(crate) fn handle_api_response(&mut self, generation: TokenGeneration, status: StatusCode) -> ApiVerdict {
+    /// How the switch of `ticket` stands: `None` while it (or a later switch that supersedes
+    /// it) runs; then done on its account, refused, or superseded, naming the account in force.
+    /// While it runs, an error that stops it for now (a backoff) or for good is returned too.
+    pub fn poll_switch(&mut self, ticket: &SwitchTicket, now: impl Into<Now>) -> Option<Result<AccountId, AuthError>> {
+        let now = self.observe(now.into());
+        if let Some(fatal) = &self.fatal {
+            return Some(Err(fatal.clone()));
+        }
+        let requested = ticket.account();
+        match self.switches.standing(ticket) {
+            Standing::Running => self.backoff.as_ref().filter(|b| b.retry_at > now).map(|b| Err(b.error.clone())),
+            Standing::Done => Some(Ok(requested)),
+            Standing::Refused(error) => Some(Err(error)),
+            // A later switch may have brought the session where this caller wanted it anyway.
+            Standing::Superseded if self.account == Some(requested) => Some(Ok(requested)),
+            Standing::Superseded => Some(Err(AuthError::SwitchSuperseded { requested, in_force: self.account })),
+        }
+    }
+
+    pub(crate) fn handle_api_response(&mut self, receipt: Receipt, status: StatusCode) -> ApiVerdict {
         self.outstanding = self.outstanding.saturating_sub(1);
-        if status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN {
+        // SPEC.md §5a: 401 and 403 both mean "maybe expired"; the resend's answer is final, so
+        // it never condemns a token twice.
+        if receipt.retry || (status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN) {
             return ApiVerdict::Accept;
         }
-        // SPEC.md §5a: 401 and 403 both mean "maybe expired". Only the current generation is
-        // invalidated; a newer token already replaced an older one.
-        if let Some(token) = self.token.as_mut().filter(|t| t.generation == generation) {
+        // Only the current generation is invalidated; a newer token already replaced an older one.
+        if let Some(token) = self.token.as_mut().filter(|t| t.generation == receipt.generation) {
             token.invalidated = true;
         }
-        ApiVerdict::RetryOnce
+        ApiVerdict::RetryOnce(RetryPermit { _private: () })
     }
 
-    pub(crate) fn release(&mut self) {
+    pub(crate) fn release(&mut self, receipt: Receipt) {
+        let Receipt { .. } = receipt;
         self.outstanding = self.outstanding.saturating_sub(1);
     }
 
@@ -396,7 +426,7 @@ impl BearerSession {
 
     pub(crate) fn poll_transmit(&mut self, now: Now) -> Option<AuthRequest> {
         let now = self.observe(now);
-        let exchange = self.next_exchange(now)?;
+        let exchange = self.decide(now)?;
         let id = RequestId(self.next_id);
         self.next_id += 1;
         let mut login_account = None;
@@ -404,7 +434,7 @@ impl BearerSession {
         let request = match exchange {
             Exchange::Login => {
                 let password = self.password.as_ref()?;
-                login_account = self.switch.as_ref().map(|s| s.account).or(self.account);
+                login_account = self.switches.pending().map(|s| s.account).or(self.account);
                 wire::login_request(self.base.join("/auth/login"), &self.owner.username, password, login_account, false)
             }
             Exchange::Refresh => {
@@ -518,7 +548,7 @@ impl BearerSession {
         if let Some(backoff) = &self.backoff {
             consider(backoff.retry_at);
         }
-        if let Some(switch) = &self.switch
+        if let Some(switch) = self.switches.pending()
             && self.outstanding > 0
         {
             consider(later(switch.requested_at, self.policy.auth_timeout));
@@ -550,27 +580,39 @@ impl BearerSession {
         now
     }
 
-    /// The exchange the session wants at `now`, if any. Sets `fatal` when the session
-    /// discovers it can never get a token again.
-    fn next_exchange(&mut self, now: OffsetDateTime) -> Option<Exchange> {
+    /// The exchange the session wants at `now`, if any; records that the session is over when
+    /// it finds it can never get a token again (SPEC.md §3: no refresh token, no password).
+    fn decide(&mut self, now: OffsetDateTime) -> Option<Exchange> {
+        match self.next_exchange(now) {
+            Next::Send(exchange) => Some(exchange),
+            Next::Nothing => None,
+            Next::Over => {
+                self.fatal = Some(AuthError::SessionExpired);
+                None
+            }
+        }
+    }
+
+    /// What the session wants at `now`, without changing anything.
+    fn next_exchange(&self, now: OffsetDateTime) -> Next {
         if self.fatal.is_some() || self.in_flight.is_some() {
-            return None;
+            return Next::Nothing;
         }
         if self.backoff.as_ref().is_some_and(|b| b.retry_at > now) {
-            return None;
+            return Next::Nothing;
         }
         let usable = self.token.as_ref().filter(|t| t.usable(now));
         let refresh_usable = self.refresh.as_ref().is_some_and(|r| r.expires_at.is_none_or(|at| now < at));
-        if let Some(switch) = &self.switch {
+        if let Some(switch) = self.switches.pending() {
             match (&self.switch_strategy, usable) {
                 (AccountSwitch::Masquerade { .. }, Some(_)) => {
                     // Wait for the requests that carry the old account to come back, so none
                     // of them runs on the new one (SPEC.md §4), but not forever.
                     let drained = self.outstanding == 0 || now >= later(switch.requested_at, self.policy.auth_timeout);
-                    return drained.then_some(Exchange::Masquerade(switch.account));
+                    return if drained { Next::Send(Exchange::Masquerade(switch.account)) } else { Next::Nothing };
                 }
                 // Relogin, or no token to masquerade with: a login can name the account.
-                _ if self.password.is_some() => return Some(Exchange::Login),
+                _ if self.password.is_some() => return Next::Send(Exchange::Login),
                 _ => {} // Masquerade without a token or password: refresh first.
             }
         }
@@ -579,17 +621,15 @@ impl BearerSession {
             None => true,
         };
         if !wanted {
-            None
+            Next::Nothing
         } else if refresh_usable {
-            Some(Exchange::Refresh)
+            Next::Send(Exchange::Refresh)
         } else if self.password.is_some() {
-            Some(Exchange::Login)
+            Next::Send(Exchange::Login)
+        } else if usable.is_none() {
+            Next::Over
         } else {
-            if usable.is_none() {
-                // SPEC.md §3: no refresh token and no password: the session is over.
-                self.fatal = Some(AuthError::SessionExpired);
-            }
-            None
+            Next::Nothing
         }
     }
 
@@ -607,7 +647,7 @@ impl BearerSession {
         let offset = grant.token_expiration.map(|server| server - schedule.expires_at);
         let refresh_expires_at =
             grant.refresh_expiration.map(|server| offset.map_or(server, |offset| shifted(server, -offset)));
-        self.generation = TokenGeneration(self.generation.0 + 1);
+        self.generation = self.generation.next();
         self.token =
             Some(Token { value: grant.token, header, generation: self.generation, schedule, invalidated: false });
         self.refresh = grant.refresh_token.map(|token| Refresh { token, expires_at: refresh_expires_at });
@@ -660,7 +700,7 @@ impl BearerSession {
         self.backoff = None;
         self.failures_in_a_row = 0;
         if let Some(token) = self.token.as_mut() {
-            self.generation = TokenGeneration(self.generation.0 + 1);
+            self.generation = self.generation.next();
             token.generation = self.generation;
         }
         self.set_account(Some(account));
@@ -672,11 +712,8 @@ impl BearerSession {
     fn set_account(&mut self, account: Option<AccountId>) {
         let changed = account != self.account;
         self.account = account;
-        if let (Some(switch), Some(account)) = (&self.switch, account)
-            && switch.account == account
-        {
-            self.switch = None;
-            self.last_switch_error = None;
+        if let Some(account) = account {
+            self.switches.arrived(account);
         }
         if let (true, Some(account)) = (changed, account) {
             self.events.push_back(Event::AccountSwitched(account));
@@ -684,7 +721,7 @@ impl BearerSession {
     }
 
     fn rejected(&mut self, error: crate::error::ServerError, exchange: Exchange, flight: &InFlight) {
-        let switching_to = self.switch.as_ref().map(|s| s.account);
+        let switching_to = self.switches.pending().map(|s| s.account);
         match exchange {
             Exchange::Login if switching_to.is_some() && flight.account == switching_to => {
                 // The account was refused; the session stays where it was (SPEC.md §4), and
@@ -699,12 +736,12 @@ impl BearerSession {
             Exchange::Refresh => {}
             Exchange::Masquerade(_) => {
                 let status = error.status();
-                let first = self.switch.as_ref().is_some_and(|s| !s.masquerade_rejected);
+                let first = self.switches.pending().is_some_and(|s| !s.masquerade_rejected);
                 if first && status == StatusCode::UNAUTHORIZED {
                     // 401 says the token died (a lost answer that rotated it, a revocation), not
                     // that the account is refused (403): drop the token and keep the switch
                     // pending, once. A login can then name the account directly.
-                    if let Some(switch) = self.switch.as_mut() {
+                    if let Some(switch) = self.switches.pending_mut() {
                         switch.masquerade_rejected = true;
                     }
                     if let Some(token) = self.token.as_mut() {
@@ -718,9 +755,7 @@ impl BearerSession {
     }
 
     fn refuse_switch(&mut self, error: crate::error::ServerError) {
-        self.switch = None;
-        self.switch_refused = true;
-        self.last_switch_error = Some(AuthError::AccountSwitchRejected(error));
+        self.switches.refuse(AuthError::AccountSwitchRejected(error));
     }
 
     /// A failure that may pass: keep whatever token is in service, back off, try again
@@ -770,8 +805,9 @@ impl BearerSession {
             return Ok(None);
         };
         // Not an API request: nothing will be reported back for it.
-        self.release();
-        let token = self.token.as_ref().filter(|t| t.generation == credential.generation);
+        let generation = credential.generation();
+        self.release(credential.receipt);
+        let token = self.token.as_ref().filter(|t| t.generation == generation);
         Ok(token.map(|t| crate::realtime::RealtimeAuthRequest::new(t.value.expose_secret(), t.generation)))
     }
 
@@ -791,8 +827,9 @@ impl BearerSession {
         let Some(credential) = self.credential(now.into())? else {
             return Ok(None);
         };
-        self.release();
-        Ok(self.token.as_ref().filter(|t| t.generation == credential.generation).map(|t| t.value.clone()))
+        let generation = credential.generation();
+        self.release(credential.receipt);
+        Ok(self.token.as_ref().filter(|t| t.generation == generation).map(|t| t.value.clone()))
     }
 }
 

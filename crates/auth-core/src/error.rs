@@ -75,6 +75,27 @@ pub enum AuthError {
     /// its previous account.
     #[error("the server refused the account switch: {0}")]
     AccountSwitchRejected(ServerError),
+    /// Another caller switched the session to another account after this caller asked for
+    /// `requested`, and that switch is the one in force: this caller's switch will not happen.
+    /// Nothing ran on an account this caller was not told about. Switch again if `requested`
+    /// is still wanted.
+    #[error("a later account switch superseded the switch to account {requested}; {}", in_force_text(*in_force))]
+    SwitchSuperseded {
+        /// The account this caller asked for.
+        requested: crate::AccountId,
+        /// The account the session is on now (`None`: the user's default account).
+        in_force: Option<crate::AccountId>,
+    },
+    /// The request was meant for account `expected`, but the session is on another account
+    /// (someone switched it). Nothing was sent. Switch back, or send it for the account in
+    /// force.
+    #[error("the request is for account {expected}, but {}: nothing was sent", in_force_text(*in_force))]
+    AccountChanged {
+        /// The account the caller expected the request to act on.
+        expected: crate::AccountId,
+        /// The account the session is on now (`None`: the user's default account).
+        in_force: Option<crate::AccountId>,
+    },
     /// Switching accounts by relogin needs the password, which this session does not hold.
     #[error("switching accounts by logging in again needs the password, which this session does not hold")]
     PasswordRequired,
@@ -85,6 +106,13 @@ pub enum AuthError {
     /// Account switching needs a bearer session.
     #[error("only a bearer session can switch accounts; Basic and Integrator name the account per request")]
     SwitchRequiresBearer,
+}
+
+fn in_force_text(account: Option<crate::AccountId>) -> String {
+    account.map_or_else(
+        || "the session is on the user's default account".to_owned(),
+        |a| format!("the session is on account {a}"),
+    )
 }
 
 impl AuthError {

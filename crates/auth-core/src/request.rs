@@ -73,9 +73,24 @@ impl fmt::Debug for AuthRequest {
 
 /// The generation of the token a request carried. It increases with every new token, so the
 /// session can tell whether a 401/403 concerns the current token or an old one (SPEC.md §5a).
+///
+/// Issued by the session only: a generation cannot be built outside this crate, so a report can
+/// never name a token the session did not hand out.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(transparent)]
-pub struct TokenGeneration(pub u64);
+pub struct TokenGeneration(pub(crate) u64);
+
+impl TokenGeneration {
+    /// The number, for logs and metrics (0 before the first token).
+    pub fn as_u64(self) -> u64 {
+        self.0
+    }
+
+    /// The next generation.
+    pub(crate) fn next(self) -> TokenGeneration {
+        TokenGeneration(self.0.saturating_add(1))
+    }
+}
 
 impl fmt::Display for TokenGeneration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -94,16 +109,26 @@ pub enum Authorization {
     Pending,
 }
 
+/// The answer of [`Session::authorize_retry`](crate::Session::authorize_retry).
+#[derive(Debug)]
+#[must_use]
+pub enum RetryAuthorization {
+    /// Attach this credential and resend the request; its answer is final.
+    Ready(Credential),
+    /// An auth exchange must complete first; the permit comes back to ask again.
+    Pending(RetryPermit),
+}
+
 /// What to attach to one API request: the `Authorization` header and, for a pinned Basic or
 /// Integrator account, an `account_id` query parameter.
 ///
-/// Report the API's answer with [`Session::handle_api_response`](crate::Session::handle_api_response)
-/// (or [`Session::release`](crate::Session::release) if none came), passing [`Credential::generation`].
-#[derive(Clone)]
+/// A ticket, not a value to copy: it is not `Clone`. [`attach`](Self::attach) (or
+/// [`into_parts`](Self::into_parts)) turns it into the [`Receipt`] that reports the API's
+/// answer, exactly once.
 pub struct Credential {
     pub(crate) header: HeaderValue,
-    pub(crate) generation: TokenGeneration,
     pub(crate) account_param: Option<AccountId>,
+    pub(crate) receipt: Receipt,
 }
 
 impl Credential {
@@ -112,9 +137,15 @@ impl Credential {
         &self.header
     }
 
-    /// The token generation (always 0 for Basic and Integrator).
+    /// The token generation (always the same one for Basic and Integrator).
     pub fn generation(&self) -> TokenGeneration {
-        self.generation
+        self.receipt.generation
+    }
+
+    /// The account the request will act on: the bearer token's account, or the pinned Basic or
+    /// Integrator account (`None`: the user's default account, or the one the request names).
+    pub fn account(&self) -> Option<AccountId> {
+        self.receipt.account
     }
 
     /// The `account_id` this credential adds to the request's query string, if any.
@@ -122,19 +153,21 @@ impl Credential {
         self.account_param
     }
 
-    /// Sets the `Authorization` header and adds the account parameter, if any.
-    pub fn apply<B>(&self, request: &mut Request<B>) {
-        self.clone().attach(request);
-    }
-
-    /// Like [`apply`](Self::apply), moving the header into the request instead of copying it
-    /// (the hot path: one reference-count update fewer). Returns the generation to report.
-    pub fn attach<B>(self, request: &mut Request<B>) -> TokenGeneration {
+    /// Sets the `Authorization` header and adds the account parameter, if any, moving the header
+    /// into the request. Returns the receipt to report the answer with.
+    pub fn attach<B>(self, request: &mut Request<B>) -> Receipt {
         if let Some(account) = self.account_param {
             *request.uri_mut() = with_account_param(request.uri(), account);
         }
         request.headers_mut().insert(AUTHORIZATION, self.header);
-        self.generation
+        self.receipt
+    }
+
+    /// The header, the account parameter and the receipt, for a request type other than
+    /// [`http::Request`]: set `Authorization` to the header and append `account_id=<account>` to
+    /// the query string, exactly as [`attach`](Self::attach) does.
+    pub fn into_parts(self) -> (HeaderValue, Option<AccountId>, Receipt) {
+        (self.header, self.account_param, self.receipt)
     }
 }
 
@@ -142,10 +175,44 @@ impl fmt::Debug for Credential {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Credential")
             .field("header", &"[redacted]")
-            .field("generation", &self.generation)
             .field("account_param", &self.account_param)
+            .field("receipt", &self.receipt)
             .finish()
     }
+}
+
+/// The proof that a credential went out with a request: report the API's answer with it,
+/// exactly once ([`Session::handle_api_response`](crate::Session::handle_api_response), or
+/// [`Session::release`](crate::Session::release) when no answer came). Not `Clone`: a report
+/// consumes it, so no request is reported twice.
+#[derive(Debug, PartialEq, Eq)]
+#[must_use = "report the answer with `Session::handle_api_response` or `Session::release`"]
+pub struct Receipt {
+    pub(crate) generation: TokenGeneration,
+    pub(crate) account: Option<AccountId>,
+    /// The one resend after a 401/403: its answer is final (SPEC.md §5a).
+    pub(crate) retry: bool,
+}
+
+impl Receipt {
+    /// The generation of the token the request carried.
+    pub fn generation(&self) -> TokenGeneration {
+        self.generation
+    }
+
+    /// Whether this was the one resend after [`ApiVerdict::RetryOnce`] (its answer is final).
+    pub fn is_retry(&self) -> bool {
+        self.retry
+    }
+}
+
+/// The permission to resend one rejected request once, from [`ApiVerdict::RetryOnce`]; spent by
+/// [`Session::authorize_retry`](crate::Session::authorize_retry). Not `Clone`: one rejection,
+/// one resend.
+#[derive(Debug, PartialEq, Eq)]
+#[must_use]
+pub struct RetryPermit {
+    pub(crate) _private: (),
 }
 
 /// `uri` with `account_id=<account>` appended to its query string.
@@ -213,15 +280,22 @@ fn form_decode(text: &str) -> Cow<'_, str> {
 }
 
 /// What the caller must do with an API response that used a [`Credential`] (SPEC.md §5a).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 #[must_use]
 pub enum ApiVerdict {
     /// Return the response to the caller as it is.
     Accept,
-    /// The token may have expired: if this was the first attempt and the body can be replayed,
-    /// authorize again (the header is rebuilt from the current state) and resend once.
-    /// Otherwise return the response as it is.
-    RetryOnce,
+    /// The token may have expired: if the body can be replayed, authorize again with this permit
+    /// ([`Session::authorize_retry`](crate::Session::authorize_retry): the header is rebuilt from
+    /// the current state) and resend once. Otherwise return the response as it is.
+    RetryOnce(RetryPermit),
+}
+
+impl ApiVerdict {
+    /// Whether the verdict is [`RetryOnce`](Self::RetryOnce).
+    pub fn is_retry(&self) -> bool {
+        matches!(self, ApiVerdict::RetryOnce(_))
+    }
 }
 
 /// Something the driver should act on, from [`Session::poll_event`](crate::Session::poll_event).

@@ -7,9 +7,12 @@ use crate::bearer::BearerSession;
 use crate::clock::Now;
 use crate::config::{AccountId, Config, ConfigError, Scheme};
 use crate::error::AuthError;
-use crate::request::{ApiVerdict, AuthRequest, Authorization, Event, RequestId, TokenGeneration};
+use crate::request::{
+    ApiVerdict, AuthRequest, Authorization, Event, Receipt, RequestId, RetryAuthorization, RetryPermit,
+};
 use crate::snapshot::Snapshot;
 use crate::static_auth::StaticAuth;
+use crate::switch::SwitchTicket;
 
 /// The authentication state of one client: a Sans-IO state machine.
 ///
@@ -151,7 +154,8 @@ impl Session {
         if let Some(pinned) = pinned
             && bearer.account() != Some(pinned)
         {
-            bearer.switch_account(pinned, now).map_err(|_| RestoreError::AccountMismatch)?;
+            // Nobody waits for this switch: every request waits for it instead.
+            let _ticket = bearer.switch_account(pinned, now).map_err(|_| RestoreError::AccountMismatch)?;
         }
         Ok(Session { inner: Inner::Bearer(Box::new(bearer)) })
     }
@@ -161,6 +165,15 @@ impl Session {
         match &self.inner {
             Inner::Bearer(_) => Scheme::Bearer,
             Inner::Static(s) => s.scheme(),
+        }
+    }
+
+    /// How long an auth exchange may take ([`RefreshPolicy::auth_timeout`](crate::RefreshPolicy)):
+    /// the bound of an auth request's transport timeout and of a wait for the store's lock.
+    pub fn auth_timeout(&self) -> std::time::Duration {
+        match &self.inner {
+            Inner::Bearer(b) => b.policy().auth_timeout,
+            Inner::Static(_) => crate::config::RefreshPolicy::default().auth_timeout,
         }
     }
 
@@ -224,41 +237,44 @@ impl Session {
         }
     }
 
-    /// Reports the status of an API response sent with a credential of `generation`, and says
-    /// whether to retry (SPEC.md §5a). Call it exactly once per `Ready` credential.
-    pub fn handle_api_response(
+    /// A credential for the one resend of a request the API rejected with 401/403, spending the
+    /// [`RetryPermit`] of its [`ApiVerdict::RetryOnce`]. Like [`authorize`](Self::authorize);
+    /// `Pending` gives the permit back, to ask again once the exchange has completed. The
+    /// resend's answer is final (SPEC.md §5a): reported, it never asks for another retry.
+    pub fn authorize_retry(
         &mut self,
-        generation: TokenGeneration,
-        status: StatusCode,
+        uri: &Uri,
+        permit: RetryPermit,
         now: impl Into<Now>,
-    ) -> ApiVerdict {
+    ) -> Result<RetryAuthorization, AuthError> {
+        match &mut self.inner {
+            Inner::Bearer(b) => b.authorize_retry(uri, permit, now.into()),
+            Inner::Static(s) => s.authorize(uri).map(|mut credential| {
+                credential.receipt.retry = true;
+                RetryAuthorization::Ready(credential)
+            }),
+        }
+    }
+
+    /// Reports the status of an API response sent with a credential, by its [`Receipt`], and
+    /// says whether to resend it (SPEC.md §5a). The resend's own answer is final: a request
+    /// the API keeps refusing costs one refresh, not two.
+    pub fn handle_api_response(&mut self, receipt: Receipt, status: StatusCode, now: impl Into<Now>) -> ApiVerdict {
         match &mut self.inner {
             Inner::Bearer(b) => {
                 b.handle_timeout(now.into());
-                b.handle_api_response(generation, status)
+                b.handle_api_response(receipt, status)
             }
             Inner::Static(_) => ApiVerdict::Accept,
         }
     }
 
-    /// Reports the status of the *retry* of a request (the one resend after
-    /// [`ApiVerdict::RetryOnce`]). Its answer is final (SPEC.md §5a: a second rejection is
-    /// returned as it is), so a 401/403 here does not condemn the token again: a request the
-    /// API keeps refusing costs one refresh, not two.
-    pub fn handle_retry_response(&mut self, generation: TokenGeneration, status: StatusCode, now: impl Into<Now>) {
-        let _ = (generation, status);
+    /// Reports that an API request sent with a credential got no response we may judge the
+    /// token by (transport error, cancelled, redirected). Call it instead of
+    /// `handle_api_response`.
+    pub fn release(&mut self, receipt: Receipt) {
         if let Inner::Bearer(b) = &mut self.inner {
-            b.handle_timeout(now.into());
-            b.release();
-        }
-    }
-
-    /// Reports that an API request sent with a credential got no response (transport error,
-    /// cancelled). Call it instead of `handle_api_response`.
-    pub fn release(&mut self, generation: TokenGeneration) {
-        let _ = generation;
-        if let Inner::Bearer(b) = &mut self.inner {
-            b.release();
+            b.release(receipt);
         }
     }
 
@@ -266,21 +282,27 @@ impl Session {
     /// configured. New `authorize` calls answer `Pending` until the switch completes; with
     /// masquerade, the switch waits until credentials handed out for the old account are
     /// reported back (or `auth_timeout` passed), so no request of the old account runs on the
-    /// new one. Drive it like any exchange; [`BearerSession::pending_switch`] and
-    /// [`BearerSession::last_switch_error`] tell how it ended. A refused switch leaves the
-    /// session on its old account but fails every request with the refusal until
-    /// [`acknowledge_switch_error`](Self::acknowledge_switch_error) or another `switch_account`.
-    pub fn switch_account(&mut self, account: AccountId, now: impl Into<Now>) -> Result<(), AuthError> {
+    /// new one. Drive it like any exchange, and learn its outcome with
+    /// [`poll_switch`](Self::poll_switch) and the returned ticket. A refused switch leaves the
+    /// session on its old account but fails every request with the refusal until the ticket's
+    /// caller has collected it (or another switch starts).
+    pub fn switch_account(&mut self, account: AccountId, now: impl Into<Now>) -> Result<SwitchTicket, AuthError> {
         match &mut self.inner {
             Inner::Bearer(b) => b.switch_account(account, now.into()),
             Inner::Static(_) => Err(AuthError::SwitchRequiresBearer),
         }
     }
 
-    /// Acknowledges a refused account switch (see [`BearerSession::acknowledge_switch_error`]):
-    /// requests run on the account the session stayed on again. Returns the refusal, if any.
-    pub fn acknowledge_switch_error(&mut self) -> Option<AuthError> {
-        self.bearer_mut().and_then(BearerSession::acknowledge_switch_error)
+    /// How the switch of `ticket` ended, for its caller only: `None` while it runs (drive or
+    /// wait, then ask again); `Ok(account)` once the session is on the account asked for;
+    /// [`AuthError::AccountSwitchRejected`] if the server refused it;
+    /// [`AuthError::SwitchSuperseded`] if another caller's later switch took its place (naming
+    /// the account in force); or the error that stops it for now (a backoff) or for good.
+    pub fn poll_switch(&mut self, ticket: &SwitchTicket, now: impl Into<Now>) -> Option<Result<AccountId, AuthError>> {
+        match &mut self.inner {
+            Inner::Bearer(b) => b.poll_switch(ticket, now),
+            Inner::Static(_) => Some(Err(AuthError::SwitchRequiresBearer)),
+        }
     }
 
     /// Adopts what another session or process sharing the same store wrote, when no exchange
@@ -300,8 +322,8 @@ impl Session {
     /// Whether [`poll_transmit`](Self::poll_transmit) would emit an auth request at `now`
     /// (without emitting it). A store-backed driver uses this to take its lock and
     /// [`adopt`](Self::adopt) a newer snapshot first.
-    pub fn wants_transmit(&mut self, now: impl Into<Now>) -> bool {
-        match &mut self.inner {
+    pub fn wants_transmit(&self, now: impl Into<Now>) -> bool {
+        match &self.inner {
             Inner::Bearer(b) => b.wants_transmit(now),
             Inner::Static(_) => false,
         }

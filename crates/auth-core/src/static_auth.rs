@@ -32,10 +32,10 @@ use http::{HeaderValue, Uri};
 
 use crate::config::{AccountId, BaseUrl, Config, Scheme};
 use crate::error::AuthError;
-use crate::request::{Credential, TokenGeneration, account_params};
+use crate::request::{Credential, Receipt, TokenGeneration, account_params};
 
 /// The `Authorization` header for Basic or Integrator credentials, with the account rules.
-pub struct StaticAuth {
+pub(crate) struct StaticAuth {
     base: BaseUrl,
     scheme: Scheme,
     header: HeaderValue,
@@ -68,28 +68,29 @@ impl StaticAuth {
     }
 
     /// The configured base URL.
-    pub fn base_url(&self) -> &BaseUrl {
+    pub(crate) fn base_url(&self) -> &BaseUrl {
         &self.base
     }
 
     /// The scheme (Basic or Integrator).
-    pub fn scheme(&self) -> Scheme {
+    pub(crate) fn scheme(&self) -> Scheme {
         self.scheme
     }
 
     /// The pinned account, if any.
-    pub fn account(&self) -> Option<AccountId> {
+    pub(crate) fn account(&self) -> Option<AccountId> {
         self.account
     }
 
     /// The credential for a request to `uri`, applying SPEC.md §1's account rules to every
     /// `account_id` the request already carries (see the module docs).
-    pub fn authorize(&self, uri: &Uri) -> Result<Credential, AuthError> {
+    pub(crate) fn authorize(&self, uri: &Uri) -> Result<Credential, AuthError> {
         if !self.base.same_origin(uri) {
             return Err(AuthError::ForeignOrigin);
         }
         let account_param = self.account_param(uri)?;
-        Ok(Credential { header: self.header.clone(), generation: TokenGeneration(0), account_param })
+        let receipt = Receipt { generation: TokenGeneration::default(), account: self.account, retry: false };
+        Ok(Credential { header: self.header.clone(), account_param, receipt })
     }
 
     /// The `account_id` to add to a request for `uri`, or why it must not be sent.
@@ -195,7 +196,7 @@ mod tests {
         let mut request = http::Request::new(());
         *request.uri_mut() = uri("https://api.teletracker.net/reports/call-data?start_date=2022-10-01");
         let cred = basic(Some(42)).authorize(request.uri()).unwrap();
-        cred.apply(&mut request);
+        let _receipt = cred.attach(&mut request);
         assert_eq!(request.uri().query(), Some("start_date=2022-10-01&account_id=42"));
         assert!(request.headers().contains_key(http::header::AUTHORIZATION));
     }

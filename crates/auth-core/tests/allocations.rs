@@ -27,15 +27,15 @@ fn authorizing_with_a_fresh_token_makes_no_heap_allocation() {
     // and the request's header map gets its slot.
     for _ in 0..2 {
         let Ok(Authorization::Ready(credential)) = session.authorize(request.uri(), now) else { panic!() };
-        credential.apply(&mut request);
-        let _ = session.handle_api_response(credential.generation(), StatusCode::OK, now);
+        let receipt = credential.attach(&mut request);
+        let _ = session.handle_api_response(receipt, StatusCode::OK, now);
     }
 
     let before = dhat::HeapStats::get();
     for _ in 0..1_000 {
         let Ok(Authorization::Ready(credential)) = session.authorize(request.uri(), now) else { panic!() };
-        credential.apply(&mut request);
-        let _ = session.handle_api_response(credential.generation(), StatusCode::OK, now);
+        let receipt = credential.attach(&mut request);
+        let _ = session.handle_api_response(receipt, StatusCode::OK, now);
     }
     let after = dhat::HeapStats::get();
     dhat::assert_eq!(after.total_blocks - before.total_blocks, 0);

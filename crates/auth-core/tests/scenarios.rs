@@ -175,7 +175,7 @@ fn rotation_replaces_both_tokens_and_is_offered_for_persistence_first() {
     sim.advance(3400);
     assert_eq!(sim.drive(), Some(Exchange::Refresh));
     let snapshot = sim.persisted().unwrap();
-    assert_eq!(snapshot.generation().0, 2);
+    assert_eq!(snapshot.generation().as_u64(), 2);
     assert!(snapshot.has_refresh_token());
     let json = serde_json::to_value(&snapshot).unwrap();
     assert_eq!(json["token"], "tok-2-secret");
@@ -364,7 +364,7 @@ fn time_never_moves_backwards() {
 #[test]
 fn relogin_switch_logs_in_with_the_new_account() {
     let mut sim = Sim::logged_in();
-    sim.switch(2003);
+    let _ticket = sim.switch(2003);
     assert!(sim.is_pending(), "new requests wait for the new account");
     assert_eq!(sim.drive(), Some(Exchange::Login));
     assert_eq!(sim.seen[1].body["account_id"], 2003);
@@ -378,10 +378,11 @@ fn masquerade_switch_waits_for_requests_of_the_old_account() {
     let mut sim = Sim::with(bearer_config().account_switch(AccountSwitch::masquerade()));
     sim.login();
     let in_flight = sim.ready();
-    sim.switch(2002);
+    let old_generation = in_flight.generation();
+    let _ticket = sim.switch(2002);
     assert!(sim.is_pending());
     assert!(sim.session.poll_transmit(sim.now).is_none(), "an old-account request is still out");
-    assert_eq!(sim.session.handle_api_response(in_flight.generation(), StatusCode::OK, sim.now), ApiVerdict::Accept);
+    assert_eq!(sim.api_answer(in_flight, StatusCode::OK), ApiVerdict::Accept);
     sim.script([Reply::Status(200, r#"{"success":true,"account_id":2002}"#)]);
     assert_eq!(sim.drive(), Some(Exchange::Masquerade(AccountId(2002))));
     let seen = sim.seen.last().unwrap();
@@ -390,7 +391,7 @@ fn masquerade_switch_waits_for_requests_of_the_old_account() {
     assert_eq!(seen.body, serde_json::json!({"account_id": 2002}));
     let after = sim.ready();
     assert_eq!(after.header(), "Bearer tok-1-secret", "the token is kept");
-    assert!(after.generation() > in_flight.generation(), "but a 401 of the old account cannot touch it");
+    assert!(after.generation() > old_generation, "but a 401 of the old account cannot touch it");
     assert_eq!(sim.session.account(), Some(AccountId(2002)));
 }
 
@@ -399,7 +400,7 @@ fn masquerade_switch_stops_waiting_after_the_timeout() {
     let mut sim = Sim::with(bearer_config().account_switch(AccountSwitch::masquerade()));
     sim.login();
     let _leaked = sim.ready();
-    sim.switch(2002);
+    let _ticket = sim.switch(2002);
     sim.advance(29);
     assert!(sim.session.poll_transmit(sim.now).is_none());
     sim.advance(1);
@@ -410,7 +411,7 @@ fn masquerade_switch_stops_waiting_after_the_timeout() {
 fn masquerade_that_returns_tokens_adopts_them() {
     let mut sim = Sim::with(bearer_config().account_switch(AccountSwitch::masquerade()));
     sim.login();
-    sim.switch(2002);
+    let _ticket = sim.switch(2002);
     assert_eq!(sim.drive(), Some(Exchange::Masquerade(AccountId(2002))));
     assert_eq!(sim.header(), "Bearer tok-2-secret");
     assert_eq!(sim.session.account(), Some(AccountId(2002)));
@@ -420,16 +421,17 @@ fn masquerade_that_returns_tokens_adopts_them() {
 fn a_refused_switch_keeps_the_old_account() {
     let mut sim = Sim::with(bearer_config().account(AccountId(2001)));
     sim.login();
-    sim.switch(9999);
+    let ticket = sim.switch(9999);
     sim.script([Reply::Status(403, r#"{"success":false,"error":"account_not_allowed"}"#)]);
     assert_eq!(sim.drive(), Some(Exchange::Login));
     let bearer = sim.session.bearer().unwrap();
-    assert!(matches!(bearer.last_switch_error(), Some(AuthError::AccountSwitchRejected(_))));
+    assert!(matches!(bearer.switch_refusal(), Some(AuthError::AccountSwitchRejected(_))));
     assert_eq!(bearer.pending_switch(), None);
     assert_eq!(sim.session.account(), Some(AccountId(2001)));
-    // Explicit, not silent: requests fail with the refusal until someone acknowledges it.
+    // Explicit, not silent: requests fail with the refusal until its caller collects it.
     assert!(matches!(sim.authorize(), Err(AuthError::AccountSwitchRejected(_))));
-    assert!(matches!(sim.session.acknowledge_switch_error(), Some(AuthError::AccountSwitchRejected(_))));
+    let outcome = sim.session.poll_switch(&ticket, sim.now);
+    assert!(matches!(outcome, Some(Err(AuthError::AccountSwitchRejected(_)))), "{outcome:?}");
     assert_eq!(sim.header(), "Bearer tok-1-secret");
 }
 
@@ -437,7 +439,7 @@ fn a_refused_switch_keeps_the_old_account() {
 fn a_masquerade_answered_401_drops_the_token_once_then_logs_in_to_the_account() {
     let mut sim = Sim::with(bearer_config().account_switch(AccountSwitch::masquerade()));
     sim.login();
-    sim.switch(2002);
+    let _ticket = sim.switch(2002);
     // The token died behind our back (e.g. a lost masquerade answer that rotated it).
     sim.script([Reply::Status(401, r#"{"success":false,"error":"invalid_token"}"#)]);
     assert_eq!(sim.drive(), Some(Exchange::Masquerade(AccountId(2002))));
@@ -453,7 +455,7 @@ fn a_second_masquerade_401_refuses_the_switch() {
     let first = Sim::logged_in();
     let session = Session::restore(config.build().unwrap(), first.persisted().unwrap(), 1, first.now).unwrap();
     let mut sim = Sim::around(session, bearer_config().build().unwrap(), first.now);
-    sim.switch(2002);
+    let _ticket = sim.switch(2002);
     sim.script([Reply::Status(401, r#"{"success":false}"#), Reply::Grant { lifetime: 3600 }]);
     sim.script([Reply::Status(401, r#"{"success":false,"error":"invalid_token"}"#)]);
     assert_eq!(sim.drive(), Some(Exchange::Masquerade(AccountId(2002))));
@@ -467,12 +469,12 @@ fn a_second_masquerade_401_refuses_the_switch() {
 fn switching_needs_a_bearer_session_and_relogin_needs_the_password() {
     let config = Config::basic(BASE, "alice", Password::new("pw")).build().unwrap();
     let mut session = Session::new(config, 1, start()).unwrap();
-    assert_eq!(session.switch_account(AccountId(1), start()), Err(AuthError::SwitchRequiresBearer));
+    assert_eq!(session.switch_account(AccountId(1), start()).unwrap_err(), AuthError::SwitchRequiresBearer);
 
     let sim = Sim::logged_in();
     let config = Config::bearer_without_password(BASE, "alice").build().unwrap();
     let mut session = Session::restore(config, sim.persisted().unwrap(), 1, sim.now).unwrap();
-    assert_eq!(session.switch_account(AccountId(5), sim.now), Err(AuthError::PasswordRequired));
+    assert_eq!(session.switch_account(AccountId(5), sim.now).unwrap_err(), AuthError::PasswordRequired);
 }
 
 // ----- §5a API rejections ------------------------------------------------------------------
@@ -482,7 +484,7 @@ fn a_401_on_the_current_token_refreshes_once_and_asks_for_one_retry() {
     for status in [StatusCode::UNAUTHORIZED, StatusCode::FORBIDDEN] {
         let mut sim = Sim::logged_in();
         let credential = sim.ready();
-        assert_eq!(sim.session.handle_api_response(credential.generation(), status, sim.now), ApiVerdict::RetryOnce);
+        assert!(sim.api_answer(credential, status).is_retry());
         assert!(sim.is_pending(), "{status}: the rejected token is not handed out again");
         assert_eq!(sim.drive(), Some(Exchange::Refresh));
         assert_eq!(sim.header(), "Bearer tok-2-secret");
@@ -493,11 +495,17 @@ fn a_401_on_the_current_token_refreshes_once_and_asks_for_one_retry() {
 fn a_rejected_retry_is_final_and_costs_no_second_refresh() {
     let mut sim = Sim::logged_in();
     let first = sim.ready();
-    let verdict = sim.session.handle_api_response(first.generation(), StatusCode::FORBIDDEN, sim.now);
-    assert_eq!(verdict, ApiVerdict::RetryOnce);
+    let ApiVerdict::RetryOnce(permit) = sim.api_answer(first, StatusCode::FORBIDDEN) else { panic!("a retry") };
+    let uri: http::Uri = format!("{BASE}/reports/call-data").parse().unwrap();
+    let permit = match sim.session.authorize_retry(&uri, permit, sim.now).unwrap() {
+        auth_core::RetryAuthorization::Pending(permit) => permit,
+        ready => panic!("the rejected token is not handed out again: {ready:?}"),
+    };
     assert_eq!(sim.drive(), Some(Exchange::Refresh));
-    let retry = sim.ready();
-    sim.session.handle_retry_response(retry.generation(), StatusCode::FORBIDDEN, sim.now);
+    let Ok(auth_core::RetryAuthorization::Ready(retry)) = sim.session.authorize_retry(&uri, permit, sim.now) else {
+        panic!("the resend's credential")
+    };
+    assert_eq!(sim.api_answer(retry, StatusCode::FORBIDDEN), ApiVerdict::Accept, "the resend's answer is final");
     assert_eq!(sim.header(), "Bearer tok-2-secret", "the new token stays in service");
     assert_eq!(sim.drive(), None);
 }
@@ -508,8 +516,7 @@ fn a_401_on_an_old_token_makes_no_refresh() {
     let old = sim.ready();
     sim.advance(3400);
     assert_eq!(sim.drive(), Some(Exchange::Refresh));
-    let verdict = sim.session.handle_api_response(old.generation(), StatusCode::UNAUTHORIZED, sim.now);
-    assert_eq!(verdict, ApiVerdict::RetryOnce, "retry with the newer token");
+    assert!(sim.api_answer(old, StatusCode::UNAUTHORIZED).is_retry(), "retry with the newer token");
     assert_eq!(sim.header(), "Bearer tok-2-secret");
     assert_eq!(sim.drive(), None, "no refresh for a token already replaced");
 }
@@ -518,8 +525,8 @@ fn a_401_on_an_old_token_makes_no_refresh() {
 fn many_401s_for_one_generation_cause_one_refresh() {
     let mut sim = Sim::logged_in();
     let credentials: Vec<_> = (0..10).map(|_| sim.ready()).collect();
-    for credential in &credentials {
-        let _ = sim.session.handle_api_response(credential.generation(), StatusCode::UNAUTHORIZED, sim.now);
+    for credential in credentials {
+        let _ = sim.api_answer(credential, StatusCode::UNAUTHORIZED);
     }
     assert_eq!(sim.drive(), Some(Exchange::Refresh));
     assert_eq!(sim.drive(), None);
@@ -531,7 +538,7 @@ fn other_statuses_are_accepted_as_they_are() {
     for status in [200, 204, 400, 404, 429, 500] {
         let credential = sim.ready();
         let status = StatusCode::from_u16(status).unwrap();
-        assert_eq!(sim.session.handle_api_response(credential.generation(), status, sim.now), ApiVerdict::Accept);
+        assert_eq!(sim.api_answer(credential, status), ApiVerdict::Accept);
     }
     assert_eq!(sim.header(), "Bearer tok-1-secret");
 }
@@ -545,7 +552,7 @@ fn basic_and_integrator_rejections_are_final() {
     ] {
         let mut session = Session::new(config, 1, start()).unwrap();
         let Ok(Authorization::Ready(credential)) = session.authorize(&uri, start()) else { panic!() };
-        let verdict = session.handle_api_response(credential.generation(), StatusCode::UNAUTHORIZED, start());
+        let verdict = session.handle_api_response(support::receipt(credential), StatusCode::UNAUTHORIZED, start());
         assert_eq!(verdict, ApiVerdict::Accept);
         assert!(session.poll_transmit(start()).is_none());
         assert!(session.snapshot().is_none());

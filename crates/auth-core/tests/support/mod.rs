@@ -8,8 +8,8 @@
 use std::collections::{HashSet, VecDeque};
 
 use auth_core::{
-    AccountId, AuthError, AuthRequest, Authorization, Config, ConfigBuilder, Credential, Event, Exchange, Password,
-    Session, Snapshot,
+    AccountId, ApiVerdict, AuthError, AuthRequest, Authorization, Config, ConfigBuilder, Credential, Event, Exchange,
+    Password, Receipt, Session, Snapshot, SwitchTicket,
 };
 use http::{Response, StatusCode, Uri};
 use serde_json::Value;
@@ -121,8 +121,14 @@ impl Sim {
     pub fn header(&mut self) -> String {
         let credential = self.ready();
         // These tests look at the header; report the call as done so no lease leaks.
-        self.session.release(credential.generation());
-        credential.header().to_str().unwrap().to_owned()
+        let header = credential.header().to_str().unwrap().to_owned();
+        self.session.release(receipt(credential));
+        header
+    }
+
+    /// Reports `credential`'s request answered with `status`.
+    pub fn api_answer(&mut self, credential: Credential, status: StatusCode) -> ApiVerdict {
+        self.session.handle_api_response(receipt(credential), status, self.now)
     }
 
     pub fn is_pending(&mut self) -> bool {
@@ -229,8 +235,8 @@ impl Sim {
         self.seen.iter().map(|s| s.exchange).collect()
     }
 
-    pub fn switch(&mut self, account: u64) {
-        self.session.switch_account(AccountId(account), self.now).unwrap();
+    pub fn switch(&mut self, account: u64) -> SwitchTicket {
+        self.session.switch_account(AccountId(account), self.now).unwrap()
     }
 }
 
@@ -240,4 +246,9 @@ pub fn body_of(request: &AuthRequest) -> Value {
 
 pub fn ok() -> StatusCode {
     StatusCode::OK
+}
+
+/// The receipt of a credential attached to a request that goes nowhere.
+pub fn receipt(credential: Credential) -> Receipt {
+    credential.attach(&mut http::Request::new(()))
 }

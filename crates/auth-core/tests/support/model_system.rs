@@ -24,7 +24,7 @@ use std::collections::{HashMap, HashSet};
 
 use auth_core::{
     AccountId, AccountSwitch, AuthError, AuthRequest, Authorization, Config, Credential, Event, Exchange, Now,
-    Password, RefreshPolicy, Session, Snapshot, TokenGeneration, TokenState,
+    Password, RefreshPolicy, Session, Snapshot, TokenState,
 };
 use http::{Response, StatusCode, Uri};
 use time::{Duration, OffsetDateTime};
@@ -200,7 +200,7 @@ impl System {
         self.check_secret_free(&format!("{:?}", self.in_flight));
         // The generation only moves with what the server granted.
         let generation = self.session.bearer().unwrap().generation();
-        assert!(generation <= TokenGeneration(u64::from(self.counter + self.masquerades)));
+        assert!(generation.as_u64() <= u64::from(self.counter + self.masquerades));
         // poll_timeout never points into the past.
         if let Some(at) = self.session.poll_timeout() {
             assert!(at >= self.now, "poll_timeout {at} is before now {}", self.now);
@@ -383,12 +383,13 @@ impl System {
             return;
         };
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
-        let _ = self.session.handle_api_response(credential.generation(), status, self.clock());
+        let receipt = credential.attach(&mut http::Request::new(()));
+        let _ = self.session.handle_api_response(receipt, status, self.clock());
     }
 
     fn api_lost(&mut self, caller: usize) {
         if let Some(credential) = self.held.get_mut(&caller).and_then(Vec::pop) {
-            self.session.release(credential.generation());
+            self.session.release(credential.attach(&mut http::Request::new(())));
         }
     }
 

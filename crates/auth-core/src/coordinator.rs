@@ -1,0 +1,576 @@
+//! [`Coordinator`]: one [`Session`] shared by many callers, with every decision of the sharing
+//! made here — still Sans-IO: no lock, no clock, no thread.
+//!
+//! A driver puts the coordinator behind its mutex and gives each caller a [`Call`]. The
+//! coordinator decides, call by call:
+//!
+//! - **who drives** an auth exchange (exactly one caller at a time: [`Step::Drive`]) and who
+//!   waits, and for how long at most ([`Step::Wait`]);
+//! - **the store steps** of an exchange, as outputs ([`DriveStep`]): lock, load and adopt, save
+//!   the spent state, send, save the new tokens, unlock (SPEC.md §3, §3a);
+//! - **stale or fresh**: an API request uses a stale-but-valid token at once and its caller
+//!   drives the refresh afterwards; a caller whose token leaves the library (a bearer token, a
+//!   RealTime handshake) refreshes first;
+//! - **retry once**: a 401/403 on a replayable request earns one resend with a rebuilt header;
+//! - **the books**: credentials handed out and not yet reported (their [`Receipt`]s), and
+//!   account switches, each caller learning the outcome of its own ([`Call::switch`]).
+//!
+//! The driver reports facts: what the store held, that a request went out, the answer or the
+//! failure, that a caller has gone.
+//!
+//! ```text
+//!            poll_call                        poll_drive (the caller that got Step::Drive)
+//!   Call ──────────────▶ Attach(credential) ──▶ send, handle_api_response ──▶ poll_call again
+//!     │                  Drive(drive) ────────▶ LockStore ▶ LoadStore ▶ Save* ▶ Send ▶ Save* ▶ UnlockStore ▶ Done
+//!     │                  Wait(at most)  ──────▶ wait for a wake-up (poll_wake), then poll_call again
+//!     └────────────────▶ Ready(..) / Failed(error)
+//! ```
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::time::Duration;
+
+use http::{Response, StatusCode, Uri};
+
+use crate::clock::Now;
+use crate::config::AccountId;
+use crate::error::AuthError;
+use crate::realtime::RealtimeAuthRequest;
+use crate::request::{
+    ApiVerdict, AuthRequest, Authorization, Credential, Event, Receipt, RequestId, RetryAuthorization, RetryPermit,
+    TokenGeneration,
+};
+use crate::secret::BearerToken;
+use crate::session::Session;
+use crate::snapshot::Snapshot;
+use crate::switch::SwitchTicket;
+use crate::token::TokenState;
+
+/// The longest a waiter sleeps before it looks at the session again, even when someone is
+/// driving (a driver blocked on another process's store lock keeps everyone waiting; waking
+/// once a minute to find that out costs nothing).
+pub const MAX_WAIT: Duration = Duration::from_secs(60);
+
+/// A defensive pause for a state the session should never be in: an exchange wanted, nobody
+/// driving, nothing scheduled. It bounds what would otherwise be a spin.
+pub const IDLE_WAIT: Duration = Duration::from_secs(1);
+
+/// One session shared by many callers: the session, who drives its exchange, and whether a
+/// store keeps it. Put it behind one mutex; hold the mutex only while asking or telling it
+/// something, never during I/O.
+///
+/// Outputs: [`poll_call`](Self::poll_call) for each caller, [`poll_drive`](Self::poll_drive)
+/// for the caller driving an exchange, [`poll_wake`](Self::poll_wake) after every input (wake
+/// the waiters when it says so). Inputs: the `handle_*` methods.
+pub struct Coordinator {
+    session: Session,
+    /// A store keeps the session: exchanges lock, load, save and unlock it.
+    persisted: bool,
+    /// The drive under way, by serial.
+    driving: Option<u64>,
+    serials: u64,
+    /// Something waiters wait for has happened since the last `poll_wake`.
+    wake: bool,
+}
+
+impl fmt::Debug for Coordinator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Coordinator")
+            .field("session", &self.session)
+            .field("persisted", &self.persisted)
+            .field("driving", &self.driving.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The bearer state machine, for what only a bearer session has.
+fn bearer(session: &mut Session) -> Result<&mut crate::BearerSession, AuthError> {
+    session.bearer_mut().ok_or(AuthError::RequiresBearer)
+}
+
+/// What a caller asked for.
+#[derive(Debug)]
+enum Want {
+    Request { uri: Uri, replayable: bool, expect: Option<AccountId> },
+    Token,
+    Realtime,
+    Switch(SwitchTicket),
+}
+
+/// Where an API request's call stands.
+#[derive(Debug)]
+enum Phase {
+    /// Before its first attempt (or before its value, for the other wants).
+    Start,
+    /// Its attempt is out; the answer has not been reported.
+    Sent,
+    /// The first answer was a 401/403 and the body can be replayed: one resend.
+    Retry(RetryPermit),
+    /// The final answer is in: refresh a stale token if that is due, then done.
+    Answered,
+    /// Nothing left to do.
+    Done,
+}
+
+/// One caller's business with the shared session: an API request, a bearer token, a RealTime
+/// handshake or an account switch. Poll it with [`Coordinator::poll_call`] until it is
+/// [`Ready`](Step::Ready) or [`Failed`](Step::Failed). Not `Clone`: every outcome belongs to
+/// the one caller holding it.
+#[derive(Debug)]
+#[must_use = "poll the call with `Coordinator::poll_call`"]
+pub struct Call {
+    want: Want,
+    phase: Phase,
+    /// A bearer token or handshake leaves the library: refresh first when one is due.
+    refresh_first: bool,
+    idle_rounds: u32,
+}
+
+impl Call {
+    /// An API request to `uri`. `replayable`: its body can be sent again, so a 401/403 earns
+    /// one resend. `expect`: the account the caller means it for; if the session is on another
+    /// one (someone switched it), the call fails with [`AuthError::AccountChanged`] and nothing
+    /// is sent.
+    pub fn request(uri: Uri, replayable: bool, expect: Option<AccountId>) -> Call {
+        Call::new(Want::Request { uri, replayable, expect }, false)
+    }
+
+    /// A currently valid bearer token (refreshed first when a refresh is due).
+    pub fn bearer_token() -> Call {
+        Call::new(Want::Token, true)
+    }
+
+    /// The first message of a RealTime connection (refreshed first when a refresh is due).
+    pub fn realtime_auth() -> Call {
+        Call::new(Want::Realtime, true)
+    }
+
+    fn new(want: Want, refresh_first: bool) -> Call {
+        Call { want, phase: Phase::Start, refresh_first, idle_rounds: 0 }
+    }
+}
+
+/// What a caller does next ([`Coordinator::poll_call`]).
+#[derive(Debug)]
+#[must_use]
+pub enum Step {
+    /// Attach the credential to the request ([`Credential::attach`]), send it, and report the
+    /// answer with [`Coordinator::handle_api_response`] (or the failure with
+    /// [`Coordinator::release`]). Then poll again: a 401/403 may ask for the one resend, a
+    /// stale token for its refresh.
+    Attach(Credential),
+    /// This caller drives an auth exchange: run [`Coordinator::poll_drive`] until
+    /// [`DriveStep::Done`], then poll the call again.
+    Drive(Drive),
+    /// Wait for a wake-up ([`Coordinator::poll_wake`]), at most this long, then poll again.
+    Wait(Duration),
+    /// The call is done.
+    Ready(Ready),
+    /// The call failed; nothing more to do.
+    Failed(AuthError),
+}
+
+/// What a finished call yields.
+#[derive(Debug)]
+pub enum Ready {
+    /// An API request: the last answer reported is the response.
+    Response,
+    /// A bearer token ([`Call::bearer_token`]).
+    Token(BearerToken),
+    /// A RealTime handshake ([`Call::realtime_auth`]).
+    Realtime(RealtimeAuthRequest),
+    /// An account switch: the session is on this account ([`Coordinator::switch_account`]).
+    Switched(AccountId),
+}
+
+/// The driving of one auth exchange, handed to one caller by [`Step::Drive`]. Not `Clone`.
+/// Run [`Coordinator::poll_drive`] until [`DriveStep::Done`]; if the driver must stop early
+/// (an error, a panic, a cancelled task), report [`Coordinator::handle_drive_dropped`] and run
+/// the remaining steps, which are then only saves and the unlock.
+#[derive(Debug)]
+#[must_use = "run the drive with `Coordinator::poll_drive` until `DriveStep::Done`"]
+pub struct Drive {
+    serial: u64,
+    /// The caller has no usable token without this exchange: its failures are the caller's.
+    required: bool,
+    stage: Stage,
+    /// The store's lock is held.
+    locked: bool,
+    /// New snapshots, oldest first, not yet handed out to save.
+    unsaved: VecDeque<Snapshot>,
+}
+
+#[derive(Debug)]
+enum Stage {
+    Start,
+    Locking,
+    Load,
+    Loading,
+    Transmit,
+    /// The request is ready; its spent state is saved first.
+    Spent(Box<AuthRequest>),
+    Answering(RequestId),
+    Finish,
+    Done,
+}
+
+/// What the driver of an exchange does next ([`Coordinator::poll_drive`]).
+#[derive(Debug)]
+#[must_use]
+pub enum DriveStep {
+    /// Take the store's lock, waiting at most this long (SPEC.md §3a: bounded), and report
+    /// [`Coordinator::handle_store_lock`]. Keep the lock until [`UnlockStore`](Self::UnlockStore).
+    LockStore(Duration),
+    /// Load the store and report [`Coordinator::handle_store_load`].
+    LoadStore,
+    /// Save this snapshot (a failed save keeps the tokens in memory: note it and go on).
+    Save(Snapshot),
+    /// Send this auth request now (its deadline runs from here) and report the answer with
+    /// [`Coordinator::handle_auth_response`].
+    Send(AuthRequest),
+    /// Release the store's lock (after every save: the next process to lock it reads ours).
+    UnlockStore,
+    /// The exchange is over.
+    Done,
+}
+
+impl Coordinator {
+    /// Shares `session`; `persisted`: a store keeps it (only a bearer session has anything to
+    /// keep, so this is ignored for Basic and Integrator).
+    pub fn new(session: Session, persisted: bool) -> Coordinator {
+        let persisted = persisted && session.bearer().is_some();
+        Coordinator { session, persisted, driving: None, serials: 0, wake: false }
+    }
+
+    /// The session (getters only: every change goes through the coordinator).
+    pub fn session(&self) -> &Session {
+        &self.session
+    }
+
+    /// Whether a store keeps the session.
+    pub fn is_persisted(&self) -> bool {
+        self.persisted
+    }
+
+    /// Whether a caller is driving an exchange.
+    pub fn is_driving(&self) -> bool {
+        self.driving.is_some()
+    }
+
+    /// Where the bearer token stands at `now`.
+    pub fn token_state(&self, now: impl Into<Now>) -> Option<TokenState> {
+        self.session.bearer().and_then(|b| b.token_state(now))
+    }
+
+    /// Whether waiters must be woken: something they wait for happened since the last call
+    /// (an exchange ended, a credential came back while a switch waits for it, a switch
+    /// started). Call it after every input, with the mutex held, and wake them outside it.
+    #[must_use]
+    pub fn poll_wake(&mut self) -> bool {
+        std::mem::take(&mut self.wake)
+    }
+
+    // ----- commands ------------------------------------------------------------------------
+
+    /// Starts moving the session to `account` (SPEC.md §4); the returned call yields
+    /// [`Ready::Switched`] once the session is on it, or fails with the server's refusal, with
+    /// [`AuthError::SwitchSuperseded`] if another caller's later switch took its place, or with
+    /// the error that stops it for now (the switch stays pending, retried by the next caller).
+    pub fn switch_account(&mut self, account: AccountId, now: impl Into<Now>) -> Result<Call, AuthError> {
+        let ticket = self.session.switch_account(account, now)?;
+        self.wake = true;
+        Ok(Call::new(Want::Switch(ticket), false))
+    }
+
+    /// Reports that the RealTime server refused the token of `generation`: the session drops it,
+    /// so the next handshake refreshes first (SPEC.md §6).
+    pub fn handle_realtime_rejection(&mut self, generation: TokenGeneration, now: impl Into<Now>) {
+        if let Some(bearer) = self.session.bearer_mut() {
+            bearer.handle_realtime_rejection(generation, now);
+            self.wake = true;
+        }
+    }
+
+    // ----- a caller's steps ----------------------------------------------------------------
+
+    /// What `call`'s caller does next.
+    pub fn poll_call(&mut self, call: &mut Call, now: impl Into<Now>) -> Step {
+        let now = now.into();
+        if matches!(call.phase, Phase::Answered) {
+            call.phase = Phase::Done;
+            // A token in its refresh window was used as it was: the caller that just got its
+            // answer drives the refresh now, unless someone else is. A rejected or expired
+            // token is left to the next caller, who needs it.
+            let stale = self.token_state(now) == Some(TokenState::Stale);
+            if stale && let Some(drive) = self.claim(false, now) {
+                return Step::Drive(drive);
+            }
+        }
+        if matches!(call.phase, Phase::Done) {
+            return Step::Ready(Ready::Response);
+        }
+        if std::mem::take(&mut call.refresh_first)
+            && let Some(drive) = self.claim(false, now)
+        {
+            return Step::Drive(drive);
+        }
+        match self.value(call, now) {
+            Ok(Some(step)) => step,
+            Ok(None) => match self.claim(true, now) {
+                Some(drive) => {
+                    call.idle_rounds = 0;
+                    Step::Drive(drive)
+                }
+                None => self.wait(call, now),
+            },
+            Err(error) => {
+                call.phase = Phase::Done;
+                Step::Failed(error)
+            }
+        }
+    }
+
+    /// Reports the answer to the request of `call` that carried `receipt`. A `redirected` answer
+    /// is not judged: its final hop may have gone out without the `Authorization` header, so
+    /// its status says nothing about the token.
+    pub fn handle_api_response(
+        &mut self,
+        call: &mut Call,
+        receipt: Receipt,
+        status: StatusCode,
+        redirected: bool,
+        now: impl Into<Now>,
+    ) {
+        let verdict = if redirected {
+            self.release(receipt);
+            ApiVerdict::Accept
+        } else {
+            self.note_return();
+            self.session.handle_api_response(receipt, status, now)
+        };
+        let replayable = matches!(call.want, Want::Request { replayable: true, .. });
+        call.phase = match verdict {
+            ApiVerdict::RetryOnce(permit) if replayable && matches!(call.phase, Phase::Sent) => Phase::Retry(permit),
+            _ => Phase::Answered,
+        };
+    }
+
+    /// Reports that the request that carried `receipt` got no answer (a transport error, a
+    /// cancelled caller). Its call, if any, is over: the driver returns the failure.
+    pub fn release(&mut self, receipt: Receipt) {
+        self.note_return();
+        self.session.release(receipt);
+    }
+
+    /// A credential came back: a masquerade switch may have waited for it.
+    fn note_return(&mut self) {
+        if self.session.bearer().is_some_and(|b| b.pending_switch().is_some()) {
+            self.wake = true;
+        }
+    }
+
+    /// The value `call` asks for, if the session has it now; `Ok(None)`: an exchange must
+    /// complete first.
+    fn value(&mut self, call: &mut Call, now: Now) -> Result<Option<Step>, AuthError> {
+        Ok(match &call.want {
+            Want::Request { uri, expect, .. } => {
+                let credential = match std::mem::replace(&mut call.phase, Phase::Sent) {
+                    Phase::Retry(permit) => match self.session.authorize_retry(uri, permit, now)? {
+                        RetryAuthorization::Ready(credential) => Some(credential),
+                        RetryAuthorization::Pending(permit) => {
+                            call.phase = Phase::Retry(permit);
+                            None
+                        }
+                    },
+                    phase => match self.session.authorize(uri, now)? {
+                        Authorization::Ready(credential) => Some(credential),
+                        Authorization::Pending => {
+                            call.phase = phase;
+                            None
+                        }
+                    },
+                };
+                match (credential, *expect) {
+                    (Some(credential), Some(expected)) if credential.account() != Some(expected) => {
+                        let in_force = credential.account();
+                        self.release(credential.into_parts().2);
+                        return Err(AuthError::AccountChanged { expected, in_force });
+                    }
+                    (credential, _) => credential.map(Step::Attach),
+                }
+            }
+            Want::Token => bearer(&mut self.session)?.current_token(now)?.map(|t| Step::Ready(Ready::Token(t))),
+            Want::Realtime => bearer(&mut self.session)?.realtime_auth(now)?.map(|r| Step::Ready(Ready::Realtime(r))),
+            Want::Switch(ticket) => match self.session.poll_switch(ticket, now) {
+                Some(outcome) => {
+                    call.phase = Phase::Done;
+                    Some(Step::Ready(Ready::Switched(outcome?)))
+                }
+                None => None,
+            },
+        })
+    }
+
+    /// Makes the caller the driver of the exchange the session wants, if it wants one and
+    /// nobody drives.
+    fn claim(&mut self, required: bool, now: Now) -> Option<Drive> {
+        if self.driving.is_some() || !self.session.wants_transmit(now) {
+            return None;
+        }
+        self.serials += 1;
+        self.driving = Some(self.serials);
+        Some(Drive { serial: self.serials, required, stage: Stage::Start, locked: false, unsaved: VecDeque::new() })
+    }
+
+    /// How long to wait for a wake-up: until the session's next deadline, capped by
+    /// [`MAX_WAIT`]. The deadline is on the driver's monotonic clock, the wait in real time: a
+    /// manual clock only bounds the wait; the wake-up comes from [`poll_wake`](Self::poll_wake).
+    fn wait(&mut self, call: &mut Call, now: Now) -> Step {
+        let until_deadline = self
+            .session
+            .poll_timeout()
+            .map(|deadline| deadline - now.monotonic())
+            .filter(|left| left.is_positive())
+            .and_then(|left| Duration::try_from(left).ok());
+        let someone_drives = self.driving.is_some() || self.session.bearer().is_some_and(|b| b.is_exchange_in_flight());
+        match (until_deadline, someone_drives) {
+            (Some(left), _) => Step::Wait(left.min(MAX_WAIT)),
+            (None, true) => Step::Wait(MAX_WAIT),
+            (None, false) => {
+                // Nothing will wake us, but a deadline may just have passed: look again at
+                // once (a couple of times), then pause rather than spin.
+                call.idle_rounds += 1;
+                Step::Wait(if call.idle_rounds <= 2 { Duration::ZERO } else { IDLE_WAIT })
+            }
+        }
+    }
+
+    // ----- the driver's steps --------------------------------------------------------------
+
+    /// What the driver of `drive` does next.
+    pub fn poll_drive(&mut self, drive: &mut Drive, now: impl Into<Now>) -> DriveStep {
+        let now = now.into();
+        loop {
+            match std::mem::replace(&mut drive.stage, Stage::Finish) {
+                Stage::Start if self.persisted => {
+                    drive.stage = Stage::Locking;
+                    let wait = if drive.required { self.session.auth_timeout() } else { Duration::ZERO };
+                    return DriveStep::LockStore(wait);
+                }
+                Stage::Start | Stage::Loading => drive.stage = Stage::Transmit,
+                // Polled without a report: the lock was not taken.
+                Stage::Locking => {}
+                Stage::Load => {
+                    drive.stage = Stage::Loading;
+                    return DriveStep::LoadStore;
+                }
+                Stage::Transmit => {
+                    if let Some(request) = self.session.poll_transmit(now) {
+                        self.collect(drive);
+                        drive.stage = Stage::Spent(Box::new(request));
+                    }
+                }
+                Stage::Spent(request) => {
+                    // The refresh token is spent from here on: saved before the request leaves
+                    // (SPEC.md §3, rotation safety).
+                    if let Some(snapshot) = drive.unsaved.pop_front() {
+                        drive.stage = Stage::Spent(request);
+                        return DriveStep::Save(snapshot);
+                    }
+                    // The deadline runs from the hand-off, not from before the save (SPEC.md
+                    // §3a). If the save outlasted it, the request is given up, not sent.
+                    if self.session.handle_handoff(request.id(), now) {
+                        drive.stage = Stage::Answering(request.id());
+                        return DriveStep::Send(*request);
+                    }
+                }
+                // Polled without an answer: there is none.
+                Stage::Answering(id) => self.session.handle_failure(id, now),
+                Stage::Finish => {
+                    self.collect(drive);
+                    if let Some(snapshot) = drive.unsaved.pop_front() {
+                        return DriveStep::Save(snapshot);
+                    }
+                    if std::mem::take(&mut drive.locked) {
+                        return DriveStep::UnlockStore;
+                    }
+                    drive.stage = Stage::Done;
+                    if self.driving == Some(drive.serial) {
+                        self.driving = None;
+                    }
+                    self.wake = true;
+                    return DriveStep::Done;
+                }
+                Stage::Done => {
+                    drive.stage = Stage::Done;
+                    return DriveStep::Done;
+                }
+            }
+        }
+    }
+
+    /// Reports whether the store's lock was taken. `true` back: the caller fails with the
+    /// store's error (it needed this exchange); `false`: the exchange is simply over (a refresh
+    /// of a still-valid token: whoever holds the lock is refreshing, the token serves).
+    #[must_use]
+    pub fn handle_store_lock(&mut self, drive: &mut Drive, locked: bool) -> bool {
+        if !matches!(drive.stage, Stage::Locking) {
+            return false;
+        }
+        drive.locked = locked;
+        drive.stage = if locked { Stage::Load } else { Stage::Finish };
+        !locked && drive.required
+    }
+
+    /// Reports what the store held (`Err(())`: it could not be read; the exchange goes on, and
+    /// its save replaces what could not be read). A newer snapshot written by another session
+    /// or process is adopted before the session decides (SPEC.md §3: a spend is seen by every
+    /// sharer).
+    pub fn handle_store_load(&mut self, drive: &mut Drive, loaded: Result<Option<Snapshot>, ()>, now: impl Into<Now>) {
+        if !matches!(drive.stage, Stage::Loading) {
+            return;
+        }
+        if let Ok(Some(snapshot)) = loaded {
+            let _adopted = self.session.adopt(snapshot, now);
+        }
+        drive.stage = Stage::Transmit;
+    }
+
+    /// Reports the answer to the drive's auth request (`None`: no answer, a transport failure).
+    pub fn handle_auth_response<B: AsRef<[u8]>>(
+        &mut self,
+        drive: &mut Drive,
+        answer: Option<&Response<B>>,
+        now: impl Into<Now>,
+    ) {
+        let Stage::Answering(id) = drive.stage else {
+            return;
+        };
+        match answer {
+            Some(response) => self.session.handle_response(id, response, now),
+            None => self.session.handle_failure(id, now),
+        }
+        drive.stage = Stage::Finish;
+    }
+
+    /// Reports that the drive stops early (its driver failed, panicked or was cancelled): an
+    /// unanswered request failed as far as anyone will know. Run `poll_drive` on: what is left
+    /// is saving and unlocking.
+    pub fn handle_drive_dropped(&mut self, drive: &mut Drive, now: impl Into<Now>) {
+        if let Stage::Answering(id) = drive.stage {
+            self.session.handle_failure(id, now);
+        }
+        if !matches!(drive.stage, Stage::Done) {
+            drive.stage = Stage::Finish;
+        }
+    }
+
+    /// Takes the session's new snapshots into the drive's unsaved list (dropped without a store).
+    fn collect(&mut self, drive: &mut Drive) {
+        while let Some(event) = self.session.poll_event() {
+            if let (Event::TokensUpdated(snapshot), true) = (event, self.persisted) {
+                drive.unsaved.push_back(snapshot);
+            }
+        }
+    }
+}
