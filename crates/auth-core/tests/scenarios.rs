@@ -651,7 +651,7 @@ fn a_snapshot_bound_elsewhere_is_moved_back_to_the_pinned_account() {
     let pinned = bearer_config().account(AccountId(2002)).build().unwrap();
     let mut first = Sim::with(bearer_config().account(AccountId(2002)));
     first.login();
-    first.switch(2003);
+    let _ticket = first.switch(2003);
     assert_eq!(first.drive(), Some(Exchange::Login));
     assert_eq!(first.persisted().unwrap().account(), Some(AccountId(2003)));
     let session = Session::restore(pinned.clone(), first.persisted().unwrap(), 1, first.now).unwrap();
