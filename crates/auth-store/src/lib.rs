@@ -31,7 +31,6 @@
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
-mod adapter_error;
 mod error;
 mod file;
 mod memory;
@@ -39,7 +38,6 @@ mod memory;
 use std::fmt;
 use std::time::Duration;
 
-pub use adapter_error::AdapterError;
 pub use auth_core::Snapshot;
 pub use error::{Insecurity, StoreError};
 pub use file::FileStore;
