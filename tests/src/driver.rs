@@ -11,7 +11,8 @@ use std::sync::Arc;
 
 use auth_core::realtime::RealtimeAuthRequest;
 use auth_core::{AuthError, Config, Snapshot, TransientCause};
-use auth_store::{ManualClock, SessionStore};
+use auth_driver::ManualClock;
+use auth_store::SessionStore;
 use serde_json::Value;
 
 use crate::scenario::{Cause, ErrorKind};

@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use auth_core::realtime::RealtimeAuthRequest;
 use auth_core::{AccountId, Config, Snapshot, verify};
+use auth_driver::ManualClock;
 use auth_reqwest::{Client, Error};
-use auth_store::{ManualClock, SessionStore};
+use auth_store::SessionStore;
 use serde_json::Value;
 use tokio::runtime::Runtime;
 
@@ -121,7 +122,7 @@ impl Driver for ReqwestDriver {
             Ok::<_, auth_reqwest::reqwest::Error>(answer.body(body))
         });
         let answer = answer.map_err(|e| transport(&e))?.map_err(|e| Failure::new(&e, ErrorKind::Unknown))?;
-        verify::handle_response(config, &answer, auth_store::Clock::now(&self.clock).wall())
+        verify::handle_response(config, &answer, auth_driver::Clock::now(&self.clock).wall())
             .map_err(|e| Failure::new(&e, auth_kind(&e)))
     }
 

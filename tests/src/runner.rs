@@ -13,8 +13,9 @@ use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::time::{Duration, Instant};
 
 use auth_core::{AccountId, Config, ConfigBuilder, Password, RefreshPolicy, Scheme, Snapshot};
+use auth_driver::ManualClock;
 use auth_emulator::{Emulator, Endpoint, Outcome};
-use auth_store::{ManualClock, MemoryStore, SessionStore, StoreError, StoreGuard};
+use auth_store::{MemoryStore, SessionStore, StoreError, StoreGuard};
 use serde_json::Value;
 
 use crate::driver::{Adapter, ApiRequest, ApiResponse, Driver, Failure};

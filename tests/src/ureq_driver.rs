@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use auth_core::realtime::RealtimeAuthRequest;
 use auth_core::{AccountId, Config, Snapshot, verify};
-use auth_store::{ManualClock, SessionStore};
+use auth_driver::ManualClock;
+use auth_store::SessionStore;
 use auth_ureq::{Client, Error};
 use serde_json::Value;
 
@@ -110,7 +111,7 @@ impl Driver for UreqDriver {
         let body = response.body_mut().read_to_vec().map_err(|e| transport(&e))?;
         let (parts, _) = response.into_parts();
         let answer = http::Response::from_parts(parts, body);
-        verify::handle_response(config, &answer, auth_store::Clock::now(&self.clock).wall())
+        verify::handle_response(config, &answer, auth_driver::Clock::now(&self.clock).wall())
             .map_err(|e| Failure::new(&e, auth_kind(&e)))
     }
 

@@ -5,7 +5,8 @@
 use std::sync::Arc;
 
 use auth_core::Config;
-use auth_store::{ManualClock, SessionStore};
+use auth_driver::ManualClock;
+use auth_store::SessionStore;
 use auth_ureq::ureq;
 use conformance::{Adapter, ApiRequest, ApiResponse, Driver, ErrorKind, Failure, Issued, Ureq, run, scenario};
 

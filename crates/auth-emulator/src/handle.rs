@@ -15,7 +15,7 @@ use crate::faults::{FaultPlan, FaultQueues};
 use crate::journal::{Journal, JournalEntry, JournalLimits};
 use crate::knobs::{BearerAccountParam, ExpiredTokenStatus, Knobs, MasqueradeMode};
 use crate::server;
-use crate::sessions::{SessionInfo, SessionStore};
+use crate::sessions::{SessionInfo, Sessions};
 use crate::state::{Core, Shared};
 use crate::users::{AccountId, Directory, User};
 
@@ -195,7 +195,7 @@ impl EmulatorBuilder {
         }
         let core = Core {
             users: self.users,
-            sessions: SessionStore::default(),
+            sessions: Sessions::default(),
             clock: ServerClock::new(self.clock_offset),
             knobs: self.knobs,
             faults,

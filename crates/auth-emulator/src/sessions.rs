@@ -122,7 +122,7 @@ pub(crate) struct Lifetimes {
 
 /// All sessions and every token ever issued.
 #[derive(Debug, Default)]
-pub(crate) struct SessionStore {
+pub(crate) struct Sessions {
     sessions: HashMap<String, Session>,
     tokens: HashMap<String, TokenRecord>,
     refresh_tokens: HashMap<String, RefreshRecord>,
@@ -130,7 +130,7 @@ pub(crate) struct SessionStore {
     order: Vec<String>,
 }
 
-impl SessionStore {
+impl Sessions {
     /// Opens a session (login) and issues its first pair.
     pub(crate) fn create(
         &mut self,
@@ -300,59 +300,59 @@ mod tests {
 
     const LIFE: Lifetimes = Lifetimes { token: Duration::from_secs(60), refresh: Duration::from_secs(600) };
 
-    fn start() -> (SessionStore, ServerInstant, IssuedPair) {
-        let mut store = SessionStore::default();
+    fn start() -> (Sessions, ServerInstant, IssuedPair) {
+        let mut sessions = Sessions::default();
         let now = crate::clock::ServerClock::new(0).now();
-        let pair = store.create("alice", 1001, now, LIFE);
-        (store, now, pair)
+        let pair = sessions.create("alice", 1001, now, LIFE);
+        (sessions, now, pair)
     }
 
     #[test]
     fn login_pair_is_generation_one_and_valid() {
-        let (store, now, pair) = start();
+        let (sessions, now, pair) = start();
         assert_eq!(pair.generation, 1);
-        assert!(matches!(store.check_token(&pair.token, now), TokenCheck::Valid(h) if h.generation == 1));
-        assert!(matches!(store.check_refresh(&pair.refresh_token, now), RefreshCheck::Fresh(_)));
+        assert!(matches!(sessions.check_token(&pair.token, now), TokenCheck::Valid(h) if h.generation == 1));
+        assert!(matches!(sessions.check_refresh(&pair.refresh_token, now), RefreshCheck::Fresh(_)));
     }
 
     #[test]
     fn rotation_kills_the_old_pair_and_flags_reuse() {
-        let (mut store, now, first) = start();
-        let second = store.rotate(&first.refresh_token, now, LIFE).expect("rotates");
+        let (mut sessions, now, first) = start();
+        let second = sessions.rotate(&first.refresh_token, now, LIFE).expect("rotates");
         assert_eq!(second.generation, 2);
-        assert!(matches!(store.check_token(&first.token, now), TokenCheck::Superseded(_)));
-        assert!(matches!(store.check_refresh(&first.refresh_token, now), RefreshCheck::Reused(_)));
-        assert!(matches!(store.check_token(&second.token, now), TokenCheck::Valid(_)));
+        assert!(matches!(sessions.check_token(&first.token, now), TokenCheck::Superseded(_)));
+        assert!(matches!(sessions.check_refresh(&first.refresh_token, now), RefreshCheck::Reused(_)));
+        assert!(matches!(sessions.check_token(&second.token, now), TokenCheck::Valid(_)));
     }
 
     #[test]
     fn expiry_is_judged_on_server_time() {
-        let (store, now, pair) = start();
+        let (sessions, now, pair) = start();
         let later = now.plus(Duration::from_secs(60));
-        assert!(matches!(store.check_token(&pair.token, later), TokenCheck::Expired(_)));
-        assert!(matches!(store.check_refresh(&pair.refresh_token, later), RefreshCheck::Fresh(_)));
+        assert!(matches!(sessions.check_token(&pair.token, later), TokenCheck::Expired(_)));
+        assert!(matches!(sessions.check_refresh(&pair.refresh_token, later), RefreshCheck::Fresh(_)));
         let much_later = now.plus(Duration::from_secs(600));
-        assert!(matches!(store.check_refresh(&pair.refresh_token, much_later), RefreshCheck::Expired(_)));
+        assert!(matches!(sessions.check_refresh(&pair.refresh_token, much_later), RefreshCheck::Expired(_)));
     }
 
     #[test]
     fn reissue_supersedes_the_unused_refresh_token() {
-        let (mut store, now, first) = start();
-        store.rebind(&first.guid, 2002);
-        let second = store.reissue(&first.guid, now, LIFE);
+        let (mut sessions, now, first) = start();
+        sessions.rebind(&first.guid, 2002);
+        let second = sessions.reissue(&first.guid, now, LIFE);
         assert_eq!(second.account, 2002);
-        assert!(matches!(store.check_refresh(&first.refresh_token, now), RefreshCheck::Superseded(_)));
+        assert!(matches!(sessions.check_refresh(&first.refresh_token, now), RefreshCheck::Superseded(_)));
     }
 
     #[test]
     fn revocation_is_per_user() {
-        let (mut store, now, alice) = start();
-        let bob = store.create("bob", 2001, now, LIFE);
-        assert_eq!(store.revoke_user("alice"), 1);
-        assert!(matches!(store.check_token(&alice.token, now), TokenCheck::Revoked(_)));
-        assert!(matches!(store.check_refresh(&alice.refresh_token, now), RefreshCheck::Revoked(_)));
-        assert!(matches!(store.check_token(&bob.token, now), TokenCheck::Valid(_)));
-        assert_eq!(store.revoke_all(), 1);
-        assert_eq!(store.check_token("nope", now).holder().map(|h| h.generation), None);
+        let (mut sessions, now, alice) = start();
+        let bob = sessions.create("bob", 2001, now, LIFE);
+        assert_eq!(sessions.revoke_user("alice"), 1);
+        assert!(matches!(sessions.check_token(&alice.token, now), TokenCheck::Revoked(_)));
+        assert!(matches!(sessions.check_refresh(&alice.refresh_token, now), RefreshCheck::Revoked(_)));
+        assert!(matches!(sessions.check_token(&bob.token, now), TokenCheck::Valid(_)));
+        assert_eq!(sessions.revoke_all(), 1);
+        assert_eq!(sessions.check_token("nope", now).holder().map(|h| h.generation), None);
     }
 }

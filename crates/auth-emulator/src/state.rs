@@ -16,14 +16,14 @@ use crate::faults::FaultQueues;
 use crate::journal::{AuthGauge, Journal, JournalEntry};
 use crate::knobs::Knobs;
 use crate::realtime::Registry;
-use crate::sessions::SessionStore;
+use crate::sessions::Sessions;
 use crate::users::Directory;
 
 /// Protocol state: users, sessions, clock, knobs and fault queues.
 #[derive(Debug)]
 pub(crate) struct Core {
     pub(crate) users: Directory,
-    pub(crate) sessions: SessionStore,
+    pub(crate) sessions: Sessions,
     pub(crate) clock: ServerClock,
     pub(crate) knobs: Knobs,
     pub(crate) faults: FaultQueues,

@@ -11,9 +11,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use auth_core::{Config, Password};
+use auth_driver::ManualClock;
 use auth_emulator::{Emulator, Endpoint};
 use auth_reqwest::Client;
-use auth_store::ManualClock;
 
 const REQUESTS: usize = 10_000;
 const ROUNDS: usize = 10;

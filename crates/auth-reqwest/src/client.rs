@@ -8,8 +8,9 @@ use auth_core::realtime::RealtimeAuthRequest;
 use auth_core::{
     AccountId, ApiVerdict, AuthError, BearerToken, Config, Credential, Scheme, Session, Snapshot, TokenState,
 };
-use auth_store::coordinator;
-use auth_store::{Clock, SessionStore, StoreError, SystemClock};
+use auth_driver::coordinator;
+use auth_driver::{Clock, SystemClock};
+use auth_store::{SessionStore, StoreError};
 use http::Uri;
 use http::header::AUTHORIZATION;
 
@@ -46,7 +47,7 @@ pub struct ClientBuilder {
 
 impl ClientBuilder {
     /// The clock the session reads (default [`SystemClock`]). Tests pass a
-    /// [`ManualClock`](auth_store::ManualClock) and move it by hand.
+    /// [`ManualClock`](auth_driver::ManualClock) and move it by hand.
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self

@@ -143,6 +143,7 @@ pub use http_client::http_client_builder;
 pub use middleware::AuthMiddleware;
 
 pub use auth_core;
+pub use auth_driver;
 pub use auth_store;
 pub use reqwest;
 pub use reqwest_middleware;

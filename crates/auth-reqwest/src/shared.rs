@@ -3,7 +3,7 @@
 //! [`Notify`] for the tasks waiting on an auth exchange, and the driver that carries an exchange
 //! out on a task of its own.
 //!
-//! The protocol is `auth_store::coordinator`'s, shared with the blocking adapter; this module
+//! The protocol is `auth_driver::coordinator`'s, shared with the blocking adapter; this module
 //! adds the async I/O and the waiting:
 //!
 //! - The coordinator's mutex is never held across an `.await` (`clippy::await_holding_lock` is
@@ -33,13 +33,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use auth_core::{AuthError, MAX_AUTH_BODY, Now, Session};
-use auth_store::coordinator::{self, Coordinator, Exchange, Next, Obtain, Wake};
-use auth_store::{Clock, SessionStore, StoreError};
+use auth_driver::Clock;
+use auth_driver::coordinator::{self, Coordinator, Exchange, Next, Obtain, Wake};
+use auth_store::{SessionStore, StoreError};
 use tokio::sync::Notify;
 
 use crate::error::Error;
 
-pub(crate) use auth_store::coordinator::StaleToken;
+pub(crate) use auth_driver::coordinator::StaleToken;
 
 /// A credential handed out and not yet reported; released on drop.
 pub(crate) type Outstanding<'a> = coordinator::Outstanding<'a, Changed>;
@@ -307,7 +308,7 @@ impl Drop for Driver {
 mod tests {
     use super::*;
     use auth_core::{Config, Password};
-    use auth_store::ManualClock;
+    use auth_driver::ManualClock;
     use http::Uri;
     use time::OffsetDateTime;
 

@@ -1,4 +1,4 @@
-//! # auth-store: what the TeleTracker auth adapters share — persistence, the clock, coordination
+//! # auth-store: where a TeleTracker auth session is kept
 //!
 //! A bearer session's refresh token is single use (SPEC.md §3): whoever loses the newest one
 //! loses the session. This crate keeps it safe across restarts and between processes:
@@ -27,24 +27,10 @@
 //! A failed `save` must never discard the token held in memory: report it and carry on.
 //!
 //! All calls may block on the disk; async callers run them on a blocking thread.
-//!
-//! The crate also holds the [`Clock`] both adapters read ([`SystemClock`] in production,
-//! [`ManualClock`] in tests), since `auth-core` itself never reads one, and what both adapters
-//! share beyond I/O:
-//!
-//! - [`coordinator`]: how one session is shared among many callers — the lock, the one driver
-//!   of an exchange and its steps (the store protocol above included), the decision each caller
-//!   makes between using a token, driving an exchange and waiting, and the bookkeeping of
-//!   credentials handed out. The adapters add only their I/O and their way of waiting (a
-//!   `Condvar` for threads, a tokio `Notify` for tasks).
-//! - [`AdapterError`]: the adapters' error type (`auth_ureq::Error`, `auth_reqwest::Error`).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
-mod adapter_error;
-mod clock;
-pub mod coordinator;
 mod error;
 mod file;
 mod memory;
@@ -52,9 +38,7 @@ mod memory;
 use std::fmt;
 use std::time::Duration;
 
-pub use adapter_error::AdapterError;
 pub use auth_core::Snapshot;
-pub use clock::{Clock, ManualClock, SystemClock, WALL_TOLERANCE};
 pub use error::{Insecurity, StoreError};
 pub use file::FileStore;
 pub use memory::MemoryStore;

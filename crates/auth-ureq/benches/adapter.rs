@@ -10,8 +10,8 @@ use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use auth_core::{Config, Password};
+use auth_driver::ManualClock;
 use auth_emulator::{Emulator, Endpoint};
-use auth_store::ManualClock;
 use auth_ureq::Client;
 
 const REQUESTS: usize = 10_000;

@@ -8,8 +8,9 @@ use std::sync::Arc;
 use auth_core::AuthError;
 use auth_core::realtime::RealtimeAuthRequest;
 use auth_core::{AccountId, ApiVerdict, BearerToken, Config, Credential, Scheme, Session, Snapshot, TokenState};
-use auth_store::coordinator;
-use auth_store::{Clock, SessionStore, SystemClock};
+use auth_driver::coordinator;
+use auth_driver::{Clock, SystemClock};
+use auth_store::SessionStore;
 use http::{Request, Response};
 use ureq::config::RedirectAuthHeaders;
 use ureq::{Agent, AsSendBody, Body, ResponseExt};
@@ -47,7 +48,7 @@ pub struct ClientBuilder {
 
 impl ClientBuilder {
     /// The clock the session reads (default [`SystemClock`]). Tests pass a
-    /// [`ManualClock`](auth_store::ManualClock) and move it by hand.
+    /// [`ManualClock`](auth_driver::ManualClock) and move it by hand.
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self

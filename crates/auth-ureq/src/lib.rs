@@ -131,6 +131,7 @@ pub use error::Error;
 pub use middleware::{AuthMiddleware, DEFAULT_REPLAY_LIMIT};
 
 pub use auth_core;
+pub use auth_driver;
 pub use auth_store;
 pub use ureq;
 

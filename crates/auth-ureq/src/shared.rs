@@ -3,7 +3,7 @@
 //! variable for the callers waiting on an auth exchange, and the driver that carries an
 //! exchange out.
 //!
-//! The protocol is `auth_store::coordinator`'s, shared with the async adapter; this module adds
+//! The protocol is `auth_driver::coordinator`'s, shared with the async adapter; this module adds
 //! the blocking I/O and the waiting:
 //!
 //! - Waiters block on the [`Condvar`] that pairs with the coordinator's mutex, with the timeout
@@ -20,18 +20,19 @@ use std::sync::{Condvar, PoisonError};
 use std::time::Duration;
 
 use auth_core::{AuthError, MAX_AUTH_BODY, Now, Session};
-use auth_store::coordinator::{Coordinator, Exchange, Next, Obtain};
-use auth_store::{Clock, SessionStore};
+use auth_driver::Clock;
+use auth_driver::coordinator::{Coordinator, Exchange, Next, Obtain};
+use auth_store::SessionStore;
 use http::{Request, Response};
 use std::sync::Arc;
 use ureq::Agent;
 
 use crate::error::Error;
 
-pub(crate) use auth_store::coordinator::StaleToken;
+pub(crate) use auth_driver::coordinator::StaleToken;
 
 /// A credential handed out and not yet reported; released on drop.
-pub(crate) type Outstanding<'a> = auth_store::coordinator::Outstanding<'a, Condvar>;
+pub(crate) type Outstanding<'a> = auth_driver::coordinator::Outstanding<'a, Condvar>;
 
 /// Marks the requests this crate has already authorized (auth exchanges, `Client::send`, the
 /// middleware's retry), so that an [`AuthMiddleware`](crate::AuthMiddleware) installed on the
@@ -110,9 +111,9 @@ impl Shared {
     }
 
     /// The driver's job, for a caller that has been made the driver; `required` as in
-    /// [`store_lock_wait`](auth_store::coordinator::store_lock_wait).
+    /// [`store_lock_wait`](auth_driver::coordinator::store_lock_wait).
     fn drive(&self, required: bool) -> Result<(), Error> {
-        let lock_wait = auth_store::coordinator::store_lock_wait(required, self.auth_timeout);
+        let lock_wait = auth_driver::coordinator::store_lock_wait(required, self.auth_timeout);
         let mut driver = Driver { shared: self, exchange: Exchange::new(), lock_wait };
         driver.run()
         // `driver` drops here: it reports, persists, unlocks the store and wakes the waiters.

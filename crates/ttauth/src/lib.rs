@@ -60,12 +60,12 @@
 //! against a [`Context`] — its standard streams, environment variables (for the password and
 //! the state directory), clock and Ctrl-C signal. `main.rs` only calls
 //! `run(std::env::args_os(), Context::process())`. Tests pass captured buffers, a fixed
-//! environment, an [`auth_store::ManualClock`] moved together with the emulator's
+//! environment, an [`auth_driver::ManualClock`] moved together with the emulator's
 //! `advance_clock`, and an [`Interrupt`] they trigger themselves.
 //!
 //! ```no_run
 //! use std::sync::Arc;
-//! use auth_store::ManualClock;
+//! use auth_driver::ManualClock;
 //! use ttauth::{Context, Exit, run};
 //!
 //! let clock = ManualClock::starting_now();
@@ -109,7 +109,7 @@ use std::fmt;
 use std::io::{self, Read, Write};
 use std::sync::Arc;
 
-use auth_store::{Clock, SystemClock};
+use auth_driver::{Clock, SystemClock};
 use clap::error::ErrorKind;
 use clap::parser::ValueSource;
 use clap::{ArgMatches, FromArgMatches};
@@ -210,7 +210,7 @@ impl<'a> Context<'a> {
         self
     }
 
-    /// The clock the session reads (e.g. an [`auth_store::ManualClock`]).
+    /// The clock the session reads (e.g. an [`auth_driver::ManualClock`]).
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self

@@ -66,7 +66,7 @@ async fn a_waiter_dropped_while_another_task_drives_changes_nothing() {
 #[test]
 fn an_exchange_task_dropped_with_its_runtime_is_reported_and_the_next_caller_proceeds() {
     let emu = Emulator::builder().endpoint_latency(Endpoint::Refresh, Duration::from_millis(500)).start();
-    let clock = auth_store::ManualClock::starting_now();
+    let clock = auth_driver::ManualClock::starting_now();
     let advance = |secs: u64| {
         clock.advance(Duration::from_secs(secs));
         emu.advance_clock(Duration::from_secs(secs));

@@ -5,9 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use auth_core::{AccountId, Config, ConfigBuilder, Password};
+use auth_driver::ManualClock;
 use auth_emulator::{Emulator, EmulatorBuilder, Endpoint, JournalEntry};
 use auth_reqwest::Client;
-use auth_store::{ManualClock, SessionStore};
+use auth_store::SessionStore;
 use http::StatusCode;
 use serde_json::Value;
 

@@ -3,8 +3,9 @@
 use std::sync::{Arc, Barrier};
 
 use auth_core::{AuthError, RestoreError};
+use auth_driver::Clock;
 use auth_emulator::Endpoint;
-use auth_store::{Clock, FileStore, SessionStore, Snapshot, StoreError, StoreGuard};
+use auth_store::{FileStore, SessionStore, Snapshot, StoreError, StoreGuard};
 use auth_ureq::Error;
 use http::StatusCode;
 
@@ -220,7 +221,7 @@ fn child_client(prefix: &str) -> Option<(auth_ureq::Client, String)> {
     let now = time::OffsetDateTime::from_unix_timestamp_nanos(at.parse().unwrap()).unwrap();
     let config = auth_core::Config::bearer(&url, ALICE, auth_core::Password::new(ALICE_PASSWORD)).build().unwrap();
     let client = auth_ureq::Client::builder(config)
-        .clock(Arc::new(auth_store::ManualClock::new(now)))
+        .clock(Arc::new(auth_driver::ManualClock::new(now)))
         .store(file_store(std::path::Path::new(&path)))
         .build()
         .unwrap();

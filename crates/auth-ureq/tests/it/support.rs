@@ -5,8 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use auth_core::{AccountId, Config, Password};
+use auth_driver::ManualClock;
 use auth_emulator::{Emulator, Endpoint, JournalEntry};
-use auth_store::{ManualClock, SessionStore};
+use auth_store::SessionStore;
 use auth_ureq::{Client, ClientBuilder};
 use http::{Request, Response};
 use serde_json::Value;

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use auth_core::realtime::{ServerMessage, Stream};
 use auth_core::{AccountId, AccountSwitch, AuthError, Config, Password};
+use auth_driver::ManualClock;
 use auth_emulator::{Emulator, Endpoint, JournalEntry, Outcome};
-use auth_store::ManualClock;
 use auth_ureq::Client;
 use http::Request;
 use serde_json::json;

@@ -2,7 +2,7 @@
 //!
 //! Without a base URL it starts [`auth_emulator`] in-process ([`run_with_emulator`]) and
 //! checks each step against the emulator's journal: login, an API call, a refresh (the
-//! emulator's clock and the client's [`auth_store::ManualClock`] are moved together — nobody
+//! emulator's clock and the client's [`auth_driver::ManualClock`] are moved together — nobody
 //! sleeps), account switches by relogin and by masquerade, Basic with and without a pinned
 //! account, Integrator with an account and the request the library refuses without one, and
 //! the RealTime handshake plus one user event.

@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use auth_driver::ManualClock;
 use auth_emulator::{Emulator, Endpoint};
-use auth_store::ManualClock;
 use serde_json::Value;
 use ttauth::Exit;
 

@@ -37,7 +37,7 @@ fn a_session_file_locked_by_a_hung_process_makes_token_fail_fast_with_store_busy
     use auth_store::SessionStore;
 
     let emu = Emulator::start();
-    let clock = auth_store::ManualClock::starting_now();
+    let clock = auth_driver::ManualClock::starting_now();
     let dir = temp_dir("stored-busy");
     let state = dir.join("session.json");
     let args = ["token", "--base-url", &emu.url(), "--username", "alice", "--state-file", state.to_str().unwrap()];

@@ -7,8 +7,8 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use auth_driver::ManualClock;
 use auth_emulator::{Emulator, JournalEntry};
-use auth_store::ManualClock;
 use ttauth::{Context, Exit, Interrupt};
 
 pub const ALICE_PASSWORD: &str = "alice-password";

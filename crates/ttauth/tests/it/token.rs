@@ -6,8 +6,8 @@
 
 use std::time::Duration;
 
+use auth_driver::ManualClock;
 use auth_emulator::{Emulator, Endpoint, Outcome};
-use auth_store::ManualClock;
 use ttauth::Exit;
 
 use crate::support::*;

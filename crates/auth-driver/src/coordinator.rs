@@ -34,9 +34,10 @@ use auth_core::{
     AccountId, ApiVerdict, AuthError, AuthRequest, Authorization, BearerToken, Credential, Event, Now, RequestId,
     Session, Snapshot, TokenGeneration, TokenState,
 };
+use auth_store::{SessionStore, StoreError, StoreGuard};
 use http::{Response, StatusCode, Uri};
 
-use crate::{Clock, SessionStore, StoreError, StoreGuard};
+use crate::Clock;
 
 /// The longest a waiter sleeps before it looks at the session again, even when someone is
 /// driving (a driver blocked on another process's store lock keeps everyone waiting; waking
@@ -575,9 +576,10 @@ mod tests {
     use time::OffsetDateTime;
 
     use auth_core::{Config, Password};
+    use auth_store::MemoryStore;
 
     use super::*;
-    use crate::{ManualClock, MemoryStore};
+    use crate::ManualClock;
 
     /// Counts wake-ups.
     #[derive(Debug, Default)]

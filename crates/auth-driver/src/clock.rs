@@ -1,10 +1,10 @@
-//! The clock the adapters read, injected so tests move time by hand.
+//! The clock a driver reads, injected so tests move time by hand.
 //!
-//! `auth-core` never reads a clock; the adapters do, through this trait. A reading is an
-//! [`auth_core::Now`]: the **monotonic** clock the session's schedules follow, and the **wall**
-//! clock that stamps what is persisted (SPEC.md §3a). Production uses [`SystemClock`]; tests use
-//! [`ManualClock`] and advance it instead of sleeping, or step its wall clock alone to play a
-//! clock stepped by NTP or a resumed VM.
+//! `auth-core` never reads a clock; its drivers (the adapters, test harnesses) do, through this
+//! trait. A reading is an [`auth_core::Now`]: the **monotonic** clock the session's schedules
+//! follow, and the **wall** clock that stamps what is persisted (SPEC.md §3a). Production uses
+//! [`SystemClock`]; tests use [`ManualClock`] and advance it instead of sleeping, or step its
+//! wall clock alone to play a clock stepped by NTP or a resumed VM.
 
 use std::fmt;
 use std::sync::atomic::{AtomicI64, Ordering};

@@ -1,15 +1,15 @@
-//! [`AdapterError`]: the one error type of both adapters, generic over the HTTP stack's error.
+//! [`Error`]: the one error type of every driver, generic over the HTTP stack's error.
 
 use auth_core::{AuthError, ConfigError, RestoreError};
+use auth_store::StoreError;
 
-use crate::StoreError;
-
-/// Why an adapter's `Client` could not produce a response, a token or a client. Each adapter
-/// names it `Error`, with its HTTP stack's error as `T` (`auth_ureq::Error` is
-/// `AdapterError<ureq::Error>`, `auth_reqwest::Error` is `AdapterError<reqwest::Error>`).
+/// Why a driver (an adapter's `Client`) could not produce a response, a token or a client. Each
+/// adapter names it `Error`, with its HTTP stack's error as `T` (`auth_ureq::Error` is
+/// `auth_driver::Error<ureq::Error>`, `auth_reqwest::Error` is
+/// `auth_driver::Error<reqwest::Error>`).
 ///
 /// Every HTTP status the API answers with — including 401, 403 and 5xx — is a successful
-/// `Ok(response)`: the caller decides what a status means. `AdapterError` is only for what is
+/// `Ok(response)`: the caller decides what a status means. `Error` is only for what is
 /// not a response: the transport failed, the session cannot authenticate, the store failed where
 /// it matters, or the configuration is unusable.
 ///
@@ -18,7 +18,7 @@ use crate::StoreError;
 /// describe the URL and the connection, never the request's headers or body.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum AdapterError<T> {
+pub enum Error<T> {
     /// Sending the API request or receiving its response head failed (connection refused or
     /// dropped, TLS, timeout, bad URI), or the HTTP stack could not build the request or its
     /// default client. Nothing is known about what the server did.
@@ -44,4 +44,32 @@ pub enum AdapterError<T> {
     /// the client at another file, or delete this one.
     #[error("the stored session cannot be used: {0}")]
     Restore(#[from] RestoreError),
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use auth_core::{Config, Password};
+
+    use super::*;
+
+    type E = Error<std::io::Error>;
+
+    #[test]
+    fn the_core_and_store_errors_convert_and_keep_their_messages() {
+        let config: Result<Config, E> = Config::bearer("not a url", "u", Password::new("p")).build().map_err(E::from);
+        assert!(matches!(config, Err(Error::Config(_))));
+
+        let busy = StoreError::Busy { path: "s.json".into(), waited: Duration::from_secs(2) };
+        let message = busy.to_string();
+        assert_eq!(E::from(busy).to_string(), message, "a store error reads the same inside");
+    }
+
+    #[test]
+    fn a_transport_error_says_so_and_keeps_its_source() {
+        let err = E::Transport(std::io::Error::other("connection refused"));
+        assert_eq!(err.to_string(), "transport error: connection refused");
+        assert!(std::error::Error::source(&err).is_some());
+    }
 }

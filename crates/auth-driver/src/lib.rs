@@ -1,0 +1,46 @@
+//! # auth-driver: what every driver of the auth state machine needs besides the core
+//!
+//! [`auth_core::Session`] decides everything but does no I/O and never reads a clock. A
+//! *driver* — `auth-ureq`, `auth-reqwest`, a test harness — carries out its I/O with some HTTP
+//! stack, and needs a few more things that belong to neither the core nor the HTTP stack:
+//!
+//! - the [`Clock`] it reads for every call's `now`: [`SystemClock`] in production,
+//!   [`ManualClock`] in tests, moved by hand instead of sleeping;
+//! - the [`Error`] it returns, generic over its HTTP stack's error (`auth_ureq::Error` is
+//!   `Error<ureq::Error>`), which wraps the core's errors and `auth-store`'s
+//!   [`StoreError`](auth_store::StoreError);
+//! - [`coordinator`]: how one session is shared among many callers of one driver.
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! use auth_core::{Config, Password, Session};
+//! use auth_driver::{Clock, ManualClock};
+//!
+//! /// A driver on some HTTP stack (here `std::io`) returns this.
+//! type Error = auth_driver::Error<std::io::Error>;
+//!
+//! fn start(clock: &dyn Clock) -> Result<Session, Error> {
+//!     let config = Config::bearer("https://api.teletracker.net", "alice", Password::new("s3cret")).build()?;
+//!     Ok(Session::new(config, 42, clock.now())?)
+//! }
+//!
+//! // A test moves time by hand; production passes `SystemClock`.
+//! let clock = ManualClock::starting_now();
+//! let mut session = start(&clock)?;
+//! assert!(session.wants_transmit(clock.now()), "a new session logs in first");
+//! let before = clock.now();
+//! clock.advance(Duration::from_secs(90));
+//! assert_eq!(clock.now().monotonic() - before.monotonic(), time::Duration::seconds(90));
+//! # Ok::<(), Error>(())
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+mod clock;
+pub mod coordinator;
+mod error;
+
+pub use clock::{Clock, ManualClock, SystemClock, WALL_TOLERANCE};
+pub use error::Error;
