@@ -183,6 +183,32 @@ pub enum Ready {
     Switched(AccountId),
 }
 
+impl Ready {
+    /// The bearer token of a [`Call::bearer_token`].
+    pub fn into_token(self) -> Result<BearerToken, AuthError> {
+        match self {
+            Ready::Token(token) => Ok(token),
+            _ => Err(AuthError::RequiresBearer),
+        }
+    }
+
+    /// The handshake of a [`Call::realtime_auth`].
+    pub fn into_realtime(self) -> Result<RealtimeAuthRequest, AuthError> {
+        match self {
+            Ready::Realtime(handshake) => Ok(handshake),
+            _ => Err(AuthError::RequiresBearer),
+        }
+    }
+
+    /// The account of a finished [`Coordinator::switch_account`] call.
+    pub fn into_account(self) -> Result<AccountId, AuthError> {
+        match self {
+            Ready::Switched(account) => Ok(account),
+            _ => Err(AuthError::SwitchRequiresBearer),
+        }
+    }
+}
+
 /// The driving of one auth exchange, handed to one caller by [`Step::Drive`]. Not `Clone`.
 /// Run [`Coordinator::poll_drive`] until [`DriveStep::Done`]; if the driver must stop early
 /// (an error, a panic, a cancelled task), report [`Coordinator::handle_drive_dropped`] and run

@@ -9,7 +9,11 @@
 //! - the [`Error`] it returns, generic over its HTTP stack's error (`auth_ureq::Error` is
 //!   `Error<ureq::Error>`), which wraps the core's errors and `auth-store`'s
 //!   [`StoreError`](auth_store::StoreError);
-//! - [`coordinator`]: how one session is shared among many callers of one driver.
+//! - [`Hub`]: one [`auth_core::Coordinator`] behind a mutex, with the clock, the store and a
+//!   wake-up primitive — the store's I/O (the same for every driver), the drop guards
+//!   ([`Outstanding`], [`Driving`]), and nothing else: every decision is the coordinator's;
+//! - [`ClientBuilder`]: how an adapter's client is configured and started (the clock, the
+//!   store, the jitter seed, its HTTP client), written once for all adapters ([`Adapter`]).
 //!
 //! ```
 //! use std::time::Duration;
@@ -38,9 +42,12 @@
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+mod builder;
 mod clock;
-pub mod coordinator;
 mod error;
+mod hub;
 
+pub use builder::{Adapter, ClientBuilder, Parts};
 pub use clock::{Clock, ManualClock, SystemClock, WALL_TOLERANCE};
 pub use error::Error;
+pub use hub::{Driving, Hub, Outstanding, Wake};

@@ -1,107 +1,61 @@
 //! [`Client`]: a ureq agent plus a shared session, safe to use from many threads.
 
-use std::fmt;
-use std::hash::{BuildHasher, RandomState};
-use std::sync::Arc;
+use std::io::Read;
+use std::sync::{Arc, Condvar};
 
 #[cfg(doc)]
 use auth_core::AuthError;
 use auth_core::realtime::RealtimeAuthRequest;
-use auth_core::{AccountId, ApiVerdict, BearerToken, Config, Credential, Scheme, Session, Snapshot, TokenState};
-use auth_driver::coordinator;
-use auth_driver::{Clock, SystemClock};
-use auth_store::SessionStore;
-use http::{Request, Response};
+use auth_core::{
+    AccountId, BearerToken, Call, Config, Drive, MAX_AUTH_BODY, Ready, Scheme, Snapshot, Step, TokenState,
+};
+use auth_driver::{Adapter, Driving, Hub, Parts};
+use http::{Request, Response, StatusCode};
 use ureq::config::RedirectAuthHeaders;
 use ureq::{Agent, AsSendBody, Body, ResponseExt};
 
 use crate::body::ReplayBody;
 use crate::error::Error;
 use crate::middleware::AuthMiddleware;
-use crate::shared::{Outstanding, PassThrough, Shared, StaleToken};
 
 /// A TeleTracker API client: a [`ureq::Agent`] and one authentication session shared by all
 /// clones (cheap: an `Arc` inside), across threads.
 ///
 /// Build it with [`Client::builder`]. See the [crate docs](crate) for how it locks, waits and
 /// persists.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Client {
-    pub(crate) shared: Arc<Shared>,
+    hub: Arc<Hub<Condvar>>,
+    agent: Agent,
+    /// The account this handle's requests are for ([`Client::on_account`]).
+    pub(crate) expect: Option<AccountId>,
 }
 
-impl fmt::Debug for Client {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Client").field("shared", &self.shared).finish()
-    }
-}
+/// Configures a [`Client`]; from [`Client::builder`]. Its HTTP client
+/// ([`http`](auth_driver::ClientBuilder::http)) is a [`ureq::Agent`].
+pub type ClientBuilder = auth_driver::ClientBuilder<Client>;
 
-/// Configures a [`Client`]; from [`Client::builder`].
-#[derive(Debug)]
-pub struct ClientBuilder {
-    config: Config,
-    clock: Arc<dyn Clock>,
-    store: Option<Arc<dyn SessionStore>>,
-    seed: Option<u64>,
-    agent: Option<Agent>,
-}
+/// What a request attempt came back with: a response, or ureq's error (which may still be an
+/// answer, `Error::StatusCode`, when the agent turns statuses into errors).
+pub(crate) type Outcome = Result<Response<Body>, ureq::Error>;
 
-impl ClientBuilder {
-    /// The clock the session reads (default [`SystemClock`]). Tests pass a
-    /// [`ManualClock`](auth_driver::ManualClock) and move it by hand.
-    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = clock;
-        self
-    }
+/// Marks the requests this crate has already authorized (auth exchanges, `Client::send`, the
+/// middleware's retry), so that an [`AuthMiddleware`] installed on the same agent lets them
+/// through untouched.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PassThrough;
 
-    /// Where the bearer session is persisted and shared with other processes (default: none,
-    /// the session lives in memory). [`build`](Self::build) continues from what the store
-    /// holds. Ignored for Basic and Integrator, which have no token state.
-    pub fn store(mut self, store: Arc<dyn SessionStore>) -> Self {
-        self.store = Some(store);
-        self
-    }
+impl Adapter for Client {
+    type Http = Agent;
+    type Built = Result<Client, Error>;
 
-    /// The seed of the refresh and backoff jitter (default: random). Fix it in tests.
-    pub fn seed(mut self, seed: u64) -> Self {
-        self.seed = Some(seed);
-        self
-    }
-
-    /// Sends through this agent (its pool, TLS, proxy and timeouts) instead of a default one.
-    /// Whatever it is configured with, every request the client sends overrides three
-    /// settings: statuses are responses (`http_status_as_error(false)`), redirects never carry
-    /// `Authorization` (`RedirectAuthHeaders::Never`), and the redirect history is kept; auth
-    /// requests also follow no redirect and time out after the policy's `auth_timeout`.
-    ///
-    /// Keep the agent's own timeouts within reason (days, not `Duration::MAX`): ureq 3 adds
-    /// them to the current instant and panics when that overflows.
-    pub fn agent(mut self, agent: Agent) -> Self {
-        self.agent = Some(agent);
-        self
-    }
-
-    /// Builds the client. With a store, loads it first and continues the stored session (no
-    /// login while its token is usable).
-    ///
-    /// Fails with [`Error::Store`] if the store cannot be read (a corrupt file is reported,
-    /// not overwritten), [`Error::Restore`] if it holds another user's session, and
-    /// [`Error::Config`] for a bearer configuration without a password and nothing stored.
-    pub fn build(self) -> Result<Client, Error> {
-        let now = self.clock.now();
-        let seed = self.seed.unwrap_or_else(random_seed);
-        let auth_timeout = self.config.refresh_policy().auth_timeout;
-        let store = self.store.filter(|_| self.config.scheme() == Scheme::Bearer);
-        let stored = match &store {
+    fn build(mut parts: Parts<Self>) -> Result<Client, Error> {
+        let agent = parts.http.take().unwrap_or_else(default_agent);
+        let stored = match &parts.store {
             Some(store) => store.load()?,
             None => None,
         };
-        let session = match stored {
-            Some(snapshot) => Session::restore(self.config, snapshot, seed, now)?,
-            None => Session::new(self.config, seed, now)?,
-        };
-        let agent = self.agent.unwrap_or_else(default_agent);
-        Ok(Client { shared: Arc::new(Shared::new(session, self.clock, store, agent, auth_timeout)) })
+        Ok(Client { hub: Arc::new(parts.start(stored, Condvar::new())?), agent, expect: None })
     }
 }
 
@@ -115,15 +69,16 @@ fn default_agent() -> Agent {
         .into()
 }
 
-/// A jitter seed from the standard library's per-process random hasher keys (no `rand`).
-fn random_seed() -> u64 {
-    RandomState::new().hash_one(std::process::id())
-}
-
 impl Client {
-    /// Starts configuring a client for `config`.
+    /// Starts configuring a client for `config`. Whatever agent it is given
+    /// ([`http`](auth_driver::ClientBuilder::http)), every request the client sends overrides
+    /// three settings: statuses are responses (`http_status_as_error(false)`), redirects never
+    /// carry `Authorization` (`RedirectAuthHeaders::Never`), and the redirect history is kept;
+    /// auth requests also follow no redirect and time out after the policy's `auth_timeout`.
+    /// Keep the agent's own timeouts within reason (days, not `Duration::MAX`): ureq 3 adds them
+    /// to the current instant and panics when that overflows.
     pub fn builder(config: Config) -> ClientBuilder {
-        ClientBuilder { config, clock: Arc::new(SystemClock), store: None, seed: None, agent: None }
+        ClientBuilder::new(config)
     }
 
     /// A middleware that authenticates requests of *your* ureq agent with this client's
@@ -134,7 +89,14 @@ impl Client {
 
     /// The agent the client sends with.
     pub fn agent(&self) -> &Agent {
-        self.shared.agent()
+        &self.agent
+    }
+
+    /// A handle on the same session whose requests are for `account` only: if the session is
+    /// on another account (another caller switched it), they fail with
+    /// [`AuthError::AccountChanged`] and nothing is sent.
+    pub fn on_account(&self, account: AccountId) -> Client {
+        Client { expect: Some(account), ..self.clone() }
     }
 
     /// Sends an API request with credentials and returns the API's response, whatever its
@@ -160,16 +122,12 @@ impl Client {
     pub fn send<B: ReplayBody>(&self, request: Request<B>) -> Result<Response<Body>, Error> {
         let (parts, body) = request.into_parts();
         let template = Request::from_parts(parts, ());
-        let (response, verdict) = self.attempt(copy_of(&template), body.replay(), false)?;
-        let response = match verdict {
-            ApiVerdict::Accept => response,
-            ApiVerdict::RetryOnce => {
-                drop(response);
-                self.attempt(template, body.replay(), true)?.0
-            }
-        };
-        self.shared.refresh_if_due();
-        Ok(response)
+        let call = Call::request(template.uri().clone(), true, self.expect);
+        let outcome = self.run(call, &template, |request| match body.replay() {
+            None => self.agent.run(self.configured(request, false)),
+            Some(bytes) => self.agent.run(self.configured(request, false).map(|()| bytes)),
+        })?;
+        outcome.map_err(Error::Transport)
     }
 
     /// Like [`send`](Self::send) for a body that can be sent only once (a reader, a file): a
@@ -177,53 +135,101 @@ impl Client {
     /// rejected, so the next request gets a new one.
     pub fn send_once<B: AsSendBody>(&self, request: Request<B>) -> Result<Response<Body>, Error> {
         let (parts, body) = request.into_parts();
-        let (response, _verdict) =
-            self.attempt_with(Request::from_parts(parts, ()), false, move |agent, request| {
-                agent.run(request.map(move |()| body))
-            })?;
-        self.shared.refresh_if_due();
-        Ok(response)
+        let template = Request::from_parts(parts, ());
+        let mut body = Some(body);
+        let call = Call::request(template.uri().clone(), false, self.expect);
+        let outcome = self.run(call, &template, |request| match body.take() {
+            Some(body) => self.agent.run(self.configured(request, false).map(move |()| body)),
+            None => self.agent.run(self.configured(request, false)), // never: no resend
+        })?;
+        outcome.map_err(Error::Transport)
     }
 
-    fn attempt(
-        &self,
-        request: Request<()>,
-        body: Option<&[u8]>,
-        retry: bool,
-    ) -> Result<(Response<Body>, ApiVerdict), Error> {
-        self.attempt_with(request, retry, |agent, request| match body {
-            None => agent.run(request),
-            Some(bytes) => agent.run(request.map(|()| bytes)),
-        })
-    }
-
-    /// Authorizes `request`, sends it with `run`, and reports the outcome to the session.
-    fn attempt_with(
-        &self,
-        mut request: Request<()>,
-        retry: bool,
-        run: impl FnOnce(&Agent, Request<()>) -> Result<Response<Body>, ureq::Error>,
-    ) -> Result<(Response<Body>, ApiVerdict), Error> {
-        let credential = self.authorize(request.uri())?;
-        let report = Outstanding::new(&self.shared, &credential);
-        let report = if retry { report.for_retry() } else { report };
-        credential.apply(&mut request);
-        let agent = self.shared.agent();
-        let mut request = agent
+    /// `request` with the settings every request of the client gets, whatever the agent says.
+    pub(crate) fn configured(&self, request: Request<()>, status_as_error: bool) -> Request<()> {
+        let mut request = self
+            .agent
             .configure_request(request)
-            .http_status_as_error(false)
+            .http_status_as_error(status_as_error)
             .redirect_auth_headers(RedirectAuthHeaders::Never)
             .save_redirect_history(true)
             .build();
         request.extensions_mut().insert(PassThrough);
-        let response = run(agent, request).map_err(Error::Transport)?;
-        let verdict = report.response(response.status(), redirected(&response));
-        Ok((response, verdict))
+        request
     }
 
-    /// A credential for `uri`, driving or awaiting the auth exchange it needs.
-    pub(crate) fn authorize(&self, uri: &http::Uri) -> Result<Credential, Error> {
-        self.shared.obtain(StaleToken::UseNow, coordinator::credential(uri))
+    /// The caller's loop for one API request: each attempt the session allows goes out through
+    /// `send` with the credential attached to a copy of `template`, and its answer is reported.
+    /// Returns the last attempt's outcome.
+    pub(crate) fn run(
+        &self,
+        mut call: Call,
+        template: &Request<()>,
+        mut send: impl FnMut(Request<()>) -> Outcome,
+    ) -> Result<Outcome, Error> {
+        let mut last = None;
+        loop {
+            match self.hub.poll_blocking(&mut call) {
+                Step::Attach(credential) => {
+                    drop(last.take()); // A rejected first answer frees its connection.
+                    let mut request = copy_of(template);
+                    let sent = self.hub.outstanding(credential.attach(&mut request));
+                    let outcome = send(request);
+                    match answer_of(&outcome) {
+                        Some((status, redirected)) => sent.report(&mut call, status, redirected),
+                        None => return Ok(outcome), // No answer: `sent` drops and is released.
+                    }
+                    last = Some(outcome);
+                }
+                Step::Drive(drive) => self.drive(drive)?,
+                Step::Failed(error) => return Err(error.into()),
+                Step::Ready(_) | Step::Wait(_) => return last.ok_or(Error::Auth(auth_core::AuthError::SessionExpired)),
+            }
+        }
+    }
+
+    /// A call that yields a value (a token, a handshake, a switch).
+    fn finish(&self, mut call: Call) -> Result<Ready, Error> {
+        loop {
+            match self.hub.poll_blocking(&mut call) {
+                Step::Ready(ready) => return Ok(ready),
+                Step::Failed(error) => return Err(error.into()),
+                Step::Drive(drive) => self.drive(drive)?,
+                Step::Attach(_) | Step::Wait(_) => {}
+            }
+        }
+    }
+
+    /// Drives one exchange: store steps right here (this is a thread of its own), auth
+    /// requests through the agent. The guard finishes the exchange on every path.
+    fn drive(&self, drive: Drive) -> Result<(), Error> {
+        let mut driving = Driving::new(Arc::clone(&self.hub), drive);
+        while let Some(request) = driving.next_request()? {
+            let answer = self.send_auth(request.into_request());
+            driving.answer(answer.ok().as_ref());
+        }
+        Ok(())
+    }
+
+    /// Sends one auth request and reads its answer with the core's size limit. Redirects are
+    /// not followed (a redirected login would carry the password elsewhere); a status is an
+    /// answer, not an error.
+    fn send_auth(&self, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, ureq::Error> {
+        let timeout = self.hub.read(|coordinator, _| coordinator.session().auth_timeout());
+        let mut request = self
+            .agent
+            .configure_request(request)
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .timeout_global(Some(timeout))
+            .build();
+        request.extensions_mut().insert(PassThrough);
+        let mut response = self.agent.run(request)?;
+        let mut body = Vec::new();
+        let limit = u64::try_from(MAX_AUTH_BODY).unwrap_or(u64::MAX).saturating_add(1);
+        response.body_mut().with_config().reader().take(limit).read_to_end(&mut body).map_err(ureq::Error::Io)?;
+        let (parts, _) = response.into_parts();
+        Ok(Response::from_parts(parts, body))
     }
 
     /// A currently valid bearer token, for callers that attach it themselves. Logs in or
@@ -232,7 +238,7 @@ impl Client {
     ///
     /// Fails with [`AuthError::RequiresBearer`] under Basic or Integrator.
     pub fn bearer_token(&self) -> Result<BearerToken, Error> {
-        self.shared.obtain(StaleToken::RefreshFirst, coordinator::bearer_token)
+        Ok(self.finish(Call::bearer_token())?.into_token()?)
     }
 
     /// The first message of a RealTime connection (`{"type":"authrequest","token":…}`), built
@@ -241,64 +247,79 @@ impl Client {
     /// Fails with [`AuthError::RequiresBearer`] under Basic or Integrator: the RealTime API
     /// accepts only bearer tokens (SPEC.md §6).
     pub fn realtime_auth(&self) -> Result<RealtimeAuthRequest, Error> {
-        self.shared.obtain(StaleToken::RefreshFirst, coordinator::realtime_auth)
+        Ok(self.finish(Call::realtime_auth())?.into_realtime()?)
     }
 
     /// Reports that the RealTime server answered `authrequest` with `"success": false`: the
     /// token is dropped, so the next [`realtime_auth`](Self::realtime_auth) (the reconnect)
     /// authenticates with a new one (SPEC.md §6).
     pub fn report_realtime_rejection(&self, auth: &RealtimeAuthRequest) {
-        self.shared.report_realtime_rejection(auth.generation());
+        self.hub.report_realtime_rejection(auth.generation());
     }
 
     /// Moves the bearer session to `account` (by relogin or masquerade, as configured) and
     /// waits until it is done. Requests started meanwhile wait for the switch; with
-    /// masquerade, the switch waits for requests still out on the old account.
+    /// masquerade, the switch waits for requests still out on the old account. Returns a handle
+    /// whose requests are for `account` only ([`on_account`](Self::on_account)).
     ///
-    /// Returns the server's refusal ([`AuthError::AccountSwitchRejected`]) if the switch
-    /// failed (the session stays on its previous account), a transient error if the auth
-    /// server is unavailable (the switch stays pending and is retried by the next request),
-    /// and [`AuthError::SwitchRequiresBearer`] under Basic or Integrator.
-    pub fn switch_account(&self, account: AccountId) -> Result<(), Error> {
-        if !self.shared.start_switch(account)? {
-            return Ok(()); // Already on that account.
-        }
-        self.shared.obtain(StaleToken::UseNow, coordinator::switch_done(account))
+    /// Each caller learns how *its* switch ended: the server's refusal
+    /// ([`AuthError::AccountSwitchRejected`]: the session stays on its previous account),
+    /// [`AuthError::SwitchSuperseded`] if another caller switched elsewhere after it (naming the
+    /// account now in force), a transient error if the auth server is unavailable (the switch
+    /// stays pending and is retried by the next request), and
+    /// [`AuthError::SwitchRequiresBearer`] under Basic or Integrator.
+    pub fn switch_account(&self, account: AccountId) -> Result<Client, Error> {
+        let call = self.hub.switch_account(account)?;
+        let account = self.finish(call)?.into_account()?;
+        Ok(self.on_account(account))
     }
 
     /// The bearer token state for persistence (`None` for Basic/Integrator and before the
     /// first login). It holds the tokens: treat it as a secret.
     pub fn snapshot(&self) -> Option<Snapshot> {
-        self.shared.lock().session.snapshot()
+        self.hub.read(|coordinator, _| coordinator.session().snapshot())
     }
 
     /// Why the last store operation failed, if it did (cleared by the next successful save).
     /// A failed save never discards the token held in memory: the client carries on, but a
     /// restarted process or another client sharing the store would not see the new token.
     pub fn last_store_error(&self) -> Option<String> {
-        self.shared.last_store_error()
+        self.hub.last_store_error()
     }
 
     /// The authentication scheme.
     pub fn scheme(&self) -> Scheme {
-        self.shared.lock().session.scheme()
+        self.hub.read(|coordinator, _| coordinator.session().scheme())
     }
 
     /// The account in effect: the bearer token's account or the pinned one.
     pub fn account(&self) -> Option<AccountId> {
-        self.shared.lock().session.account()
+        self.hub.read(|coordinator, _| coordinator.session().account())
     }
 
     /// Where the bearer token stands now (`None` without a token, or for Basic/Integrator).
     pub fn token_state(&self) -> Option<TokenState> {
-        self.shared.token_state()
+        self.hub.read(|coordinator, now| coordinator.token_state(now))
+    }
+
+    /// Whether credentials go to requests for `uri` (the configured API origin).
+    pub(crate) fn is_api_origin(&self, uri: &http::Uri) -> bool {
+        self.hub.read(|coordinator, _| coordinator.session().is_api_origin(uri))
     }
 }
 
-/// Whether `response` came from a redirect (its final hop went out without our
-/// `Authorization` header, so its status says nothing about the token).
-pub(crate) fn redirected(response: &Response<Body>) -> bool {
-    response.get_redirect_history().is_some_and(|history| history.len() > 1)
+/// The status to report for an attempt's outcome, and whether it came from a redirect (its
+/// final hop went out without our `Authorization` header, so it is not judged); `None`: no
+/// answer at all.
+pub(crate) fn answer_of(outcome: &Outcome) -> Option<(StatusCode, bool)> {
+    match outcome {
+        Ok(response) => {
+            let redirected = response.get_redirect_history().is_some_and(|history| history.len() > 1);
+            Some((response.status(), redirected))
+        }
+        Err(ureq::Error::StatusCode(code)) => StatusCode::from_u16(*code).ok().map(|status| (status, false)),
+        Err(_) => None,
+    }
 }
 
 /// A copy of a body-less request: method, URI, version, headers and extensions.

@@ -123,7 +123,6 @@ mod body;
 mod client;
 mod error;
 mod middleware;
-mod shared;
 
 pub use body::ReplayBody;
 pub use client::{Client, ClientBuilder};

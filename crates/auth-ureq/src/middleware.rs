@@ -3,15 +3,14 @@
 use std::io::{self, Read};
 
 use http::header::{CONTENT_LENGTH, TRANSFER_ENCODING};
-use http::{HeaderValue, Method, Request, Response, StatusCode};
+use http::{HeaderValue, Method, Request, Response};
 use ureq::config::RedirectAuthHeaders;
 use ureq::middleware::{Middleware, MiddlewareNext};
 use ureq::{Body, RequestExt, SendBody};
 
-use auth_core::ApiVerdict;
+use auth_core::Call;
 
-use crate::client::{Client, copy_of, redirected};
-use crate::shared::{Outstanding, PassThrough};
+use crate::client::{Client, PassThrough, copy_of};
 
 /// How many body bytes the middleware keeps in memory to be able to retry a request
 /// (64 KiB). Larger bodies are streamed through once and never retried.
@@ -74,8 +73,8 @@ impl AuthMiddleware {
 
 impl Middleware for AuthMiddleware {
     fn handle(&self, request: Request<SendBody>, next: MiddlewareNext) -> Result<Response<Body>, ureq::Error> {
-        let shared = &self.client.shared;
-        if request.extensions().get::<PassThrough>().is_some() || !shared.is_api_origin(request.uri()) {
+        let client = &self.client;
+        if request.extensions().get::<PassThrough>().is_some() || !client.is_api_origin(request.uri()) {
             return next.handle(request);
         }
 
@@ -87,71 +86,42 @@ impl Middleware for AuthMiddleware {
         (&mut reader).take(limit.saturating_add(1)).read_to_end(&mut buffered)?;
         let replayable = buffered.len() <= self.replay_limit;
 
-        // First attempt: down the chain, through the user's agent.
-        let credential = self.client.authorize(template.uri()).map_err(other)?;
-        let report = Outstanding::new(shared, &credential);
-        // Whatever the user's agent says, a redirect must not carry our header.
-        let mut first = match copy_of(&template).middleware_config() {
-            Some(config) => {
-                config.redirect_auth_headers(RedirectAuthHeaders::Never).save_redirect_history(true).build()
+        let mut first = Some((next, reader));
+        let mut status_as_error = false;
+        let call = Call::request(template.uri().clone(), replayable, client.expect);
+        let outcome = client.run(call, &template, |mut request| match first.take() {
+            // The first attempt: down the chain, through the user's agent, whose settings hold
+            // except that a redirect must not carry our header.
+            Some((next, reader)) => {
+                if let Some(config) = copy_of(&request).middleware_config() {
+                    request =
+                        config.redirect_auth_headers(RedirectAuthHeaders::Never).save_redirect_history(true).build();
+                }
+                let outcome = if !replayable {
+                    let mut rest = io::Cursor::new(&buffered[..]).chain(reader);
+                    next.handle(request.map(|()| SendBody::from_reader(&mut rest)))
+                } else if buffered.is_empty() {
+                    frame(&mut request, 0);
+                    next.handle(request.map(|()| SendBody::none()))
+                } else {
+                    frame(&mut request, buffered.len());
+                    let mut cursor = io::Cursor::new(&buffered[..]);
+                    next.handle(request.map(|()| SendBody::from_reader(&mut cursor)))
+                };
+                status_as_error = matches!(outcome, Err(ureq::Error::StatusCode(_)));
+                outcome
             }
-            None => copy_of(&template),
-        };
-        credential.apply(&mut first);
-        let outcome = if !replayable {
-            let mut rest = io::Cursor::new(&buffered[..]).chain(reader);
-            next.handle(first.map(|()| SendBody::from_reader(&mut rest)))
-        } else if buffered.is_empty() {
-            frame(&mut first, 0);
-            next.handle(first.map(|()| SendBody::none()))
-        } else {
-            frame(&mut first, buffered.len());
-            let mut cursor = io::Cursor::new(&buffered[..]);
-            next.handle(first.map(|()| SendBody::from_reader(&mut cursor)))
-        };
-        let verdict = judge(report, &outcome);
-        if verdict == ApiVerdict::Accept || !replayable {
-            shared.refresh_if_due();
-            return outcome;
-        }
-
-        // The one retry, with a freshly authorized header, through the client's agent.
-        let status_as_error = matches!(outcome, Err(ureq::Error::StatusCode(_)));
-        drop(outcome);
-        let credential = self.client.authorize(template.uri()).map_err(other)?;
-        let report = Outstanding::new(shared, &credential).for_retry();
-        let mut retry = Request::new(());
-        *retry.method_mut() = template.method().clone();
-        *retry.uri_mut() = template.uri().clone();
-        *retry.version_mut() = template.version();
-        *retry.headers_mut() = template.headers().clone();
-        credential.apply(&mut retry);
-        frame(&mut retry, buffered.len());
-        let agent = self.client.agent();
-        let mut retry = agent
-            .configure_request(retry)
-            .http_status_as_error(status_as_error)
-            .redirect_auth_headers(RedirectAuthHeaders::Never)
-            .save_redirect_history(true)
-            .build();
-        retry.extensions_mut().insert(PassThrough);
-        let outcome = if buffered.is_empty() { agent.run(retry) } else { agent.run(retry.map(|()| &buffered[..])) };
-        let _ = judge(report, &outcome);
-        shared.refresh_if_due();
-        outcome
-    }
-}
-
-/// Reports an outcome to the session and returns its verdict.
-fn judge(report: Outstanding<'_>, outcome: &Result<Response<Body>, ureq::Error>) -> ApiVerdict {
-    match outcome {
-        Ok(response) => report.response(response.status(), redirected(response)),
-        Err(ureq::Error::StatusCode(code)) => match StatusCode::from_u16(*code) {
-            Ok(status) => report.status(status),
-            Err(_) => ApiVerdict::Accept,
-        },
-        // No answer to judge the token by: `report` drops and releases the credential.
-        Err(_) => ApiVerdict::Accept,
+            // The one resend (`MiddlewareNext` is spent): through the client's agent.
+            None => {
+                frame(&mut request, buffered.len());
+                let request = client.configured(request, status_as_error);
+                match buffered.is_empty() {
+                    true => client.agent().run(request),
+                    false => client.agent().run(request.map(|()| &buffered[..])),
+                }
+            }
+        });
+        outcome.unwrap_or_else(|error| Err(ureq::Error::Other(Box::new(error))))
     }
 }
 
@@ -166,10 +136,6 @@ fn frame(request: &mut Request<()>, len: usize) {
     if len > 0 || carries_body {
         request.headers_mut().insert(CONTENT_LENGTH, HeaderValue::from(len));
     }
-}
-
-fn other(error: crate::Error) -> ureq::Error {
-    ureq::Error::Other(Box::new(error))
 }
 
 #[cfg(test)]

@@ -54,7 +54,7 @@ impl StoredFacts {
             RefreshFacts::Absent
         };
         StoredFacts {
-            generation: snapshot.generation().0,
+            generation: snapshot.generation().as_u64(),
             account: snapshot.account(),
             token_left: (snapshot.expires_at() - now).whole_seconds(),
             refresh,
@@ -139,7 +139,7 @@ impl Observer {
     /// Tells where the token now in use came from, once the command has one.
     pub(crate) fn token_in_use(&self, snapshot: Option<&Snapshot>) {
         let seen = self.seen();
-        let generation = snapshot.map_or(0, |s| s.generation().0);
+        let generation = snapshot.map_or(0, |s| s.generation().as_u64());
         if seen.logins == 0 && seen.refreshes == 0 {
             if let Some(Some(stored)) = seen.stored {
                 info!(

@@ -277,5 +277,5 @@ fn bearer_token_refreshes_a_stale_token_first() {
     let second = client.bearer_token().unwrap();
     assert_ne!(second, first);
     assert_eq!(s.count(Endpoint::Refresh), 1);
-    assert_eq!(client.snapshot().unwrap().generation().0, 2);
+    assert_eq!(client.snapshot().unwrap().generation().as_u64(), 2);
 }

@@ -40,7 +40,7 @@ fn a_custom_agent_that_would_keep_the_header_on_the_same_host_is_overridden() {
         .http_status_as_error(true)
         .build()
         .into();
-    let client = s.builder(s.alice()).agent(agent).build().unwrap();
+    let client = s.builder(s.alice()).http(agent).build().unwrap();
     let response = client.send(redirect_to(&s, &other)).unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "statuses are responses");
     assert!(!other.journal()[0].authorization_present);

@@ -35,7 +35,7 @@ fn a_restarted_client_continues_from_the_file_without_logging_in() {
     assert_eq!(restarted.send(s.get(CALL_DATA)).unwrap().status(), StatusCode::OK);
     assert_eq!(s.count(Endpoint::Refresh), 1);
     let stored = FileStore::new(&path).load().unwrap().unwrap();
-    assert_eq!(stored.generation().0, 2);
+    assert_eq!(stored.generation().as_u64(), 2);
     assert!(stored.has_refresh_token());
 }
 
@@ -102,7 +102,7 @@ fn a_client_holding_a_superseded_token_adopts_the_stored_one_on_rejection() {
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(s.count(Endpoint::Refresh), 1, "b adopted a's token instead of refreshing");
     assert_eq!(s.emu.consumed_refresh_token_reuses(), 0);
-    assert_eq!(b.snapshot().unwrap().generation().0, 2);
+    assert_eq!(b.snapshot().unwrap().generation().as_u64(), 2);
 }
 
 /// A store whose saves always fail (a full disk, a read-only directory).
@@ -136,7 +136,7 @@ fn a_failed_save_keeps_the_rotated_token_in_memory_and_is_reported() {
     s.advance(TO_EXPIRED);
     assert_eq!(client.send(s.get(CALL_DATA)).unwrap().status(), StatusCode::OK);
     assert_eq!(client.send(s.get(CALL_DATA)).unwrap().status(), StatusCode::OK);
-    assert_eq!(client.snapshot().unwrap().generation().0, 2, "the rotated token is kept");
+    assert_eq!(client.snapshot().unwrap().generation().as_u64(), 2, "the rotated token is kept");
     assert_eq!(s.count(Endpoint::Refresh), 1);
     assert_eq!(s.count(Endpoint::Login), 1);
     assert!(client.last_store_error().is_some());

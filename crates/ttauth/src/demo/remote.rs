@@ -106,7 +106,7 @@ impl Remote<'_> {
     fn login(&self, client: &Client) -> std::result::Result<String, Failure> {
         drop(client.bearer_token().map_err(|e| Failure::from(e).context("login failed"))?);
         let snapshot = client.snapshot();
-        let generation = snapshot.as_ref().map_or(0, |s| s.generation().0);
+        let generation = snapshot.as_ref().map_or(0, |s| s.generation().as_u64());
         let account = client.account().map(|a| format!(", account {a}")).unwrap_or_default();
         Ok(format!("{}: session with token generation {generation}{account}", self.connection.username))
     }

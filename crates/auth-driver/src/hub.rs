@@ -1,0 +1,290 @@
+//! [`Hub`]: one [`Coordinator`] behind a mutex, with the clock, the store and a wake-up
+//! primitive — the part of a driver that is neither its HTTP stack nor its way of waiting.
+//!
+//! It decides nothing: every decision is the coordinator's. The hub carries out what the
+//! coordinator asks of the *store* (the same calls for every driver), reads the clock for every
+//! call, holds the mutex only while the coordinator is asked or told something, and wakes the
+//! waiters when the coordinator says so. Its drop guards report what a vanished caller or driver
+//! left behind: [`Outstanding`] releases a credential whose answer never came, [`Driving`]
+//! finishes an exchange whose driver stopped early (saves, then unlocks the store).
+
+use std::fmt;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+
+use auth_core::{
+    AccountId, AuthError, AuthRequest, Call, Coordinator, Drive, DriveStep, Now, Receipt, Step, TokenGeneration,
+};
+use auth_store::{SessionStore, StoreError, StoreGuard};
+use http::{Response, StatusCode};
+
+use crate::Clock;
+
+/// How a driver wakes every caller waiting for the shared session to change, and where it may
+/// block on the store outside a caller's own path.
+pub trait Wake: Send + Sync + 'static {
+    /// Wakes all current waiters.
+    fn wake_all(&self);
+
+    /// Runs `job`, which may block on the store, where blocking is allowed. Called only from a
+    /// drop guard finishing what an interrupted driver left. Default: right here.
+    fn run_blocking(&self, job: Box<dyn FnOnce() + Send>) {
+        job();
+    }
+}
+
+impl Wake for Condvar {
+    fn wake_all(&self) {
+        self.notify_all();
+    }
+}
+
+/// The shared state: the coordinator and what the store last said.
+struct State {
+    coordinator: Coordinator,
+    store_error: Option<String>,
+}
+
+/// One session shared by every clone of a driver's client: the [`Coordinator`] behind one
+/// mutex, the clock it is told the time by, the store, and the wake-up primitive `W`.
+pub struct Hub<W> {
+    state: Mutex<State>,
+    wake: W,
+    clock: Arc<dyn Clock>,
+    store: Option<Arc<dyn SessionStore>>,
+}
+
+impl<W> fmt::Debug for Hub<W> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut s = f.debug_struct("Hub");
+        // Never block in `Debug`: a caller may print the client while another one drives.
+        match self.state.try_lock() {
+            Ok(state) => s.field("coordinator", &state.coordinator),
+            Err(_) => s.field("coordinator", &"<busy>"),
+        };
+        s.field("store", &self.store).field("clock", &self.clock).finish_non_exhaustive()
+    }
+}
+
+impl<W: Wake> Hub<W> {
+    /// Shares `coordinator`.
+    pub fn new(coordinator: Coordinator, clock: Arc<dyn Clock>, store: Option<Arc<dyn SessionStore>>, wake: W) -> Self {
+        Hub { state: Mutex::new(State { coordinator, store_error: None }), wake, clock, store }
+    }
+
+    /// The wake-up primitive, to wait on.
+    pub fn waker(&self) -> &W {
+        &self.wake
+    }
+
+    /// The current time, from the injected clock.
+    pub fn now(&self) -> Now {
+        self.clock.now()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // The coordinator never panics mid-transition, so a poisoned lock is taken over.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Asks the coordinator something (a getter).
+    pub fn read<R>(&self, ask: impl FnOnce(&Coordinator, Now) -> R) -> R {
+        let now = self.now();
+        ask(&self.lock().coordinator, now)
+    }
+
+    /// Tells the coordinator something, then wakes the waiters if it says so.
+    fn tell<R>(&self, input: impl FnOnce(&mut Coordinator, Now) -> R) -> R {
+        let now = self.now();
+        let (out, wake) = {
+            let mut state = self.lock();
+            let out = input(&mut state.coordinator, now);
+            (out, state.coordinator.poll_wake())
+        };
+        if wake {
+            self.wake.wake_all();
+        }
+        out
+    }
+
+    /// What `call`'s caller does next. A [`Step::Wait`] must be waited on a wake-up registered
+    /// *before* this call (a tokio `Notify`); a `Condvar` uses [`poll_blocking`](Hub::poll_blocking).
+    pub fn poll(&self, call: &mut Call) -> Step {
+        self.tell(|coordinator, now| coordinator.poll_call(call, now))
+    }
+
+    /// Starts an account switch; its call yields the caller's own outcome.
+    pub fn switch_account(&self, account: AccountId) -> Result<Call, AuthError> {
+        self.tell(|coordinator, now| coordinator.switch_account(account, now))
+    }
+
+    /// Reports that the RealTime server refused the token of `generation`.
+    pub fn report_realtime_rejection(&self, generation: TokenGeneration) {
+        self.tell(|coordinator, now| coordinator.handle_realtime_rejection(generation, now));
+    }
+
+    /// Tracks the credential `receipt` until its answer is reported.
+    pub fn outstanding(&self, receipt: Receipt) -> Outstanding<'_, W> {
+        Outstanding { hub: self, receipt: Some(receipt) }
+    }
+
+    /// Why the last store operation failed, if it did (cleared by the next successful save).
+    pub fn last_store_error(&self) -> Option<String> {
+        self.lock().store_error.clone()
+    }
+
+    fn note_store(&self, outcome: &Result<(), StoreError>) {
+        self.lock().store_error = outcome.as_ref().err().map(ToString::to_string);
+    }
+}
+
+impl Hub<Condvar> {
+    /// [`poll`](Hub::poll) for threads: waits out every [`Step::Wait`] on the condition
+    /// variable, under the same lock as the look that decided it, so no wake-up is lost.
+    pub fn poll_blocking(&self, call: &mut Call) -> Step {
+        let mut state = self.lock();
+        loop {
+            let step = state.coordinator.poll_call(call, self.now());
+            if state.coordinator.poll_wake() {
+                self.wake.notify_all();
+            }
+            match step {
+                Step::Wait(at_most) => {
+                    state = self.wake.wait_timeout(state, at_most).unwrap_or_else(PoisonError::into_inner).0;
+                }
+                step => return step,
+            }
+        }
+    }
+}
+
+/// A credential's receipt until its answer is reported; released on drop, so a transport error,
+/// a cancelled request or a panic never leaves the session counting a request that is gone.
+#[derive(Debug)]
+pub struct Outstanding<'a, W: Wake> {
+    hub: &'a Hub<W>,
+    receipt: Option<Receipt>,
+}
+
+impl<W: Wake> Outstanding<'_, W> {
+    /// Reports the answer (`redirected`: its final hop went out without our header, so it is not
+    /// judged).
+    pub fn report(mut self, call: &mut Call, status: StatusCode, redirected: bool) {
+        if let Some(receipt) = self.receipt.take() {
+            self.hub.tell(|coordinator, now| coordinator.handle_api_response(call, receipt, status, redirected, now));
+        }
+    }
+}
+
+impl<W: Wake> Drop for Outstanding<'_, W> {
+    fn drop(&mut self) {
+        if let Some(receipt) = self.receipt.take() {
+            self.hub.tell(|coordinator, _| coordinator.release(receipt));
+        }
+    }
+}
+
+/// The driving of one exchange: the [`Drive`] the coordinator handed out, the store's lock
+/// while it is held, and the hub. Whatever way the driver stops — done, an error, a panic, a
+/// cancelled task — dropping it finishes the job: an unanswered request is reported failed, the
+/// new snapshots are saved, then the store is unlocked (in that order: the next process to lock
+/// it reads our tokens), and the waiters are woken.
+pub struct Driving<W: Wake> {
+    hub: Arc<Hub<W>>,
+    drive: Option<Drive>,
+    lock: Option<StoreGuard>,
+}
+
+impl<W: Wake> fmt::Debug for Driving<W> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Driving").field("drive", &self.drive).field("locked", &self.lock.is_some()).finish()
+    }
+}
+
+impl<W: Wake> Driving<W> {
+    /// Drives `drive`, handed out by `hub`'s coordinator.
+    pub fn new(hub: Arc<Hub<W>>, drive: Drive) -> Self {
+        Driving { hub, drive: Some(drive), lock: None }
+    }
+
+    /// The next step, as the coordinator gives it. After [`DriveStep::Done`], always `Done`.
+    pub fn step(&mut self) -> DriveStep {
+        let Some(drive) = self.drive.as_mut() else {
+            return DriveStep::Done;
+        };
+        let step = self.hub.tell(|coordinator, now| coordinator.poll_drive(drive, now));
+        if matches!(step, DriveStep::Done) {
+            self.drive = None;
+        }
+        step
+    }
+
+    /// The next request to send, carrying out the store steps before it right here (they
+    /// block); `None` once the exchange is over. `Err`: the caller needed this exchange and the
+    /// store's lock could not be taken.
+    pub fn next_request(&mut self) -> Result<Option<AuthRequest>, StoreError> {
+        loop {
+            match self.step() {
+                DriveStep::Send(request) => return Ok(Some(request)),
+                DriveStep::Done => return Ok(None),
+                store_step => self.store_step(store_step)?,
+            }
+        }
+    }
+
+    /// Carries out one store step right here (it blocks). `Err`: the caller needed this
+    /// exchange and the store's lock could not be taken; the drive is over.
+    pub fn store_step(&mut self, step: DriveStep) -> Result<(), StoreError> {
+        let (Some(store), Some(drive)) = (self.hub.store.clone(), self.drive.as_mut()) else {
+            return Ok(());
+        };
+        match step {
+            DriveStep::LockStore(wait) => match store.lock(wait) {
+                Ok(lock) => {
+                    self.lock = Some(lock);
+                    let _ = self.hub.tell(|coordinator, _| coordinator.handle_store_lock(drive, true));
+                }
+                Err(error) => {
+                    self.hub.lock().store_error = Some(error.to_string());
+                    if self.hub.tell(|coordinator, _| coordinator.handle_store_lock(drive, false)) {
+                        return Err(error);
+                    }
+                }
+            },
+            DriveStep::LoadStore => {
+                let loaded = store.load();
+                if let Err(error) = &loaded {
+                    // We hold the lock and a session: carry on; our next save replaces it.
+                    self.hub.lock().store_error = Some(error.to_string());
+                }
+                let loaded = loaded.map_err(drop);
+                self.hub.tell(|coordinator, now| coordinator.handle_store_load(drive, loaded, now));
+            }
+            DriveStep::Save(snapshot) => self.hub.note_store(&store.save(&snapshot)),
+            DriveStep::UnlockStore => drop(self.lock.take()),
+            DriveStep::Send(_) | DriveStep::Done => {}
+        }
+        Ok(())
+    }
+
+    /// Reports the answer to the request sent (`None`: no answer).
+    pub fn answer(&mut self, answer: Option<&Response<Vec<u8>>>) {
+        if let Some(drive) = self.drive.as_mut() {
+            self.hub.tell(|coordinator, now| coordinator.handle_auth_response(drive, answer, now));
+        }
+    }
+}
+
+impl<W: Wake> Drop for Driving<W> {
+    fn drop(&mut self) {
+        let Some(mut drive) = self.drive.take() else {
+            return;
+        };
+        self.hub.tell(|coordinator, now| coordinator.handle_drive_dropped(&mut drive, now));
+        let rest = Driving { hub: Arc::clone(&self.hub), drive: Some(drive), lock: self.lock.take() };
+        // What is left is saving and unlocking, which may block: where the driver allows it.
+        self.hub.wake.run_blocking(Box::new(move || {
+            let mut rest = rest;
+            while let Ok(Some(_unexpected)) = rest.next_request() {}
+        }));
+    }
+}
