@@ -1,140 +1,102 @@
 //! [`Client`]: a `reqwest::Client` plus a shared session, safe to use from many tasks.
 
-use std::fmt;
-use std::hash::{BuildHasher, RandomState};
+use std::future::Future;
+use std::pin::{Pin, pin};
 use std::sync::Arc;
 
 use auth_core::realtime::RealtimeAuthRequest;
 use auth_core::{
-    AccountId, ApiVerdict, AuthError, BearerToken, Config, Credential, Scheme, Session, Snapshot, TokenState,
+    AccountId, AuthError, BearerToken, Call, Config, Drive, DriveStep, MAX_AUTH_BODY, Ready, Scheme, Snapshot, Step,
+    TokenState,
 };
-use auth_driver::coordinator;
-use auth_driver::{Clock, SystemClock};
-use auth_store::{SessionStore, StoreError};
-use http::Uri;
+use auth_driver::{Adapter, Driving, Hub, Parts, Wake};
+use auth_store::StoreError;
 use http::header::AUTHORIZATION;
+use http::{HeaderValue, Uri};
+use tokio::sync::Notify;
 
 use crate::error::Error;
 use crate::http_client::http_client_builder;
 use crate::middleware::AuthMiddleware;
-use crate::shared::{Outstanding, Shared, StaleToken};
 
 /// A TeleTracker API client: a [`reqwest::Client`] and one authentication session shared by
 /// all clones (cheap: an `Arc` inside), across tasks and threads.
 ///
 /// Build it with [`Client::builder`]. See the [crate docs](crate) for how it locks, waits and
 /// persists.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Client {
-    pub(crate) shared: Arc<Shared>,
+    hub: Arc<Hub<Changed>>,
+    http: reqwest::Client,
+    /// The account this handle's requests are for ([`Client::on_account`]).
+    expect: Option<AccountId>,
 }
 
-impl fmt::Debug for Client {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Client").field("shared", &self.shared).finish()
-    }
-}
+/// Configures a [`Client`]; from [`Client::builder`]. Its HTTP client
+/// ([`http`](auth_driver::ClientBuilder::http)) is a [`reqwest::Client`]; `build()` is `async`.
+pub type ClientBuilder = auth_driver::ClientBuilder<Client>;
 
-/// Configures a [`Client`]; from [`Client::builder`].
-#[derive(Debug)]
-pub struct ClientBuilder {
-    config: Config,
-    clock: Arc<dyn Clock>,
-    store: Option<Arc<dyn SessionStore>>,
-    seed: Option<u64>,
-    http_client: Option<reqwest::Client>,
-}
+/// The tasks' wake-up: a [`Notify`] whose waiters register before they look at the session.
+#[derive(Debug, Default)]
+pub(crate) struct Changed(Notify);
 
-impl ClientBuilder {
-    /// The clock the session reads (default [`SystemClock`]). Tests pass a
-    /// [`ManualClock`](auth_driver::ManualClock) and move it by hand.
-    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = clock;
-        self
+impl Wake for Changed {
+    fn wake_all(&self) {
+        self.0.notify_waiters();
     }
 
-    /// Where the bearer session is persisted and shared with other processes (default: none,
-    /// the session lives in memory). [`build`](Self::build) continues from what the store
-    /// holds. Ignored for Basic and Integrator, which have no token state.
-    pub fn store(mut self, store: Arc<dyn SessionStore>) -> Self {
-        self.store = Some(store);
-        self
-    }
-
-    /// The seed of the refresh and backoff jitter (default: random). Fix it in tests.
-    pub fn seed(mut self, seed: u64) -> Self {
-        self.seed = Some(seed);
-        self
-    }
-
-    /// Sends through this `reqwest::Client` (its pool, TLS, proxy and timeouts) instead of
-    /// the default one, for API requests and auth requests alike.
-    ///
-    /// Start it from [`http_client_builder`](crate::http_client_builder) to keep the default
-    /// TLS set-up and redirect policy. With another redirect policy, an auth request
-    /// redirected with 307/308 would repeat its body (password or refresh token) to the
-    /// target; its answer is never trusted (it is reported as a transport failure), but the
-    /// body has left. reqwest itself removes `Authorization` from any redirect to another
-    /// origin, whatever the policy.
-    pub fn http_client(mut self, client: reqwest::Client) -> Self {
-        self.http_client = Some(client);
-        self
-    }
-
-    /// Builds the client. With a store, loads it first (on the blocking thread pool) and
-    /// continues the stored session (no login while its token is usable).
-    ///
-    /// `async` because loading the store touches the disk, which must not block an async
-    /// thread. Needs a Tokio runtime, like reqwest.
-    ///
-    /// Fails with [`Error::Store`] if the store cannot be read (a corrupt file is reported,
-    /// not overwritten), [`Error::Restore`] if it holds another user's session,
-    /// [`Error::Config`] for a bearer configuration without a password and nothing stored, and
-    /// [`Error::Transport`] if the default `reqwest::Client` cannot be built.
-    pub async fn build(self) -> Result<Client, Error> {
-        let seed = self.seed.unwrap_or_else(random_seed);
-        let auth_timeout = self.config.refresh_policy().auth_timeout;
-        let store = self.store.filter(|_| self.config.scheme() == Scheme::Bearer);
-        let stored = match &store {
-            Some(store) => load(store).await?,
-            None => None,
-        };
-        let now = self.clock.now();
-        let http = match self.http_client {
-            Some(client) => client,
-            None => http_client_builder(&self.config).build().map_err(Error::Transport)?,
-        };
-        let session = match stored {
-            Some(snapshot) => Session::restore(self.config, snapshot, seed, now)?,
-            None => Session::new(self.config, seed, now)?,
-        };
-        Ok(Client { shared: Arc::new(Shared::new(session, self.clock, store, http, auth_timeout)) })
+    /// A drop guard's store work goes to the blocking pool when a runtime is there.
+    fn run_blocking(&self, job: Box<dyn FnOnce() + Send>) {
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => drop(runtime.spawn_blocking(job)),
+            Err(_) => job(),
+        }
     }
 }
 
-/// Loads the store on the blocking pool.
-async fn load(store: &Arc<dyn SessionStore>) -> Result<Option<Snapshot>, StoreError> {
-    let store = Arc::clone(store);
-    match tokio::task::spawn_blocking(move || store.load()).await {
-        Ok(loaded) => loaded,
+impl Adapter for Client {
+    type Http = reqwest::Client;
+    type Built = Pin<Box<dyn Future<Output = Result<Client, Error>> + Send>>;
+
+    /// Loads the store on the blocking pool: the disk must not block an async thread.
+    fn build(mut parts: Parts<Self>) -> Self::Built {
+        Box::pin(async move {
+            let http = match parts.http.take() {
+                Some(http) => http,
+                None => http_client_builder(&parts.config).build().map_err(Error::Transport)?,
+            };
+            let stored = match parts.store.clone() {
+                Some(store) => on_blocking_pool(move || store.load()).await??,
+                None => None,
+            };
+            Ok(Client { hub: Arc::new(parts.start(stored, Changed::default())?), http, expect: None })
+        })
+    }
+}
+
+/// Runs `job` on the blocking pool; a panic in it is the caller's.
+async fn on_blocking_pool<T: Send + 'static>(job: impl FnOnce() -> T + Send + 'static) -> Result<T, StoreError> {
+    match tokio::task::spawn_blocking(job).await {
+        Ok(out) => Ok(out),
         Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
-        Err(error) => Err(StoreError::Io {
-            operation: "load",
+        Err(_) => Err(StoreError::Io {
+            operation: "run a store operation on",
             path: std::path::PathBuf::new(),
-            source: std::io::Error::other(error.to_string()),
+            source: std::io::Error::other("the async runtime is shutting down"),
         }),
     }
 }
 
-/// A jitter seed from the standard library's per-process random hasher keys (no `rand`).
-fn random_seed() -> u64 {
-    RandomState::new().hash_one(std::process::id())
-}
-
 impl Client {
-    /// Starts configuring a client for `config`.
+    /// Starts configuring a client for `config`. Start its HTTP client
+    /// ([`http`](auth_driver::ClientBuilder::http)) from [`http_client_builder`] to keep the
+    /// default TLS set-up and redirect policy. With another redirect policy, an auth request
+    /// redirected with 307/308 would repeat its body (password or refresh token) to the target;
+    /// its answer is never trusted (it is reported as a transport failure), but the body has
+    /// left. reqwest itself removes `Authorization` from any redirect to another origin,
+    /// whatever the policy. `build()` needs a Tokio runtime, like reqwest.
     pub fn builder(config: Config) -> ClientBuilder {
-        ClientBuilder { config, clock: Arc::new(SystemClock), store: None, seed: None, http_client: None }
+        ClientBuilder::new(config)
     }
 
     /// A middleware that authenticates the requests of *your* `reqwest_middleware` stack with
@@ -146,7 +108,14 @@ impl Client {
 
     /// The `reqwest::Client` the client sends with.
     pub fn http_client(&self) -> &reqwest::Client {
-        self.shared.http()
+        &self.http
+    }
+
+    /// A handle on the same session whose requests are for `account` only: if the session is
+    /// on another account (another caller switched it), they fail with
+    /// [`AuthError::AccountChanged`] and nothing is sent.
+    pub fn on_account(&self, account: AccountId) -> Client {
+        Client { expect: Some(account), ..self.clone() }
     }
 
     /// Sends an API request with credentials and returns the API's response, whatever its
@@ -179,7 +148,7 @@ impl Client {
         &self,
         request: http::Request<B>,
     ) -> Result<http::Response<reqwest::Body>, Error> {
-        if !self.shared.is_api_origin(request.uri()) {
+        if !self.is_api_origin(request.uri()) {
             return Err(AuthError::ForeignOrigin.into());
         }
         let request = reqwest::Request::try_from(request).map_err(Error::Transport)?;
@@ -191,42 +160,106 @@ impl Client {
     /// or `RequestBuilder::build`), returning a [`reqwest::Response`]. The retry needs
     /// [`reqwest::Request::try_clone`] to succeed (it does unless the body is a stream).
     pub async fn execute(&self, request: reqwest::Request) -> Result<reqwest::Response, Error> {
-        let Some(uri) = api_uri(&self.shared, request.url()) else {
+        let Some(uri) = self.api_uri(request.url()) else {
             return Err(AuthError::ForeignOrigin.into());
         };
-        let retry = request.try_clone();
-        let (response, verdict) = self.attempt(request, &uri, false).await?;
-        let response = match (verdict, retry) {
-            (ApiVerdict::RetryOnce, Some(retry)) => {
-                drop(response);
-                self.attempt(retry, &uri, true).await?.0
-            }
-            (_, _) => response,
-        };
-        self.shared.refresh_if_due().await;
-        Ok(response)
+        self.run(uri, request, Direct(&self.http)).await?.map_err(Error::Transport)
     }
 
-    /// Authorizes `request`, sends it, and reports the outcome to the session.
-    async fn attempt(
+    /// The caller's loop for one API request to `uri`: each attempt the session allows goes out
+    /// through `send` with the credential applied, and its answer is reported. Returns the last
+    /// attempt's outcome.
+    pub(crate) async fn run<A: Attempt>(
         &self,
-        mut request: reqwest::Request,
-        uri: &Uri,
-        retry: bool,
-    ) -> Result<(reqwest::Response, ApiVerdict), Error> {
-        let credential = self.authorize(uri).await?;
-        let report = Outstanding::new(&self.shared, &credential);
-        let report = if retry { report.for_retry() } else { report };
-        apply(&credential, &mut request);
-        let sent = request.url().clone();
-        let response = self.shared.http().execute(request).await.map_err(Error::Transport)?;
-        let verdict = report.response(response.status(), redirected(&response, &sent));
-        Ok((response, verdict))
+        uri: Uri,
+        request: reqwest::Request,
+        mut via: A,
+    ) -> Result<Result<reqwest::Response, A::Error>, Error> {
+        let mut spare = request.try_clone();
+        let mut call = Call::request(uri, spare.is_some(), self.expect);
+        let mut unsent = Some(request);
+        let mut last = None;
+        loop {
+            // Registered before the session is looked at: a driver that finishes between our
+            // look and our wait still wakes us.
+            let mut changed = pin!(self.hub.waker().0.notified());
+            changed.as_mut().enable();
+            match self.hub.poll(&mut call) {
+                Step::Attach(credential) => {
+                    drop(last.take()); // A rejected first answer frees its connection.
+                    let (header, account, receipt) = credential.into_parts();
+                    let sent = self.hub.outstanding(receipt);
+                    let Some(mut request) = unsent.take().or_else(|| spare.take()) else {
+                        break; // The session allowed more attempts than it was told the body had.
+                    };
+                    apply(header, account, &mut request);
+                    let url = request.url().clone();
+                    let outcome = via.send(request).await;
+                    match &outcome {
+                        Ok(response) => sent.report(&mut call, response.status(), response.url() != &url),
+                        Err(_) => return Ok(outcome), // No answer: `sent` drops and is released.
+                    }
+                    last = Some(outcome);
+                }
+                Step::Drive(drive) => self.drive(drive).await?,
+                Step::Wait(at_most) => drop(tokio::time::timeout(at_most, changed).await),
+                Step::Failed(error) => return Err(error.into()),
+                Step::Ready(_) => break,
+            }
+        }
+        last.ok_or(Error::Auth(AuthError::SessionExpired))
     }
 
-    /// A credential for `uri`, driving or awaiting the auth exchange it needs.
-    pub(crate) async fn authorize(&self, uri: &Uri) -> Result<Credential, Error> {
-        self.shared.obtain(StaleToken::UseNow, coordinator::credential(uri)).await
+    /// A call that yields a value (a token, a handshake, a switch).
+    async fn finish(&self, mut call: Call) -> Result<Ready, Error> {
+        loop {
+            let mut changed = pin!(self.hub.waker().0.notified());
+            changed.as_mut().enable();
+            match self.hub.poll(&mut call) {
+                Step::Ready(ready) => return Ok(ready),
+                Step::Failed(error) => return Err(error.into()),
+                Step::Drive(drive) => self.drive(drive).await?,
+                Step::Wait(at_most) => drop(tokio::time::timeout(at_most, changed).await),
+                Step::Attach(_) => {}
+            }
+        }
+    }
+
+    /// Drives one exchange on a task of its own, which this caller awaits: if the caller is
+    /// cancelled, the exchange still completes (its answer is handled, the rotated tokens kept
+    /// and saved). Store steps run on the blocking pool.
+    async fn drive(&self, drive: Drive) -> Result<(), Error> {
+        // Built before the spawn, so that even a task that never runs (a runtime shutting down)
+        // drops it and finishes the exchange.
+        let mut driving = Driving::new(Arc::clone(&self.hub), drive);
+        let (http, timeout) = (self.http.clone(), self.hub.read(|c, _| c.session().auth_timeout()));
+        let task = tokio::spawn(async move {
+            loop {
+                match driving.step() {
+                    DriveStep::Send(request) => {
+                        let answer = send_auth(&http, request.into_request(), timeout).await;
+                        driving.answer(answer.as_ref());
+                    }
+                    DriveStep::Done => return Ok(()),
+                    store_step => {
+                        let (back, outcome) = on_blocking_pool(move || {
+                            let outcome = driving.store_step(store_step);
+                            (driving, outcome)
+                        })
+                        .await?;
+                        driving = back;
+                        outcome?;
+                    }
+                }
+            }
+        });
+        match task.await {
+            Ok(outcome) => outcome,
+            // The guard has finished the exchange; the panic is the caller's too.
+            Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+            // The runtime is shutting down; the guard has finished. The session says the rest.
+            Err(_) => Ok(()),
+        }
     }
 
     /// A currently valid bearer token, for callers that attach it themselves. Logs in or
@@ -235,7 +268,7 @@ impl Client {
     ///
     /// Fails with [`AuthError::RequiresBearer`] under Basic or Integrator.
     pub async fn bearer_token(&self) -> Result<BearerToken, Error> {
-        self.shared.obtain(StaleToken::RefreshFirst, coordinator::bearer_token).await
+        Ok(self.finish(Call::bearer_token()).await?.into_token()?)
     }
 
     /// The first message of a RealTime connection (`{"type":"authrequest","token":…}`), built
@@ -244,78 +277,133 @@ impl Client {
     /// Fails with [`AuthError::RequiresBearer`] under Basic or Integrator: the RealTime API
     /// accepts only bearer tokens (SPEC.md §6).
     pub async fn realtime_auth(&self) -> Result<RealtimeAuthRequest, Error> {
-        self.shared.obtain(StaleToken::RefreshFirst, coordinator::realtime_auth).await
+        Ok(self.finish(Call::realtime_auth()).await?.into_realtime()?)
     }
 
     /// Reports that the RealTime server answered `authrequest` with `"success": false`: the
     /// token is dropped, so the next [`realtime_auth`](Self::realtime_auth) (the reconnect)
     /// authenticates with a new one (SPEC.md §6).
     pub fn report_realtime_rejection(&self, auth: &RealtimeAuthRequest) {
-        self.shared.report_realtime_rejection(auth.generation());
+        self.hub.report_realtime_rejection(auth.generation());
     }
 
     /// Moves the bearer session to `account` (by relogin or masquerade, as configured) and
     /// waits until it is done. Requests started meanwhile wait for the switch; with
-    /// masquerade, the switch waits for requests still out on the old account.
+    /// masquerade, the switch waits for requests still out on the old account. Returns a handle
+    /// whose requests are for `account` only ([`on_account`](Self::on_account)).
     ///
-    /// Returns the server's refusal ([`AuthError::AccountSwitchRejected`]) if the switch
-    /// failed (the session stays on its previous account), a transient error if the auth
-    /// server is unavailable (the switch stays pending and is retried by the next request),
-    /// and [`AuthError::SwitchRequiresBearer`] under Basic or Integrator.
-    pub async fn switch_account(&self, account: AccountId) -> Result<(), Error> {
-        if !self.shared.start_switch(account)? {
-            return Ok(()); // Already on that account.
-        }
-        self.shared.obtain(StaleToken::UseNow, coordinator::switch_done(account)).await
+    /// Each caller learns how *its* switch ended: the server's refusal
+    /// ([`AuthError::AccountSwitchRejected`]: the session stays on its previous account),
+    /// [`AuthError::SwitchSuperseded`] if another caller switched elsewhere after it (naming the
+    /// account now in force), a transient error if the auth server is unavailable (the switch
+    /// stays pending and is retried by the next request), and
+    /// [`AuthError::SwitchRequiresBearer`] under Basic or Integrator.
+    pub async fn switch_account(&self, account: AccountId) -> Result<Client, Error> {
+        let call = self.hub.switch_account(account)?;
+        let account = self.finish(call).await?.into_account()?;
+        Ok(self.on_account(account))
     }
 
     /// The bearer token state for persistence (`None` for Basic/Integrator and before the
     /// first login). It holds the tokens: treat it as a secret.
     pub fn snapshot(&self) -> Option<Snapshot> {
-        self.shared.lock().session.snapshot()
+        self.hub.read(|coordinator, _| coordinator.session().snapshot())
     }
 
     /// Why the last store operation failed, if it did (cleared by the next successful save).
     /// A failed save never discards the token held in memory: the client carries on, but a
     /// restarted process or another client sharing the store would not see the new token.
     pub fn last_store_error(&self) -> Option<String> {
-        self.shared.last_store_error()
+        self.hub.last_store_error()
     }
 
     /// The authentication scheme.
     pub fn scheme(&self) -> Scheme {
-        self.shared.lock().session.scheme()
+        self.hub.read(|coordinator, _| coordinator.session().scheme())
     }
 
     /// The account in effect: the bearer token's account or the pinned one.
     pub fn account(&self) -> Option<AccountId> {
-        self.shared.lock().session.account()
+        self.hub.read(|coordinator, _| coordinator.session().account())
     }
 
     /// Where the bearer token stands now (`None` without a token, or for Basic/Integrator).
     pub fn token_state(&self) -> Option<TokenState> {
-        self.shared.token_state()
+        self.hub.read(|coordinator, now| coordinator.token_state(now))
+    }
+
+    fn is_api_origin(&self, uri: &Uri) -> bool {
+        self.hub.read(|coordinator, _| coordinator.session().is_api_origin(uri))
+    }
+
+    /// `url` as an `http::Uri`, if it is on the configured API origin. A URL that `http` cannot
+    /// parse is treated as foreign: credentials go only where the origin is proven.
+    pub(crate) fn api_uri(&self, url: &reqwest::Url) -> Option<Uri> {
+        Uri::try_from(url.as_str()).ok().filter(|uri| self.is_api_origin(uri))
     }
 }
 
-/// `url` as an `http::Uri`, if it is on the configured API origin. A URL that `http` cannot
-/// parse is treated as foreign: credentials go only where the origin is proven.
-pub(crate) fn api_uri(shared: &Shared, url: &reqwest::Url) -> Option<Uri> {
-    Uri::try_from(url.as_str()).ok().filter(|uri| shared.is_api_origin(uri))
+/// How the attempts of one API request go out.
+pub(crate) trait Attempt {
+    /// What a failed attempt says.
+    type Error;
+    /// Sends one attempt.
+    fn send(
+        &mut self,
+        request: reqwest::Request,
+    ) -> impl Future<Output = Result<reqwest::Response, Self::Error>> + Send;
 }
 
-/// Whether `response` to a request sent to `sent` came from a redirect (its final URL differs):
-/// its final hop may have gone out without our `Authorization` header.
-pub(crate) fn redirected(response: &reqwest::Response, sent: &reqwest::Url) -> bool {
-    response.url() != sent
+/// Through the client's own `reqwest::Client`.
+struct Direct<'a>(&'a reqwest::Client);
+
+impl Attempt for Direct<'_> {
+    type Error = reqwest::Error;
+
+    fn send(
+        &mut self,
+        request: reqwest::Request,
+    ) -> impl Future<Output = Result<reqwest::Response, reqwest::Error>> + Send {
+        self.0.execute(request)
+    }
+}
+
+/// Sends one auth request and reads its answer with the core's size limit. `None`: no answer
+/// (transport error, or an answer that did not come from the URL asked, which a client of the
+/// caller's own may have redirected). A status is an answer, not an error.
+async fn send_auth(
+    http: &reqwest::Client,
+    request: http::Request<Vec<u8>>,
+    timeout: std::time::Duration,
+) -> Option<http::Response<Vec<u8>>> {
+    let mut request = reqwest::Request::try_from(request).ok()?;
+    *request.timeout_mut() = Some(timeout);
+    let asked = request.url().clone();
+    let mut response = http.execute(request).await.ok()?;
+    if response.url() != &asked {
+        return None;
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.ok()? {
+        let room = (MAX_AUTH_BODY + 1).saturating_sub(body.len());
+        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if body.len() > MAX_AUTH_BODY {
+            break; // Enough to know it is too large; the core refuses it unparsed.
+        }
+    }
+    let mut answer = http::Response::new(body);
+    *answer.status_mut() = response.status();
+    *answer.version_mut() = response.version();
+    *answer.headers_mut() = response.headers().clone();
+    Some(answer)
 }
 
 /// Sets the `Authorization` header and adds the pinned account, exactly as
-/// [`Credential::apply`] does for an `http::Request`: `account_id=N` is appended to the
-/// query string.
-pub(crate) fn apply(credential: &Credential, request: &mut reqwest::Request) {
-    request.headers_mut().insert(AUTHORIZATION, credential.header().clone());
-    if let Some(account) = credential.account_param() {
+/// [`Credential::attach`](auth_core::Credential::attach) does for an `http::Request`:
+/// `account_id=N` is appended to the query string.
+pub(crate) fn apply(header: HeaderValue, account: Option<AccountId>, request: &mut reqwest::Request) {
+    request.headers_mut().insert(AUTHORIZATION, header);
+    if let Some(account) = account {
         request.url_mut().query_pairs_mut().append_pair("account_id", &account.to_string());
     }
 }
@@ -323,30 +411,35 @@ pub(crate) fn apply(credential: &Credential, request: &mut reqwest::Request) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use auth_core::{Authorization, Config, Password};
+    use auth_core::{Authorization, Config, Password, Session};
 
     /// `apply` on a reqwest request gives the same URL and header as the core's
-    /// `Credential::apply` on an `http` request.
+    /// `Credential::attach` on an `http` request.
     #[test]
     fn apply_matches_the_core() {
-        let config =
-            Config::basic("https://api.example", "u", Password::new("p")).account(AccountId(42)).build().unwrap();
+        let config = Config::basic("https://api.example", "u", auth_core::Password::new("p"))
+            .account(AccountId(42))
+            .build()
+            .unwrap();
         let mut session = Session::new(config, 1, time::OffsetDateTime::UNIX_EPOCH).unwrap();
         for url in
             ["https://api.example/reports", "https://api.example/reports?", "https://api.example/reports?x=1&y=a%20b"]
         {
             let uri: Uri = url.parse().unwrap();
-            let Authorization::Ready(credential) = session.authorize(&uri, time::OffsetDateTime::UNIX_EPOCH).unwrap()
-            else {
-                panic!("basic is always ready")
+            let ready = |session: &mut Session| match session.authorize(&uri, time::OffsetDateTime::UNIX_EPOCH).unwrap()
+            {
+                Authorization::Ready(credential) => credential,
+                Authorization::Pending => panic!("basic is always ready"),
             };
             let mut expected = http::Request::new(());
             *expected.uri_mut() = uri.clone();
-            credential.apply(&mut expected);
+            let _receipt = ready(&mut session).attach(&mut expected);
             let mut actual = reqwest::Request::new(reqwest::Method::GET, reqwest::Url::parse(url).unwrap());
-            apply(&credential, &mut actual);
+            let (header, account, _receipt) = ready(&mut session).into_parts();
+            apply(header, account, &mut actual);
             assert_eq!(actual.url().as_str(), expected.uri().to_string(), "{url}");
             assert_eq!(actual.headers().get(AUTHORIZATION), expected.headers().get(AUTHORIZATION));
         }
+        let _ = Password::new("unused");
     }
 }

@@ -135,7 +135,6 @@ mod client;
 mod error;
 mod http_client;
 mod middleware;
-mod shared;
 
 pub use client::{Client, ClientBuilder};
 pub use error::Error;

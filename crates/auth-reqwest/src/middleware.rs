@@ -1,13 +1,13 @@
 //! [`AuthMiddleware`]: a [`Client`]'s session applied to the requests of your own
 //! `reqwest_middleware` stack.
 
-use auth_core::ApiVerdict;
 use http::Extensions;
 use reqwest::{Request, Response};
 use reqwest_middleware::{Middleware, Next};
 
-use crate::client::{Client, api_uri, apply, redirected};
-use crate::shared::Outstanding;
+use std::future::Future;
+
+use crate::client::{Attempt, Client};
 
 /// A [`reqwest_middleware::Middleware`] that authenticates the requests of a
 /// [`ClientWithMiddleware`](reqwest_middleware::ClientWithMiddleware) you built, with the
@@ -57,46 +57,28 @@ impl Middleware for AuthMiddleware {
         extensions: &mut Extensions,
         next: Next<'_>,
     ) -> reqwest_middleware::Result<Response> {
-        let shared = &self.client.shared;
-        let Some(uri) = api_uri(shared, request.url()) else {
+        let Some(uri) = self.client.api_uri(request.url()) else {
             return next.run(request, extensions).await;
         };
-        let retry = request.try_clone();
-
-        let credential = self.client.authorize(&uri).await.map_err(other)?;
-        let report = Outstanding::new(shared, &credential);
-        let mut first = request;
-        apply(&credential, &mut first);
-        let sent = first.url().clone();
-        let outcome = next.clone().run(first, extensions).await;
-        let verdict = judge(report, &outcome, &sent);
-        let Some(mut retry) = retry.filter(|_| verdict == ApiVerdict::RetryOnce) else {
-            shared.refresh_if_due().await;
-            return outcome;
-        };
-
-        // The one retry, with a freshly authorized header, down the chain again.
-        drop(outcome);
-        let credential = self.client.authorize(&uri).await.map_err(other)?;
-        let report = Outstanding::new(shared, &credential).for_retry();
-        apply(&credential, &mut retry);
-        let sent = retry.url().clone();
-        let outcome = next.run(retry, extensions).await;
-        let _ = judge(report, &outcome, &sent);
-        shared.refresh_if_due().await;
-        outcome
+        // Every attempt (the resend too) goes down the chain.
+        let chain = Chain { next, extensions };
+        self.client
+            .run(uri, request, chain)
+            .await
+            .unwrap_or_else(|error| Err(reqwest_middleware::Error::middleware(error)))
     }
 }
 
-/// Reports an outcome to the session and returns its verdict.
-fn judge(report: Outstanding<'_>, outcome: &reqwest_middleware::Result<Response>, sent: &reqwest::Url) -> ApiVerdict {
-    match outcome {
-        Ok(response) => report.response(response.status(), redirected(response, sent)),
-        // No answer to judge the token by: `report` drops and releases the credential.
-        Err(_) => ApiVerdict::Accept,
-    }
+/// Down the rest of the user's middleware chain.
+struct Chain<'a, 'e> {
+    next: Next<'a>,
+    extensions: &'e mut Extensions,
 }
 
-fn other(error: crate::Error) -> reqwest_middleware::Error {
-    reqwest_middleware::Error::middleware(error)
+impl Attempt for Chain<'_, '_> {
+    type Error = reqwest_middleware::Error;
+
+    fn send(&mut self, request: Request) -> impl Future<Output = reqwest_middleware::Result<Response>> + Send {
+        self.next.clone().run(request, self.extensions)
+    }
 }

@@ -85,7 +85,7 @@ fn an_exchange_task_dropped_with_its_runtime_is_reported_and_the_next_caller_pro
     let client = first.block_on(async {
         let client = auth_reqwest::Client::builder(config)
             .clock(std::sync::Arc::new(clock.clone()))
-            .http_client(http)
+            .http(http)
             .seed(7)
             .build()
             .await
