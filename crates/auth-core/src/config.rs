@@ -395,6 +395,18 @@ impl Config {
         &self.policy
     }
 
+    /// The auth endpoints of this configuration (login, refresh, and the masquerade path if
+    /// switches go that way): requests whose bodies carry the password or a refresh token, so
+    /// an HTTP client must never follow a redirect of one (SPEC.md §2).
+    pub fn auth_endpoints(&self) -> AuthEndpoints {
+        let mut paths: Vec<String> =
+            ["/auth/login", "/auth/refresh"].iter().map(|path| self.base.join(path).path().to_owned()).collect();
+        if let AccountSwitch::Masquerade { path } = &self.account_switch {
+            paths.push(self.base.join(path).path().to_owned());
+        }
+        AuthEndpoints { base: self.base.clone(), paths }
+    }
+
     /// The account-switch strategy.
     pub fn account_switch(&self) -> &AccountSwitch {
         &self.account_switch
@@ -500,6 +512,20 @@ impl ConfigBuilder {
             policy: self.policy,
             account_switch: self.account_switch,
         })
+    }
+}
+
+/// The URLs of a configuration's auth requests ([`Config::auth_endpoints`]); no secret inside.
+#[derive(Clone, Debug)]
+pub struct AuthEndpoints {
+    base: BaseUrl,
+    paths: Vec<String>,
+}
+
+impl AuthEndpoints {
+    /// Whether `uri` is one of them (same origin, same path).
+    pub fn contains(&self, uri: &Uri) -> bool {
+        self.base.same_origin(uri) && self.paths.iter().any(|path| path == uri.path())
     }
 }
 

@@ -279,8 +279,8 @@ mod wire;
 pub use bearer::BearerSession;
 pub use clock::Now;
 pub use config::{
-    AccountId, AccountSwitch, BaseUrl, Config, ConfigBuilder, ConfigError, DEFAULT_BASE_URL, DEFAULT_MASQUERADE_PATH,
-    RefreshPolicy, Scheme,
+    AccountId, AccountSwitch, AuthEndpoints, BaseUrl, Config, ConfigBuilder, ConfigError, DEFAULT_BASE_URL,
+    DEFAULT_MASQUERADE_PATH, RefreshPolicy, Scheme,
 };
 pub use coordinator::{Call, Coordinator, Drive, DriveStep, IDLE_WAIT, MAX_WAIT, Ready, Step};
 pub use error::{AuthError, Malformed, ServerError, TransientCause};

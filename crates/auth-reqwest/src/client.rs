@@ -1,6 +1,5 @@
 //! [`Client`]: a `reqwest::Client` plus a shared session, safe to use from many tasks.
 
-use std::future::Future;
 use std::pin::{Pin, pin};
 use std::sync::Arc;
 
@@ -61,10 +60,8 @@ impl Adapter for Client {
     /// Loads the store on the blocking pool: the disk must not block an async thread.
     fn build(mut parts: Parts<Self>) -> Self::Built {
         Box::pin(async move {
-            let http = match parts.http.take() {
-                Some(http) => http,
-                None => http_client_builder(&parts.config).build().map_err(Error::Transport)?,
-            };
+            let default = || http_client_builder(&parts.config).build();
+            let http = parts.http.take().map_or_else(default, Ok).map_err(Error::Transport)?;
             let stored = match parts.store.clone() {
                 Some(store) => on_blocking_pool(move || store.load()).await??,
                 None => None,
@@ -79,11 +76,7 @@ async fn on_blocking_pool<T: Send + 'static>(job: impl FnOnce() -> T + Send + 's
     match tokio::task::spawn_blocking(job).await {
         Ok(out) => Ok(out),
         Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
-        Err(_) => Err(StoreError::Io {
-            operation: "run a store operation on",
-            path: std::path::PathBuf::new(),
-            source: std::io::Error::other("the async runtime is shutting down"),
-        }),
+        Err(_) => Err(StoreError::runtime_gone()),
     }
 }
 
@@ -148,9 +141,6 @@ impl Client {
         &self,
         request: http::Request<B>,
     ) -> Result<http::Response<reqwest::Body>, Error> {
-        if !self.is_api_origin(request.uri()) {
-            return Err(AuthError::ForeignOrigin.into());
-        }
         let request = reqwest::Request::try_from(request).map_err(Error::Transport)?;
         let response = self.execute(request).await?;
         Ok(http::Response::from(response))
@@ -332,14 +322,11 @@ impl Client {
         self.hub.read(|coordinator, now| coordinator.token_state(now))
     }
 
-    fn is_api_origin(&self, uri: &Uri) -> bool {
-        self.hub.read(|coordinator, _| coordinator.session().is_api_origin(uri))
-    }
-
     /// `url` as an `http::Uri`, if it is on the configured API origin. A URL that `http` cannot
     /// parse is treated as foreign: credentials go only where the origin is proven.
     pub(crate) fn api_uri(&self, url: &reqwest::Url) -> Option<Uri> {
-        Uri::try_from(url.as_str()).ok().filter(|uri| self.is_api_origin(uri))
+        let uri = Uri::try_from(url.as_str()).ok()?;
+        self.hub.read(|coordinator, _| coordinator.session().is_api_origin(&uri)).then_some(uri)
     }
 }
 

@@ -3,13 +3,10 @@
 
 use std::sync::Arc;
 
-use auth_core::{AccountSwitch, BaseUrl, Config};
+use auth_core::Config;
 use http::Uri;
 use reqwest::redirect;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
+use rustls::ClientConfig;
 
 /// How many redirects an API request follows (reqwest's default).
 const MAX_REDIRECTS: usize = 10;
@@ -52,15 +49,10 @@ pub fn http_client_builder(config: &Config) -> reqwest::ClientBuilder {
 
 /// Follows up to [`MAX_REDIRECTS`] redirects, but none of an auth request.
 fn redirect_policy(config: &Config) -> redirect::Policy {
-    let base = config.base_url().clone();
-    let mut auth_paths: Vec<String> =
-        ["/auth/login", "/auth/refresh"].iter().map(|path| base.join(path).path().to_owned()).collect();
-    if let AccountSwitch::Masquerade { path } = config.account_switch() {
-        auth_paths.push(base.join(path).path().to_owned());
-    }
+    let auth = config.auth_endpoints();
     redirect::Policy::custom(move |attempt| {
-        let original = attempt.previous().first();
-        if original.is_some_and(|url| is_auth_url(&base, &auth_paths, url)) {
+        let original = attempt.previous().first().and_then(|url| Uri::try_from(url.as_str()).ok());
+        if original.is_some_and(|uri| auth.contains(&uri)) {
             attempt.stop()
         } else if attempt.previous().len() >= MAX_REDIRECTS {
             attempt.error("too many redirects")
@@ -70,73 +62,25 @@ fn redirect_policy(config: &Config) -> redirect::Policy {
     })
 }
 
-fn is_auth_url(base: &BaseUrl, auth_paths: &[String], url: &reqwest::Url) -> bool {
-    Uri::try_from(url.as_str()).is_ok_and(|uri| base.same_origin(&uri) && auth_paths.iter().any(|p| p == uri.path()))
-}
-
-/// rustls on `ring`, verifying with the platform's roots, offering HTTP/2 and HTTP/1.1.
+/// rustls on `ring`, verifying with the platform's roots (none when they cannot be loaded:
+/// every `https` request then fails with an unknown-issuer error, plain `http` still works),
+/// offering HTTP/2 and HTTP/1.1.
 fn tls_config() -> Result<ClientConfig, rustls::Error> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier: Arc<dyn ServerCertVerifier> = match rustls_platform_verifier::Verifier::new(provider.clone()) {
-        Ok(verifier) => Arc::new(verifier),
-        Err(error) => Arc::new(NoRoots { reason: error.to_string(), provider: provider.clone() }),
-    };
-    let mut config = ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
-        .dangerous()
-        .with_custom_certificate_verifier(verifier)
-        .with_no_client_auth();
+    let builder = ClientConfig::builder_with_provider(provider.clone()).with_safe_default_protocol_versions()?;
+    let mut config = match rustls_platform_verifier::Verifier::new(provider) {
+        Ok(verifier) => builder.dangerous().with_custom_certificate_verifier(Arc::new(verifier)),
+        Err(_) => builder.with_root_certificates(rustls::RootCertStore::empty()),
+    }
+    .with_no_client_auth();
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(config)
-}
-
-/// The verifier used when the platform's roots cannot be loaded: it refuses every
-/// certificate with the reason, so `https` fails per request while plain `http` still works.
-#[derive(Debug)]
-struct NoRoots {
-    reason: String,
-    provider: Arc<CryptoProvider>,
-}
-
-impl ServerCertVerifier for NoRoots {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Err(rustls::Error::General(format!("no root certificates to verify the server with: {}", self.reason)))
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider.signature_verification_algorithms.supported_schemes()
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use auth_core::Password;
+    use auth_core::{AccountSwitch, Password};
 
     fn config(switch: AccountSwitch) -> Config {
         Config::bearer("https://api.example:8443/v1", "u", Password::new("p")).account_switch(switch).build().unwrap()
@@ -151,15 +95,15 @@ mod tests {
 
     #[test]
     fn auth_urls_are_recognised_on_the_api_origin_only() {
-        let config = config(AccountSwitch::masquerade());
-        let base = config.base_url().clone();
-        let paths = ["/v1/auth/login", "/v1/auth/refresh", "/v1/auth/masquerade"].map(String::from);
-        let is_auth = |url: &str| is_auth_url(&base, &paths, &reqwest::Url::parse(url).unwrap());
+        let auth = config(AccountSwitch::masquerade()).auth_endpoints();
+        let is_auth = |url: &str| auth.contains(&url.parse().unwrap());
         assert!(is_auth("https://api.example:8443/v1/auth/login"));
         assert!(is_auth("https://api.example:8443/v1/auth/refresh"));
         assert!(is_auth("https://api.example:8443/v1/auth/masquerade"));
         assert!(!is_auth("https://api.example:8443/v1/reports/call-data"));
         assert!(!is_auth("https://api.example:9443/v1/auth/login"));
         assert!(!is_auth("http://api.example:8443/v1/auth/login"));
+        let relogin = config(AccountSwitch::Relogin).auth_endpoints();
+        assert!(!relogin.contains(&"https://api.example:8443/v1/auth/masquerade".parse().unwrap()));
     }
 }

@@ -5,8 +5,6 @@ use http::Extensions;
 use reqwest::{Request, Response};
 use reqwest_middleware::{Middleware, Next};
 
-use std::future::Future;
-
 use crate::client::{Attempt, Client};
 
 /// A [`reqwest_middleware::Middleware`] that authenticates the requests of a

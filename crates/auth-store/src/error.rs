@@ -71,6 +71,18 @@ pub enum StoreError {
     },
 }
 
+impl StoreError {
+    /// A store call that could not run at all: the async runtime whose blocking pool it was
+    /// sent to is shutting down.
+    pub fn runtime_gone() -> StoreError {
+        StoreError::Io {
+            operation: "run a store operation on",
+            path: PathBuf::new(),
+            source: std::io::Error::other("the async runtime is shutting down"),
+        }
+    }
+}
+
 /// Why the store refuses a file or directory ([`StoreError::Insecure`]). Its `Display` says
 /// what is wrong; the error's message adds how to fix it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
