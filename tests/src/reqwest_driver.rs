@@ -105,7 +105,7 @@ impl Driver for ReqwestDriver {
     }
 
     fn switch_account(&mut self, account: u64) -> Result<(), Failure> {
-        self.runtime.block_on(self.client.switch_account(AccountId(account))).map_err(|e| failure(&e))
+        self.runtime.block_on(self.client.switch_account(AccountId(account))).map(drop).map_err(|e| failure(&e))
     }
 
     fn verify(&mut self, config: &Config) -> Result<(), Failure> {

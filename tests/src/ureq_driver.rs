@@ -102,7 +102,7 @@ impl Driver for UreqDriver {
     }
 
     fn switch_account(&mut self, account: u64) -> Result<(), Failure> {
-        self.client.switch_account(AccountId(account)).map_err(|e| failure(&e))
+        self.client.switch_account(AccountId(account)).map(drop).map_err(|e| failure(&e))
     }
 
     fn verify(&mut self, config: &Config) -> Result<(), Failure> {

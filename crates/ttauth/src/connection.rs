@@ -122,7 +122,7 @@ impl Connection {
     pub fn client(&self, with_state: bool, ctx: &mut Context<'_>) -> Result<Client> {
         let config = self.config()?;
         let has_password = config.has_password();
-        let mut builder = Client::builder(config).clock(ctx.clock_handle()).agent(self.agent());
+        let mut builder = Client::builder(config).clock(ctx.clock_handle()).http(self.agent());
         if self.scheme == Scheme::Bearer
             && with_state
             && let Some(path) = self.state_file(ctx)?

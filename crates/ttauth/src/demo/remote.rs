@@ -129,7 +129,7 @@ impl Remote<'_> {
             builder = builder.account(account);
         }
         let config = builder.build().map_err(|e| failed("configuration", e))?;
-        let client = Client::builder(config).agent(self.connection.agent()).build().map_err(|e| failed("client", e))?;
+        let client = Client::builder(config).http(self.connection.agent()).build().map_err(|e| failed("client", e))?;
         let served = self.call(&client)?;
         Ok(match (account, served.account) {
             (None, Some(picked)) => {
@@ -148,7 +148,7 @@ impl Remote<'_> {
             .account_per_request()
             .build()
             .map_err(|e| failed("configuration", e))?;
-        let client = Client::builder(config).agent(self.connection.agent()).build().map_err(|e| failed("client", e))?;
+        let client = Client::builder(config).http(self.connection.agent()).build().map_err(|e| failed("client", e))?;
         let uri = c.url(CALL_DATA).map_err(|f| f.message)?;
         let request = Request::get(uri).body(()).map_err(|e| failed("request", e))?;
         match client.send(request) {
@@ -168,7 +168,7 @@ impl Remote<'_> {
         let config = Config::basic(&c.base_url, username, self.password.clone())
             .build()
             .map_err(|e| failed("configuration", e))?;
-        let client = Client::builder(config).agent(self.connection.agent()).build().map_err(|e| failed("client", e))?;
+        let client = Client::builder(config).http(self.connection.agent()).build().map_err(|e| failed("client", e))?;
         match client.realtime_auth() {
             Err(auth_ureq::Error::Auth(error @ AuthError::RequiresBearer)) => {
                 Ok(format!("Basic asked for a RealTime handshake: refused before any I/O (\"{error}\")"))
