@@ -127,7 +127,7 @@ impl Driver for ReqwestDriver {
     }
 
     fn snapshot(&self) -> Option<Snapshot> {
-        self.client.snapshot()
+        self.client.session().snapshot()
     }
 
     fn debug(&self) -> String {

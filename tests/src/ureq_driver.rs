@@ -116,7 +116,7 @@ impl Driver for UreqDriver {
     }
 
     fn snapshot(&self) -> Option<Snapshot> {
-        self.client.snapshot()
+        self.client.session().snapshot()
     }
 
     fn debug(&self) -> String {

@@ -12,10 +12,11 @@ use std::fmt;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use auth_core::{
-    AccountId, AuthError, AuthRequest, Call, Coordinator, Drive, DriveStep, Now, Receipt, Step, TokenGeneration,
+    AccountId, AuthError, AuthRequest, Call, Coordinator, Drive, DriveStep, Now, Receipt, Scheme, Snapshot, Step,
+    TokenGeneration, TokenState,
 };
 use auth_store::{SessionStore, StoreError, StoreGuard};
-use http::{Response, StatusCode};
+use http::{Response, StatusCode, Uri};
 
 use crate::Clock;
 
@@ -44,18 +45,18 @@ struct State {
     store_error: Option<String>,
 }
 
-/// One session shared by every clone of a driver's client: the [`Coordinator`] behind one
-/// mutex, the clock it is told the time by, the store, and the wake-up primitive `W`.
-pub struct Hub<W> {
+/// The session every clone of a client shares, as its users see it: what it holds, where its
+/// token stands, how its store fares (`client.session()` in both adapters). The driver's side
+/// of it is the [`Hub`].
+pub struct SharedSession {
     state: Mutex<State>,
-    wake: W,
     clock: Arc<dyn Clock>,
     store: Option<Arc<dyn SessionStore>>,
 }
 
-impl<W> fmt::Debug for Hub<W> {
+impl fmt::Debug for SharedSession {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut s = f.debug_struct("Hub");
+        let mut s = f.debug_struct("SharedSession");
         // Never block in `Debug`: a caller may print the client while another one drives.
         match self.state.try_lock() {
             Ok(state) => s.field("coordinator", &state.coordinator),
@@ -65,17 +66,7 @@ impl<W> fmt::Debug for Hub<W> {
     }
 }
 
-impl<W: Wake> Hub<W> {
-    /// Shares `coordinator`.
-    pub fn new(coordinator: Coordinator, clock: Arc<dyn Clock>, store: Option<Arc<dyn SessionStore>>, wake: W) -> Self {
-        Hub { state: Mutex::new(State { coordinator, store_error: None }), wake, clock, store }
-    }
-
-    /// The wake-up primitive, to wait on.
-    pub fn waker(&self) -> &W {
-        &self.wake
-    }
-
+impl SharedSession {
     /// The current time, from the injected clock.
     pub fn now(&self) -> Now {
         self.clock.now()
@@ -86,17 +77,91 @@ impl<W: Wake> Hub<W> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Asks the coordinator something (a getter).
+    /// Asks the coordinator something (a getter: the session cannot be changed from here).
     pub fn read<R>(&self, ask: impl FnOnce(&Coordinator, Now) -> R) -> R {
         let now = self.now();
         ask(&self.lock().coordinator, now)
     }
 
+    /// The bearer token state for persistence (`None` for Basic/Integrator and before the
+    /// first login). It holds the tokens: treat it as a secret.
+    pub fn snapshot(&self) -> Option<Snapshot> {
+        self.read(|coordinator, _| coordinator.session().snapshot())
+    }
+
+    /// Why the last store operation failed, if it did (cleared by the next successful save).
+    /// A failed save never discards the token held in memory: the client carries on, but a
+    /// restarted process or another client sharing the store would not see the new token.
+    pub fn last_store_error(&self) -> Option<String> {
+        self.lock().store_error.clone()
+    }
+
+    /// The authentication scheme.
+    pub fn scheme(&self) -> Scheme {
+        self.read(|coordinator, _| coordinator.session().scheme())
+    }
+
+    /// The account in effect: the bearer token's account or the pinned one.
+    pub fn account(&self) -> Option<AccountId> {
+        self.read(|coordinator, _| coordinator.session().account())
+    }
+
+    /// Where the bearer token stands now (`None` without a token, or for Basic/Integrator).
+    pub fn token_state(&self) -> Option<TokenState> {
+        self.read(|coordinator, now| coordinator.token_state(now))
+    }
+
+    /// Whether credentials go to requests for `uri` (the configured API origin).
+    pub fn is_api_origin(&self, uri: &Uri) -> bool {
+        self.read(|coordinator, _| coordinator.session().is_api_origin(uri))
+    }
+
+    fn note_store(&self, outcome: &Result<(), StoreError>) {
+        self.lock().store_error = outcome.as_ref().err().map(ToString::to_string);
+    }
+}
+
+/// One session shared by every clone of a driver's client: the [`SharedSession`] (the
+/// [`Coordinator`] behind one mutex, the clock it is told the time by, the store) and the
+/// wake-up primitive `W`.
+pub struct Hub<W> {
+    session: SharedSession,
+    wake: W,
+}
+
+impl<W> fmt::Debug for Hub<W> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.session.fmt(f)
+    }
+}
+
+impl<W: Wake> Hub<W> {
+    /// Shares `coordinator`.
+    pub fn new(coordinator: Coordinator, clock: Arc<dyn Clock>, store: Option<Arc<dyn SessionStore>>, wake: W) -> Self {
+        let state = Mutex::new(State { coordinator, store_error: None });
+        Hub { session: SharedSession { state, clock, store }, wake }
+    }
+
+    /// The session, as its users see it.
+    pub fn session(&self) -> &SharedSession {
+        &self.session
+    }
+
+    /// The wake-up primitive, to wait on.
+    pub fn waker(&self) -> &W {
+        &self.wake
+    }
+
+    /// Asks the coordinator something (a getter).
+    pub fn read<R>(&self, ask: impl FnOnce(&Coordinator, Now) -> R) -> R {
+        self.session.read(ask)
+    }
+
     /// Tells the coordinator something, then wakes the waiters if it says so.
     fn tell<R>(&self, input: impl FnOnce(&mut Coordinator, Now) -> R) -> R {
-        let now = self.now();
+        let now = self.session.now();
         let (out, wake) = {
-            let mut state = self.lock();
+            let mut state = self.session.lock();
             let out = input(&mut state.coordinator, now);
             (out, state.coordinator.poll_wake())
         };
@@ -126,24 +191,15 @@ impl<W: Wake> Hub<W> {
     pub fn outstanding(&self, receipt: Receipt) -> Outstanding<'_, W> {
         Outstanding { hub: self, receipt: Some(receipt) }
     }
-
-    /// Why the last store operation failed, if it did (cleared by the next successful save).
-    pub fn last_store_error(&self) -> Option<String> {
-        self.lock().store_error.clone()
-    }
-
-    fn note_store(&self, outcome: &Result<(), StoreError>) {
-        self.lock().store_error = outcome.as_ref().err().map(ToString::to_string);
-    }
 }
 
 impl Hub<Condvar> {
     /// [`poll`](Hub::poll) for threads: waits out every [`Step::Wait`] on the condition
     /// variable, under the same lock as the look that decided it, so no wake-up is lost.
     pub fn poll_blocking(&self, call: &mut Call) -> Step {
-        let mut state = self.lock();
+        let mut state = self.session.lock();
         loop {
-            let step = state.coordinator.poll_call(call, self.now());
+            let step = state.coordinator.poll_call(call, self.session.now());
             if state.coordinator.poll_wake() {
                 self.wake.notify_all();
             }
@@ -234,7 +290,7 @@ impl<W: Wake> Driving<W> {
     /// Carries out one store step right here (it blocks). `Err`: the caller needed this
     /// exchange and the store's lock could not be taken; the drive is over.
     pub fn store_step(&mut self, step: DriveStep) -> Result<(), StoreError> {
-        let (Some(store), Some(drive)) = (self.hub.store.clone(), self.drive.as_mut()) else {
+        let (Some(store), Some(drive)) = (self.hub.session.store.clone(), self.drive.as_mut()) else {
             return Ok(());
         };
         match step {
@@ -244,7 +300,7 @@ impl<W: Wake> Driving<W> {
                     let _ = self.hub.tell(|coordinator, _| coordinator.handle_store_lock(drive, true));
                 }
                 Err(error) => {
-                    self.hub.lock().store_error = Some(error.to_string());
+                    self.hub.session.lock().store_error = Some(error.to_string());
                     if self.hub.tell(|coordinator, _| coordinator.handle_store_lock(drive, false)) {
                         return Err(error);
                     }
@@ -254,12 +310,12 @@ impl<W: Wake> Driving<W> {
                 let loaded = store.load();
                 if let Err(error) = &loaded {
                     // We hold the lock and a session: carry on; our next save replaces it.
-                    self.hub.lock().store_error = Some(error.to_string());
+                    self.hub.session.lock().store_error = Some(error.to_string());
                 }
                 let loaded = loaded.map_err(drop);
                 self.hub.tell(|coordinator, now| coordinator.handle_store_load(drive, loaded, now));
             }
-            DriveStep::Save(snapshot) => self.hub.note_store(&store.save(&snapshot)),
+            DriveStep::Save(snapshot) => self.hub.session.note_store(&store.save(&snapshot)),
             DriveStep::UnlockStore => drop(self.lock.take()),
             DriveStep::Send(_) | DriveStep::Done => {}
         }

@@ -50,4 +50,4 @@ mod hub;
 pub use builder::{Adapter, ClientBuilder, Parts};
 pub use clock::{Clock, ManualClock, SystemClock, WALL_TOLERANCE};
 pub use error::Error;
-pub use hub::{Driving, Hub, Outstanding, Wake};
+pub use hub::{Driving, Hub, Outstanding, SharedSession, Wake};

@@ -6,10 +6,8 @@ use std::sync::{Arc, Condvar};
 #[cfg(doc)]
 use auth_core::AuthError;
 use auth_core::realtime::RealtimeAuthRequest;
-use auth_core::{
-    AccountId, BearerToken, Call, Config, Drive, MAX_AUTH_BODY, Ready, Scheme, Snapshot, Step, TokenState,
-};
-use auth_driver::{Adapter, Driving, Hub, Parts};
+use auth_core::{AccountId, BearerToken, Call, Config, Drive, MAX_AUTH_BODY, Ready, Step};
+use auth_driver::{Adapter, Driving, Hub, Parts, SharedSession};
 use http::{Request, Response, StatusCode};
 use ureq::config::RedirectAuthHeaders;
 use ureq::{Agent, AsSendBody, Body, ResponseExt};
@@ -274,37 +272,15 @@ impl Client {
         Ok(self.on_account(account))
     }
 
-    /// The bearer token state for persistence (`None` for Basic/Integrator and before the
-    /// first login). It holds the tokens: treat it as a secret.
-    pub fn snapshot(&self) -> Option<Snapshot> {
-        self.hub.read(|coordinator, _| coordinator.session().snapshot())
-    }
-
-    /// Why the last store operation failed, if it did (cleared by the next successful save).
-    /// A failed save never discards the token held in memory: the client carries on, but a
-    /// restarted process or another client sharing the store would not see the new token.
-    pub fn last_store_error(&self) -> Option<String> {
-        self.hub.last_store_error()
-    }
-
-    /// The authentication scheme.
-    pub fn scheme(&self) -> Scheme {
-        self.hub.read(|coordinator, _| coordinator.session().scheme())
-    }
-
-    /// The account in effect: the bearer token's account or the pinned one.
-    pub fn account(&self) -> Option<AccountId> {
-        self.hub.read(|coordinator, _| coordinator.session().account())
-    }
-
-    /// Where the bearer token stands now (`None` without a token, or for Basic/Integrator).
-    pub fn token_state(&self) -> Option<TokenState> {
-        self.hub.read(|coordinator, now| coordinator.token_state(now))
+    /// The session all clones share: what it holds ([`SharedSession::snapshot`]), where its
+    /// token stands, which account is in effect, how its store fares.
+    pub fn session(&self) -> &SharedSession {
+        self.hub.session()
     }
 
     /// Whether credentials go to requests for `uri` (the configured API origin).
     pub(crate) fn is_api_origin(&self, uri: &http::Uri) -> bool {
-        self.hub.read(|coordinator, _| coordinator.session().is_api_origin(uri))
+        self.hub.session().is_api_origin(uri)
     }
 }
 

@@ -150,7 +150,7 @@ impl Connection {
         })?;
         if let Some(account) = self.account
             && self.scheme == Scheme::Bearer
-            && client.account().is_some_and(|current| current != account)
+            && client.session().account().is_some_and(|current| current != account)
         {
             self.observer.switching(Some(account));
             let switched = client.switch_account(account);

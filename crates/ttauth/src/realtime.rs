@@ -44,7 +44,7 @@ pub(crate) fn run(args: &RealtimeArgs, global: &GlobalArgs, ctx: &mut Context<'_
         let mut socket = RealtimeSocket::connect(&url, connection.timeout, &interrupt)?;
         match socket.authenticate(&auth, &interrupt) {
             Ok(early) => {
-                connection.observer.token_in_use(client.snapshot().as_ref());
+                connection.observer.token_in_use(client.session().snapshot().as_ref());
                 break (socket, early);
             }
             // The server refused a token the session believed valid (revoked, or expired on

@@ -46,8 +46,8 @@ pub(crate) fn run(args: &RequestArgs, global: &GlobalArgs, ctx: &mut Context<'_>
         None => client.send(request.map(|_| ())),
     };
     let mut response = sent.map_err(|e| connection.explain(e.into()))?;
-    connection.observer.token_in_use(client.snapshot().as_ref());
-    if let Some(error) = client.last_store_error() {
+    connection.observer.token_in_use(client.session().snapshot().as_ref());
+    if let Some(error) = client.session().last_store_error() {
         ctx.status(&format!("ttauth: warning: the session could not be saved: {error}"));
     }
 

@@ -75,10 +75,10 @@ pub(crate) fn run(args: &StatusArgs, global: &GlobalArgs, ctx: &mut Context<'_>)
 /// `--check`: a currently valid token, obtained as `token` would; says where it came from.
 fn check(connection: &Connection, ctx: &mut Context<'_>) -> Result<String> {
     let client = connection.client(true, ctx).map_err(|f| connection.explain(f))?;
-    let before = client.snapshot().map(|s| (s.generation(), s.obtained_at()));
+    let before = client.session().snapshot().map(|s| (s.generation(), s.obtained_at()));
     drop(client.bearer_token().map_err(|e| connection.explain(e.into()))?);
-    connection.observer.token_in_use(client.snapshot().as_ref());
-    let after = client.snapshot().map(|s| (s.generation(), s.obtained_at()));
+    connection.observer.token_in_use(client.session().snapshot().as_ref());
+    let after = client.session().snapshot().map(|s| (s.generation(), s.obtained_at()));
     Ok(if before.is_some() && before == after {
         "the stored token is valid; nothing was sent (no endpoint only checks a token)".to_owned()
     } else {
@@ -148,7 +148,7 @@ impl Report {
             Client::builder(config).clock(ctx.clock_handle()).store(store).build().map_err(|e| e.to_string())
         });
         match client {
-            Ok(client) => report.token_state = client.token_state(),
+            Ok(client) => report.token_state = client.session().token_state(),
             Err(e) => report.problem = Some(format!("this configuration cannot continue the stored session: {e}")),
         }
         report

@@ -23,8 +23,8 @@ pub(crate) fn run(global: &GlobalArgs, ctx: &mut Context<'_>) -> Result<()> {
     }
     let client = connection.client(true, ctx).map_err(|f| connection.explain(f))?;
     let token = client.bearer_token().map_err(|e| connection.explain(e.into()))?;
-    connection.observer.token_in_use(client.snapshot().as_ref());
-    if let Some(error) = client.last_store_error() {
+    connection.observer.token_in_use(client.session().snapshot().as_ref());
+    if let Some(error) = client.session().last_store_error() {
         ctx.status(&format!("ttauth: warning: the session could not be saved: {error}"));
     }
     // Written straight from the secret: no copy of the token is left behind.

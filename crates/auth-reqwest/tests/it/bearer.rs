@@ -15,7 +15,7 @@ use crate::support::{Harness, INTO_STALE, PAST_EXPIRY, read};
 async fn the_first_request_logs_in_once_and_carries_the_token() {
     let h = Harness::new();
     let client = h.client(h.alice()).await;
-    assert!(client.snapshot().is_none(), "no token before the first use");
+    assert!(client.session().snapshot().is_none(), "no token before the first use");
 
     let (status, body) = h.report(&client).await;
     assert_eq!(status, StatusCode::OK);
@@ -27,8 +27,8 @@ async fn the_first_request_logs_in_once_and_carries_the_token() {
     assert_eq!(h.emu.count(Endpoint::Login), 1);
     assert_eq!(h.emu.count(Endpoint::Refresh), 0);
     assert_eq!(h.api_generations(), vec![Some(1), Some(1)]);
-    assert_eq!(client.token_state(), Some(TokenState::Fresh));
-    assert!(client.snapshot().is_some());
+    assert_eq!(client.session().token_state(), Some(TokenState::Fresh));
+    assert!(client.session().snapshot().is_some());
 }
 
 #[tokio::test]
@@ -38,7 +38,7 @@ async fn a_stale_token_is_used_while_exactly_one_refresh_runs() {
     h.report(&client).await;
 
     h.advance(INTO_STALE);
-    assert_eq!(client.token_state(), Some(TokenState::Stale));
+    assert_eq!(client.session().token_state(), Some(TokenState::Stale));
     // The request goes out with the stale token at once; the refresh follows its response.
     let (status, _) = h.report(&client).await;
     assert_eq!(status, StatusCode::OK);
@@ -53,7 +53,7 @@ async fn a_stale_token_is_used_while_exactly_one_refresh_runs() {
     assert_eq!(h.api_generations(), vec![Some(1), Some(1), Some(2)]);
     assert_eq!(h.emu.count(Endpoint::Refresh), 1, "no second refresh");
     assert_eq!(h.emu.count(Endpoint::Login), 1);
-    assert_eq!(client.token_state(), Some(TokenState::Fresh));
+    assert_eq!(client.session().token_state(), Some(TokenState::Fresh));
 }
 
 #[tokio::test]
@@ -92,7 +92,7 @@ async fn an_expired_token_is_refreshed_before_the_request() {
     h.report(&client).await;
 
     h.advance(PAST_EXPIRY);
-    assert_eq!(client.token_state(), Some(TokenState::Expired));
+    assert_eq!(client.session().token_state(), Some(TokenState::Expired));
     let (status, _) = h.report(&client).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(h.emu.count(Endpoint::Refresh), 1);
@@ -250,7 +250,7 @@ async fn bearer_token_refreshes_a_stale_token_first() {
     let second = client.bearer_token().await.unwrap();
     assert_eq!(h.emu.count(Endpoint::Refresh), 1);
     assert_ne!(first.expose_secret(), second.expose_secret());
-    assert_eq!(client.token_state(), Some(TokenState::Fresh));
+    assert_eq!(client.session().token_state(), Some(TokenState::Fresh));
 }
 
 #[tokio::test]

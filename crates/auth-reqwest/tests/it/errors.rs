@@ -128,7 +128,7 @@ async fn the_client_and_its_snapshot_debug_show_no_token() {
     let client: Client = h.client(h.alice()).await;
     assert_eq!(h.report(&client).await.0, StatusCode::OK);
     let token = client.bearer_token().await.unwrap();
-    let shown = format!("{client:?} {:?} {token:?}", client.snapshot());
+    let shown = format!("{client:?} {:?} {token:?}", client.session().snapshot());
     assert!(!shown.contains(token.expose_secret()), "{shown}");
     assert!(!shown.contains(ALICE_PASSWORD));
 }

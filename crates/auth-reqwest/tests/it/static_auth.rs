@@ -79,7 +79,7 @@ async fn static_schemes_have_no_bearer_token_nor_account_switch() {
             client.switch_account(AccountId(1001)).await,
             Err(Error::Auth(AuthError::SwitchRequiresBearer))
         ));
-        assert!(client.snapshot().is_none());
+        assert!(client.session().snapshot().is_none());
     }
     assert!(h.emu.journal().is_empty());
 }

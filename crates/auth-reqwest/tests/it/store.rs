@@ -17,11 +17,11 @@ async fn a_client_restarted_from_the_file_store_continues_without_a_login() {
     {
         let first = h.client_with_store(h.alice(), Arc::new(FileStore::new(&path))).await;
         assert_eq!(h.report(&first).await.0, StatusCode::OK);
-        assert!(first.last_store_error().is_none());
+        assert!(first.session().last_store_error().is_none());
     }
     // A new process: a new client, a new store handle on the same file.
     let second = h.client_with_store(h.alice(), Arc::new(FileStore::new(&path))).await;
-    assert!(second.snapshot().is_some(), "restored at build time");
+    assert!(second.session().snapshot().is_some(), "restored at build time");
     assert_eq!(h.report(&second).await.0, StatusCode::OK);
     assert_eq!(h.emu.logins_served(), 1);
     assert_eq!(h.api_generations(), vec![Some(1), Some(1)]);
@@ -91,7 +91,7 @@ async fn a_failed_save_keeps_the_rotated_token_in_memory() {
     let store = Arc::new(FailingSave::default());
     let client = h.client_with_store(h.alice(), store.clone()).await;
     assert_eq!(h.report(&client).await.0, StatusCode::OK);
-    let error = client.last_store_error().expect("the failed save is reported");
+    let error = client.session().last_store_error().expect("the failed save is reported");
     assert!(error.contains("disk full"), "{error}");
 
     h.advance(PAST_EXPIRY);
@@ -102,7 +102,7 @@ async fn a_failed_save_keeps_the_rotated_token_in_memory() {
     assert_eq!(h.emu.consumed_refresh_token_reuses(), 0);
     assert_eq!(h.api_generations(), vec![Some(1), Some(2), Some(2)]);
     assert!(store.saves.load(Ordering::SeqCst) >= 3, "login, spent, refreshed");
-    assert!(client.last_store_error().is_some());
+    assert!(client.session().last_store_error().is_some());
 }
 
 /// A store whose lock cannot be taken.
@@ -132,7 +132,7 @@ async fn a_store_lock_failure_is_an_error_and_nothing_is_sent() {
     let request = http::Request::get(h.url("/reports/call-data")).body("").unwrap();
     let error = client.send(request).await.unwrap_err();
     assert!(matches!(error, Error::Store(_)), "{error:?}");
-    assert!(client.last_store_error().is_some());
+    assert!(client.session().last_store_error().is_some());
     assert!(h.emu.journal().is_empty());
 }
 

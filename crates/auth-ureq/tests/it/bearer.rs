@@ -22,7 +22,7 @@ fn first_request_logs_in_once_and_carries_the_token() {
     let api = s.api_entries();
     assert_eq!(api.len(), 3);
     assert!(api.iter().all(|e| e.outcome == Outcome::Ok && e.token_generation == Some(1)));
-    assert_eq!(client.token_state(), Some(TokenState::Fresh));
+    assert_eq!(client.session().token_state(), Some(TokenState::Fresh));
 }
 
 #[test]
@@ -31,7 +31,7 @@ fn stale_token_is_still_attached_while_one_refresh_runs_after_the_request() {
     let client = s.client(s.alice());
     client.send(s.get(CALL_DATA)).unwrap();
     s.advance(TO_STALE);
-    assert_eq!(client.token_state(), Some(TokenState::Stale));
+    assert_eq!(client.session().token_state(), Some(TokenState::Stale));
 
     let response = client.send(s.get(CALL_DATA)).unwrap();
     assert_eq!(response.status(), StatusCode::OK);
@@ -41,7 +41,7 @@ fn stale_token_is_still_attached_while_one_refresh_runs_after_the_request() {
     let refresh = journal.iter().find(|e| e.endpoint == Endpoint::Refresh).unwrap();
     assert_eq!(last_api.token_generation, Some(1));
     assert!(last_api.seq < refresh.seq, "the request was not blocked by the refresh");
-    assert_eq!(client.token_state(), Some(TokenState::Fresh));
+    assert_eq!(client.session().token_state(), Some(TokenState::Fresh));
 
     client.send(s.get(CALL_DATA)).unwrap();
     assert_eq!(s.count(Endpoint::Refresh), 1);
@@ -55,7 +55,7 @@ fn expired_token_is_refreshed_before_the_request() {
     let client = s.client(s.alice());
     client.send(s.get(CALL_DATA)).unwrap();
     s.advance(TO_EXPIRED);
-    assert_eq!(client.token_state(), Some(TokenState::Expired));
+    assert_eq!(client.session().token_state(), Some(TokenState::Expired));
 
     let response = client.send(s.get(CALL_DATA)).unwrap();
     assert_eq!(response.status(), StatusCode::OK);
@@ -237,7 +237,7 @@ fn switching_accounts_relogs_in_and_requests_run_on_the_new_account() {
     assert_eq!(served_account(client.send(s.get(CALL_DATA)).unwrap()), Some(AccountId(2001)));
 
     client.switch_account(AccountId(2002)).unwrap();
-    assert_eq!(client.account(), Some(AccountId(2002)));
+    assert_eq!(client.session().account(), Some(AccountId(2002)));
     assert_eq!(served_account(client.send(s.get(CALL_DATA)).unwrap()), Some(AccountId(2002)));
     assert_eq!(s.count(Endpoint::Login), 2);
 
@@ -247,7 +247,7 @@ fn switching_accounts_relogs_in_and_requests_run_on_the_new_account() {
 
     let error = client.switch_account(AccountId(9999)).unwrap_err();
     assert!(matches!(error, Error::Auth(AuthError::AccountSwitchRejected(_))), "{error:?}");
-    assert_eq!(client.account(), Some(AccountId(2002)));
+    assert_eq!(client.session().account(), Some(AccountId(2002)));
     assert_eq!(served_account(client.send(s.get(CALL_DATA)).unwrap()), Some(AccountId(2002)));
 }
 
@@ -277,5 +277,5 @@ fn bearer_token_refreshes_a_stale_token_first() {
     let second = client.bearer_token().unwrap();
     assert_ne!(second, first);
     assert_eq!(s.count(Endpoint::Refresh), 1);
-    assert_eq!(client.snapshot().unwrap().generation().as_u64(), 2);
+    assert_eq!(client.session().snapshot().unwrap().generation().as_u64(), 2);
 }

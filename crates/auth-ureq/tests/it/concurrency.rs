@@ -43,7 +43,7 @@ fn thirty_two_threads_after(by: Duration) -> Scenario {
     assert_eq!(s.count(Endpoint::Login), 1);
     assert_eq!(s.emu.max_concurrent_auth(), 1);
     assert_eq!(s.emu.consumed_refresh_token_reuses(), 0);
-    assert_eq!(client.snapshot().unwrap().generation().as_u64(), 2);
+    assert_eq!(client.session().snapshot().unwrap().generation().as_u64(), 2);
     s
 }
 

@@ -91,7 +91,7 @@ fn a_failed_refresh_that_echoes_the_spent_refresh_token_shows_it_in_no_encoding(
     for encoding in EchoEncoding::ALL.into_iter().filter(|e| !e.is_base64()) {
         let client = s.client(s.bearer(USER, PASSWORD));
         let token = client.bearer_token().unwrap();
-        let snapshot = serde_json::to_value(client.snapshot().unwrap()).unwrap();
+        let snapshot = serde_json::to_value(client.session().snapshot().unwrap()).unwrap();
         let refresh_token = snapshot["refresh_token"].as_str().unwrap().to_owned();
         s.advance(TO_EXPIRED);
         s.emu.inject(Endpoint::Refresh, echo(500, encoding));

@@ -26,7 +26,7 @@ fn the_middleware_authorizes_api_requests_with_the_clients_session() {
     let agent = agent_with(&client, false);
     let response = agent.get(s.url(CALL_DATA)).call().unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(client.token_state(), Some(TokenState::Fresh), "the client holds the token");
+    assert_eq!(client.session().token_state(), Some(TokenState::Fresh), "the client holds the token");
     // The client itself reuses it: still one login.
     assert_eq!(client.send(s.get(CALL_DATA)).unwrap().status(), StatusCode::OK);
     assert_eq!(s.count(Endpoint::Login), 1);

@@ -87,7 +87,7 @@ fn bearer_only_operations_fail_clearly_under_basic_and_integrator() {
         assert!(matches!(error, Error::Auth(AuthError::RequiresBearer)), "{error:?}");
         let error = client.switch_account(AccountId(2002)).unwrap_err();
         assert!(matches!(error, Error::Auth(AuthError::SwitchRequiresBearer)), "{error:?}");
-        assert!(client.snapshot().is_none());
+        assert!(client.session().snapshot().is_none());
     }
     assert!(s.emu.journal().is_empty());
 }

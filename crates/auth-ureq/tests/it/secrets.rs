@@ -89,7 +89,7 @@ fn no_error_or_debug_output_contains_a_secret() {
         shown.push(format!("{c:?}"));
         shown.push(format!("{:?}", c.middleware()));
     }
-    shown.push(format!("{:?}", client.snapshot()));
+    shown.push(format!("{:?}", client.session().snapshot()));
     shown.push(format!("{:?}", client.realtime_auth()));
 
     assert!(shown.len() > 40, "{}", shown.len());

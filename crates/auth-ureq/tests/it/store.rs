@@ -21,11 +21,11 @@ fn a_restarted_client_continues_from_the_file_without_logging_in() {
     let path = temp_dir("restart").join("session.json");
     let client = s.client_with_store(s.alice(), file_store(&path));
     client.send(s.get(CALL_DATA)).unwrap();
-    let before = client.snapshot().unwrap();
+    let before = client.session().snapshot().unwrap();
     drop(client);
 
     let restarted = s.client_with_store(s.alice(), file_store(&path));
-    assert_eq!(restarted.snapshot().unwrap().generation(), before.generation());
+    assert_eq!(restarted.session().snapshot().unwrap().generation(), before.generation());
     assert_eq!(restarted.send(s.get(CALL_DATA)).unwrap().status(), StatusCode::OK);
     assert_eq!(s.count(Endpoint::Login), 1);
     assert_eq!(s.emu.logins_served(), 1);
@@ -48,7 +48,7 @@ fn a_second_client_on_the_same_file_adopts_the_first_ones_login() {
     a.send(s.get(CALL_DATA)).unwrap();
     b.send(s.get(CALL_DATA)).unwrap();
     assert_eq!(s.count(Endpoint::Login), 1);
-    assert_eq!(a.snapshot(), b.snapshot());
+    assert_eq!(a.session().snapshot(), b.session().snapshot());
 }
 
 #[test]
@@ -79,7 +79,7 @@ fn two_clients_on_one_file_across_an_expiry_refresh_once_and_never_reuse_a_refre
             }
         });
         assert_eq!(s.count(Endpoint::Refresh), round, "one refresh per expiry, not one per client");
-        assert_eq!(a.snapshot().unwrap().generation(), b.snapshot().unwrap().generation());
+        assert_eq!(a.session().snapshot().unwrap().generation(), b.session().snapshot().unwrap().generation());
     }
     assert_eq!(s.emu.consumed_refresh_token_reuses(), 0);
     assert_eq!(s.count(Endpoint::Login), 1);
@@ -102,7 +102,7 @@ fn a_client_holding_a_superseded_token_adopts_the_stored_one_on_rejection() {
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(s.count(Endpoint::Refresh), 1, "b adopted a's token instead of refreshing");
     assert_eq!(s.emu.consumed_refresh_token_reuses(), 0);
-    assert_eq!(b.snapshot().unwrap().generation().as_u64(), 2);
+    assert_eq!(b.session().snapshot().unwrap().generation().as_u64(), 2);
 }
 
 /// A store whose saves always fail (a full disk, a read-only directory).
@@ -130,16 +130,16 @@ fn a_failed_save_keeps_the_rotated_token_in_memory_and_is_reported() {
     let s = Scenario::new();
     let client = s.client_with_store(s.alice(), Arc::new(FailingSaves));
     assert_eq!(client.send(s.get(CALL_DATA)).unwrap().status(), StatusCode::OK);
-    let error = client.last_store_error().expect("the failed save is reported");
+    let error = client.session().last_store_error().expect("the failed save is reported");
     assert!(error.contains("no space left"), "{error}");
 
     s.advance(TO_EXPIRED);
     assert_eq!(client.send(s.get(CALL_DATA)).unwrap().status(), StatusCode::OK);
     assert_eq!(client.send(s.get(CALL_DATA)).unwrap().status(), StatusCode::OK);
-    assert_eq!(client.snapshot().unwrap().generation().as_u64(), 2, "the rotated token is kept");
+    assert_eq!(client.session().snapshot().unwrap().generation().as_u64(), 2, "the rotated token is kept");
     assert_eq!(s.count(Endpoint::Refresh), 1);
     assert_eq!(s.count(Endpoint::Login), 1);
-    assert!(client.last_store_error().is_some());
+    assert!(client.session().last_store_error().is_some());
 }
 
 /// A store whose lock cannot be taken.
@@ -169,7 +169,7 @@ fn a_store_lock_failure_is_an_error_and_nothing_is_sent() {
     let error = client.send(s.get(CALL_DATA)).unwrap_err();
     assert!(matches!(error, Error::Store(_)), "{error:?}");
     assert!(s.emu.journal().is_empty());
-    assert!(client.last_store_error().is_some());
+    assert!(client.session().last_store_error().is_some());
 }
 
 #[test]
@@ -275,7 +275,7 @@ fn child_process_that_waits_entry() {
     let Some((client, url)) = child_client("AUTH_UREQ_WAITING_CHILD") else {
         return;
     };
-    assert!(client.snapshot().unwrap().has_refresh_token(), "the child holds the refresh token in memory");
+    assert!(client.session().snapshot().unwrap().has_refresh_token(), "the child holds the refresh token in memory");
     // Straight to the pipe: the test harness's output capture would hold a `println!` back.
     let mut stdout = std::io::stdout().lock();
     std::io::Write::write_all(&mut stdout, b"child-ready\n").unwrap();
@@ -346,7 +346,7 @@ fn a_store_lock_held_by_a_hung_process_ends_in_a_busy_error_or_the_valid_token()
     s.advance(TO_STALE);
     assert_eq!(client.send(s.get(CALL_DATA)).unwrap().status(), StatusCode::OK);
     let token = client.bearer_token().unwrap();
-    assert_eq!(token.expose_secret(), serde_json::to_value(client.snapshot().unwrap()).unwrap()["token"]);
+    assert_eq!(token.expose_secret(), serde_json::to_value(client.session().snapshot().unwrap()).unwrap()["token"]);
 
     // Expired: nothing to serve with, and the refresh must wait for the lock: a busy error.
     s.advance(TO_EXPIRED);

@@ -192,7 +192,7 @@ impl Local {
     }
 
     fn refresh(&self, alice: &Client) -> StepResult {
-        let before = alice.snapshot().map(|s| s.generation().as_u64()).unwrap_or_default();
+        let before = alice.session().snapshot().map(|s| s.generation().as_u64()).unwrap_or_default();
         self.advance(TO_STALE);
         let mark = self.mark();
         let stale = self.call(alice)?;

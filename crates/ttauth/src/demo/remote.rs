@@ -105,9 +105,9 @@ impl Remote<'_> {
 
     fn login(&self, client: &Client) -> std::result::Result<String, Failure> {
         drop(client.bearer_token().map_err(|e| Failure::from(e).context("login failed"))?);
-        let snapshot = client.snapshot();
+        let snapshot = client.session().snapshot();
         let generation = snapshot.as_ref().map_or(0, |s| s.generation().as_u64());
-        let account = client.account().map(|a| format!(", account {a}")).unwrap_or_default();
+        let account = client.session().account().map(|a| format!(", account {a}")).unwrap_or_default();
         Ok(format!("{}: session with token generation {generation}{account}", self.connection.username))
     }
 
