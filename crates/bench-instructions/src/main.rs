@@ -19,7 +19,7 @@ use std::hint::black_box;
 use std::process::ExitCode;
 
 use auth_core::{Authorization, Config, Password, Session};
-use http::header::AUTHORIZATION;
+use http::header::{AUTHORIZATION, CONTENT_TYPE};
 use http::{HeaderValue, Request, Response};
 use http_body_util::BodyExt;
 use time::OffsetDateTime;
@@ -65,6 +65,15 @@ fn bearer_header(token: &str) -> HeaderValue {
 /// The emulator's demo user.
 fn config(base: &str) -> Config {
     Config::bearer(base, "alice", Password::new("alice-password")).build().expect("config")
+}
+
+/// The same user's `POST /auth/login` body, for the raw clients.
+const LOGIN_BODY: &str = r#"{"username":"alice","password":"alice-password"}"#;
+
+/// The `token` of a login answer.
+fn token_of(login: &str) -> String {
+    let answer: serde_json::Value = serde_json::from_str(login).expect("login answer");
+    answer["token"].as_str().expect("token").to_owned()
 }
 
 // ---- core ----------------------------------------------------------------------------------
@@ -114,12 +123,19 @@ fn core(base: &str, url: &str, n: u64) {
 
 // ---- ureq ----------------------------------------------------------------------------------
 
-/// A plain agent sending a static header (a token the emulator issued to the adapter): the
-/// floor of the ureq adapter.
+/// A plain agent sending a static header: the floor of the ureq adapter. It logs in itself,
+/// so that no adapter code runs in this process and a change to the adapters leaves it be.
 fn ureq_raw(base: &str, url: &str, n: u64) {
-    let client = auth_ureq::Client::builder(config(base)).build().expect("client");
-    let header = bearer_header(client.bearer_token().expect("login").expose_secret());
     let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let login = agent
+        .post(format!("{base}/auth/login"))
+        .header(CONTENT_TYPE, "application/json")
+        .send(LOGIN_BODY)
+        .expect("login")
+        .body_mut()
+        .read_to_string()
+        .expect("login body");
+    let header = bearer_header(&token_of(&login));
     for _ in 0..=n {
         let mut response = agent.get(url).header(AUTHORIZATION, header.clone()).call().expect("raw");
         black_box(response.body_mut().read_to_vec().expect("body"));
@@ -150,11 +166,11 @@ async fn reqwest_client(base: &str) -> auth_reqwest::Client {
 }
 
 /// A plain client, built as the adapter builds its own, sending a static header: the floor
-/// of the reqwest adapter.
+/// of the reqwest adapter. Logs in itself, like `ureq_raw`.
 async fn reqwest_raw(base: &str, url: &str, n: u64) {
-    let client = auth_reqwest::Client::builder(config(base)).build().await.expect("client");
-    let header = bearer_header(client.bearer_token().await.expect("login").expose_secret());
     let raw = auth_reqwest::http_client_builder(&config(base)).build().expect("raw client");
+    let login = raw.post(format!("{base}/auth/login")).header(CONTENT_TYPE, "application/json").body(LOGIN_BODY);
+    let header = bearer_header(&token_of(&login.send().await.expect("login").text().await.expect("login body")));
     for _ in 0..=n {
         let response = raw.get(url).header(AUTHORIZATION, header.clone()).send().await.expect("raw");
         black_box(response.bytes().await.expect("body"));
