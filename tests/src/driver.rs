@@ -117,6 +117,8 @@ pub fn auth_kind(error: &AuthError) -> ErrorKind {
         AuthError::PasswordRequired => ErrorKind::PasswordRequired,
         AuthError::RequiresBearer => ErrorKind::RequiresBearer,
         AuthError::SwitchRequiresBearer => ErrorKind::SwitchRequiresBearer,
+        AuthError::SwitchSuperseded { .. } => ErrorKind::SwitchSuperseded,
+        AuthError::AccountChanged { .. } => ErrorKind::AccountChanged,
         _ => ErrorKind::Unknown,
     }
 }
@@ -125,6 +127,9 @@ pub fn auth_kind(error: &AuthError) -> ErrorKind {
 pub trait Driver {
     /// Sends an API request with credentials (`Client::send`).
     fn send(&mut self, request: ApiRequest) -> Result<ApiResponse, Failure>;
+
+    /// Sends an API request through a handle meant for `account` only (`Client::on_account`).
+    fn send_on(&mut self, account: u64, request: ApiRequest) -> Result<ApiResponse, Failure>;
 
     /// Sends `count` copies of `request` at once, from as many threads or tasks.
     fn send_concurrently(&mut self, request: ApiRequest, count: usize) -> Vec<Result<ApiResponse, Failure>>;

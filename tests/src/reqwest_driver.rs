@@ -83,6 +83,10 @@ impl Driver for ReqwestDriver {
         self.runtime.block_on(send_with(self.client.clone(), request))
     }
 
+    fn send_on(&mut self, account: u64, request: ApiRequest) -> Result<ApiResponse, Failure> {
+        self.runtime.block_on(send_with(self.client.on_account(AccountId(account)), request))
+    }
+
     fn send_concurrently(&mut self, request: ApiRequest, count: usize) -> Vec<Result<ApiResponse, Failure>> {
         self.runtime.block_on(async {
             let tasks: Vec<_> =

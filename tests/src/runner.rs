@@ -345,6 +345,12 @@ impl<'a> Run<'a> {
                 let result = self.driver()?.send(request);
                 self.judge_response(number, result, &send.expect)
             }
+            Step::SendOn(account, expect) => {
+                let call = ApiCall { post: false, target: Target::Api, account: None, expect: expect.clone() };
+                let request = self.request(&call);
+                let result = self.driver()?.send_on(*account, request);
+                self.judge_response(number, result, expect)
+            }
             Step::Burst(count, expect) => {
                 let request =
                     self.request(&ApiCall { post: false, target: Target::Api, account: None, expect: Expect::Ok });

@@ -322,6 +322,10 @@ pub enum ErrorKind {
     RequiresBearer,
     /// `AuthError::SwitchRequiresBearer`.
     SwitchRequiresBearer,
+    /// A later switch by another caller took this one's place.
+    SwitchSuperseded,
+    /// The request was meant for another account than the one in force; nothing was sent.
+    AccountChanged,
     /// The adapter's transport error (the API request itself failed).
     Transport,
     /// The adapter's store error.
@@ -438,6 +442,9 @@ pub enum Step {
     Revoke,
     /// Sends an API request through the adapter.
     Send(ApiCall),
+    /// `GET /reports/call-data` through a handle meant for this account only
+    /// (`Client::on_account`).
+    SendOn(u64, Expect),
     /// Sends this many copies of a `GET` at once; each must meet the expectation.
     Burst(usize, Expect),
     /// Asks the adapter for a bearer token.
@@ -606,6 +613,11 @@ pub fn get_via_redirect_to_foreign(expect: Expect) -> Step {
 /// `GET <foreign origin>/reports/call-data`, asked of the adapter directly.
 pub fn get_foreign(expect: Expect) -> Step {
     send(false, Target::Foreign, None, expect)
+}
+
+/// `GET /reports/call-data` through a handle meant for `account` only.
+pub fn get_on(account: u64, expect: Expect) -> Step {
+    Step::SendOn(account, expect)
 }
 
 /// `count` concurrent `GET /reports/call-data`.

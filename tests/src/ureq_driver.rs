@@ -80,6 +80,10 @@ impl Driver for UreqDriver {
         send_with(&self.client, &request)
     }
 
+    fn send_on(&mut self, account: u64, request: ApiRequest) -> Result<ApiResponse, Failure> {
+        send_with(&self.client.on_account(AccountId(account)), &request)
+    }
+
     fn send_concurrently(&mut self, request: ApiRequest, count: usize) -> Vec<Result<ApiResponse, Failure>> {
         std::thread::scope(|scope| {
             let workers: Vec<_> = (0..count)

@@ -121,6 +121,10 @@ impl Driver for Sabotaged {
         result
     }
 
+    fn send_on(&mut self, account: u64, request: ApiRequest) -> Result<ApiResponse, Failure> {
+        self.inner.send_on(account, request)
+    }
+
     fn send_concurrently(&mut self, request: ApiRequest, count: usize) -> Vec<Result<ApiResponse, Failure>> {
         self.inner.send_concurrently(request, count)
     }

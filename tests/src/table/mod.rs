@@ -75,6 +75,7 @@ macro_rules! for_each_scenario {
             switch_before_the_first_login_logs_in_there,
             masquerade_switch_survives_a_refresh,
             relogin_switch_survives_a_revocation,
+            a_handle_for_one_account_never_runs_on_another,
             // Basic (SPEC §1)
             basic_single_account_user_is_served_on_her_account,
             basic_multi_account_user_without_pin_gets_the_silent_pick,

@@ -68,3 +68,13 @@ pub fn relogin_switch_survives_a_revocation() -> Scenario {
         .budget(7)
         .rejected_tokens(1)
 }
+
+/// A caller holds a handle for 2002 (its switch's outcome); another caller then switches the
+/// session to 2003. The first caller's next request is refused before any I/O rather than run
+/// on an account it was not told about (SPEC.md §4, "impossible or explicit").
+pub fn a_handle_for_one_account_never_runs_on_another() -> Scenario {
+    Scenario::new(Category::AccountSwitch, Setup::bearer(BOB))
+        .steps([switch(2002, ok()), get_on(2002, served(2002)), switch(2003, ok()), get(served(2003))])
+        .steps([get_on(2002, fails(ErrorKind::AccountChanged)), counts(2, 0, 0, 2)])
+        .budget(5)
+}
