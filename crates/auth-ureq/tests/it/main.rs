@@ -12,6 +12,7 @@ mod schemes;
 mod secrets;
 mod store;
 mod support;
+mod switches;
 
 /// The client and its middleware cross threads.
 #[test]
