@@ -223,11 +223,17 @@ pub struct Outstanding<'a, W: Wake> {
 
 impl<W: Wake> Outstanding<'_, W> {
     /// Reports the answer (`redirected`: its final hop went out without our header, so it is not
-    /// judged).
-    pub fn report(mut self, call: &mut Call, status: StatusCode, redirected: bool) {
-        if let Some(receipt) = self.receipt.take() {
-            self.hub.tell(|coordinator, now| coordinator.handle_api_response(call, receipt, status, redirected, now));
-        }
+    /// judged) and asks what the caller does next, in one look at the session: the one resend,
+    /// the refresh of a stale token, or done. A [`Step::Wait`] must be waited as after
+    /// [`Hub::poll`].
+    pub fn report(mut self, call: &mut Call, status: StatusCode, redirected: bool) -> Step {
+        let receipt = self.receipt.take();
+        self.hub.tell(|coordinator, now| {
+            if let Some(receipt) = receipt {
+                coordinator.handle_api_response(call, receipt, status, redirected, now);
+            }
+            coordinator.poll_call(call, now)
+        })
     }
 }
 

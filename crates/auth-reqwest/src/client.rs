@@ -166,12 +166,9 @@ impl Client {
         let mut call = Call::request(uri, spare.is_some(), self.expect);
         let mut unsent = Some(request);
         let mut last = None;
+        let mut step = self.hub.poll(&mut call);
         loop {
-            // Registered before the session is looked at: a driver that finishes between our
-            // look and our wait still wakes us.
-            let mut changed = pin!(self.hub.waker().0.notified());
-            changed.as_mut().enable();
-            match self.hub.poll(&mut call) {
+            step = match step {
                 Step::Attach(credential) => {
                     drop(last.take()); // A rejected first answer frees its connection.
                     let (header, account, receipt) = credential.into_parts();
@@ -182,33 +179,53 @@ impl Client {
                     apply(header, account, &mut request);
                     let url = request.url().clone();
                     let outcome = via.send(request).await;
-                    match &outcome {
-                        Ok(response) => sent.report(&mut call, response.status(), response.url() != &url),
-                        Err(_) => return Ok(outcome), // No answer: `sent` drops and is released.
-                    }
+                    let Ok(response) = &outcome else {
+                        return Ok(outcome); // No answer: `sent` drops and is released.
+                    };
+                    let (status, redirected) = (response.status(), response.url() != &url);
                     last = Some(outcome);
+                    sent.report(&mut call, status, redirected)
                 }
-                Step::Drive(drive) => self.drive(drive).await?,
-                Step::Wait(at_most) => drop(tokio::time::timeout(at_most, changed).await),
+                Step::Drive(drive) => {
+                    self.drive(drive).await?;
+                    self.hub.poll(&mut call)
+                }
+                Step::Wait(_) => self.wait(&mut call).await,
                 Step::Failed(error) => return Err(error.into()),
                 Step::Ready(_) => break,
-            }
+            };
         }
         last.ok_or(Error::Auth(AuthError::SessionExpired))
     }
 
     /// A call that yields a value (a token, a handshake, a switch).
     async fn finish(&self, mut call: Call) -> Result<Ready, Error> {
+        let mut step = self.hub.poll(&mut call);
         loop {
-            let mut changed = pin!(self.hub.waker().0.notified());
-            changed.as_mut().enable();
-            match self.hub.poll(&mut call) {
+            step = match step {
                 Step::Ready(ready) => return Ok(ready),
                 Step::Failed(error) => return Err(error.into()),
-                Step::Drive(drive) => self.drive(drive).await?,
-                Step::Wait(at_most) => drop(tokio::time::timeout(at_most, changed).await),
-                Step::Attach(_) => {}
+                Step::Drive(drive) => {
+                    self.drive(drive).await?;
+                    self.hub.poll(&mut call)
+                }
+                Step::Wait(_) | Step::Attach(_) => self.wait(&mut call).await,
+            };
+        }
+    }
+
+    /// Waits for the session to change, then says what the caller does next. The wake-up is
+    /// registered before the session is looked at again, so a driver that finishes between that
+    /// look and the wait still wakes us.
+    async fn wait(&self, call: &mut Call) -> Step {
+        let mut changed = pin!(self.hub.waker().0.notified());
+        changed.as_mut().enable();
+        match self.hub.poll(call) {
+            Step::Wait(at_most) => {
+                drop(tokio::time::timeout(at_most, changed).await);
+                self.hub.poll(call)
             }
+            step => step,
         }
     }
 

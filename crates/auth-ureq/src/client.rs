@@ -166,23 +166,28 @@ impl Client {
         mut send: impl FnMut(Request<()>) -> Outcome,
     ) -> Result<Outcome, Error> {
         let mut last = None;
+        let mut step = self.hub.poll_blocking(&mut call);
         loop {
-            match self.hub.poll_blocking(&mut call) {
+            step = match step {
                 Step::Attach(credential) => {
                     drop(last.take()); // A rejected first answer frees its connection.
                     let mut request = copy_of(template);
                     let sent = self.hub.outstanding(credential.attach(&mut request));
                     let outcome = send(request);
-                    match answer_of(&outcome) {
-                        Some((status, redirected)) => sent.report(&mut call, status, redirected),
-                        None => return Ok(outcome), // No answer: `sent` drops and is released.
-                    }
+                    let Some((status, redirected)) = answer_of(&outcome) else {
+                        return Ok(outcome); // No answer: `sent` drops and is released.
+                    };
                     last = Some(outcome);
+                    sent.report(&mut call, status, redirected)
                 }
-                Step::Drive(drive) => self.drive(drive)?,
+                Step::Drive(drive) => {
+                    self.drive(drive)?;
+                    self.hub.poll_blocking(&mut call)
+                }
+                Step::Wait(_) => self.hub.poll_blocking(&mut call),
                 Step::Failed(error) => return Err(error.into()),
-                Step::Ready(_) | Step::Wait(_) => return last.ok_or(Error::Auth(auth_core::AuthError::SessionExpired)),
-            }
+                Step::Ready(_) => return last.ok_or(Error::Auth(auth_core::AuthError::SessionExpired)),
+            };
         }
     }
 

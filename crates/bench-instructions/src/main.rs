@@ -107,7 +107,7 @@ fn core_floor(url: &str, n: u64) {
 #[inline(never)]
 fn core_step(session: &mut Session, request: &mut Request<()>, now: OffsetDateTime) {
     let Ok(Authorization::Ready(credential)) = session.authorize(request.uri(), now) else { panic!("no credential") };
-    black_box(credential.attach(request));
+    let _receipt = black_box(credential.attach(request));
 }
 
 fn core(base: &str, url: &str, n: u64) {

@@ -62,7 +62,8 @@ async fn a_switch_superseded_by_another_tasks_switch_is_told_so() {
 
     let h = Harness::new();
     let client = h.client(h.bob()).await;
-    let second: Arc<Mutex<Option<tokio::task::JoinHandle<Result<auth_reqwest::Client, Error>>>>> = Arc::default();
+    type Switching = tokio::task::JoinHandle<Result<auth_reqwest::Client, Error>>;
+    let second: Arc<Mutex<Option<Switching>>> = Arc::default();
     {
         let (client, second, runtime) = (client.clone(), Arc::clone(&second), tokio::runtime::Handle::current());
         h.emu.on_request(Endpoint::Login, move || {

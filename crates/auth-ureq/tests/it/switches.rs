@@ -19,7 +19,7 @@ use crate::support::*;
 fn a_switch_superseded_by_another_callers_switch_is_told_so() {
     let s = Scenario::new();
     let client = s.client(s.bearer(BOB, BOB_PASSWORD));
-    let second: Arc<Mutex<Option<JoinHandle<Result<Client, Error>>>>> = Arc::default();
+    let second: Arc<Mutex<Option<Switching>>> = Arc::default();
     {
         let (client, second) = (client.clone(), Arc::clone(&second));
         s.emu.on_request(Endpoint::Login, move || {
@@ -54,6 +54,9 @@ fn a_switch_superseded_by_another_callers_switch_is_told_so() {
     assert!(matches!(refused, Error::Auth(AuthError::AccountChanged { .. })), "{refused:?}");
     assert_eq!(s.count(Endpoint::Api), 1, "nothing ran for A on 2003");
 }
+
+/// The other caller's switch, on its own thread.
+type Switching = JoinHandle<Result<Client, Error>>;
 
 fn pending_switch(client: &Client) -> Option<AccountId> {
     client.session().read(|coordinator, _| coordinator.session().bearer().and_then(|b| b.pending_switch()))
