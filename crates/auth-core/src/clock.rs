@@ -64,8 +64,10 @@ pub(crate) struct Clock {
     latest: OffsetDateTime,
     /// `latest` as Unix nanoseconds: comparing integers keeps the per-request path cheap.
     latest_nanos: i128,
-    /// `wall - monotonic` at the latest reading.
-    wall_offset: time::Duration,
+    /// The latest reading, whose `wall - monotonic` places wall-clock times on the monotonic
+    /// timeline. Kept as read: the offset is worked out only when a stamp needs it, not on
+    /// every call (the per-request path).
+    reading: Now,
 }
 
 impl Clock {
@@ -73,7 +75,7 @@ impl Clock {
         Clock {
             latest: utc(now.monotonic),
             latest_nanos: now.monotonic.unix_timestamp_nanos(),
-            wall_offset: offset_of(now),
+            reading: now,
         }
     }
 
@@ -85,7 +87,7 @@ impl Clock {
             self.latest = utc(now.monotonic);
             self.latest_nanos = nanos;
         }
-        self.wall_offset = offset_of(now);
+        self.reading = now;
         self.latest
     }
 
@@ -101,12 +103,12 @@ impl Clock {
 
     /// The wall-clock time of the monotonic instant `t`, by the latest reading.
     pub(crate) fn wall_time_of(&self, t: OffsetDateTime) -> OffsetDateTime {
-        shifted(t, self.wall_offset)
+        shifted(t, offset_of(self.reading))
     }
 
     /// The monotonic instant of the wall-clock time `t`, by the latest reading.
     pub(crate) fn monotonic_time_of(&self, t: OffsetDateTime) -> OffsetDateTime {
-        shifted(t, -self.wall_offset)
+        shifted(t, -offset_of(self.reading))
     }
 }
 

@@ -220,8 +220,8 @@ impl Session {
 
     /// The credential for an API request to `uri`.
     ///
-    /// - `Ok(Ready(credential))`: apply it ([`Credential::apply`](crate::Credential::apply)),
-    ///   send, then report the status with [`handle_api_response`](Self::handle_api_response).
+    /// - `Ok(Ready(credential))`: attach it ([`Credential::attach`](crate::Credential::attach)),
+    ///   send, then report the status with the receipt ([`handle_api_response`](Self::handle_api_response)).
     /// - `Ok(Pending)`: an auth exchange must complete first. Call
     ///   [`poll_transmit`](Self::poll_transmit); if it yields a request, send it and report the
     ///   answer; if not, another caller is doing so: wait for it, then call `authorize` again.

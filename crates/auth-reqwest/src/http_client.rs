@@ -13,7 +13,7 @@ const MAX_REDIRECTS: usize = 10;
 
 /// A `reqwest::ClientBuilder` set up the way [`ClientBuilder::build`](crate::ClientBuilder::build)
 /// sets up its default client, for callers who want to tune it (timeouts, proxy, pool) and
-/// hand it over with [`ClientBuilder::http_client`](crate::ClientBuilder::http_client):
+/// hand it over with [`ClientBuilder::http`](auth_driver::ClientBuilder::http):
 ///
 /// - **TLS**: rustls with the `ring` crypto provider and the platform's root certificates
 ///   (`rustls-platform-verifier`). This crate enables reqwest's `rustls-no-provider` feature,

@@ -107,7 +107,7 @@
 //! another process *before* asking the core for the exchange; it holds the lock until the
 //! answer is handled and every new snapshot saved. Only one task per process queues on the
 //! lock; the others wait on the `Notify`. Store calls run on the blocking thread pool. A failed
-//! save keeps the token in memory and shows in [`Client::last_store_error`]; a failure to take
+//! save keeps the token in memory and shows in [`SharedSession::last_store_error`](auth_driver::SharedSession::last_store_error) (`client.session()`); a failure to take
 //! the lock is returned as [`Error::Store`] (refreshing without it could spend a refresh token
 //! another process also holds). Waiting for the lock is bounded by the auth timeout ("store
 //! busy"), and a refresh of a token that is still valid does not wait for it at all: the token

@@ -14,15 +14,17 @@
 //! - [`MemoryStore`]: the same semantics in memory, for tests and for several clients in one
 //!   process.
 //!
-//! The protocol an adapter follows when [`auth_core::Session::wants_transmit`] says an auth
-//! exchange is due:
+//! The protocol around every login or refresh is decided by the core: a driver of an
+//! [`auth_core::Coordinator`] is told each step ([`auth_core::DriveStep`]) and carries it out
+//! with the store:
 //!
-//! 1. `let _guard = store.lock(auth_timeout)?;` (waits while another holder refreshes, at most
-//!    `auth_timeout`, then fails with [`StoreError::Busy`] — SPEC.md §3a),
-//! 2. `if let Some(s) = store.load()? { session.adopt(s, now); }`,
-//! 3. if the session still wants it, send `poll_transmit`'s request, feed the answer, and
-//!    `store.save(&snapshot)` for each [`auth_core::Event::TokensUpdated`],
-//! 4. drop the guard.
+//! 1. `LockStore(wait)`: `let guard = store.lock(wait)?;` (waits while another holder
+//!    refreshes, at most `wait`, then fails with [`StoreError::Busy`] — SPEC.md §3a),
+//! 2. `LoadStore`: `store.load()`, reported back, so the session adopts a newer snapshot before
+//!    it decides whether to send anything,
+//! 3. `Save(snapshot)`: `store.save(&snapshot)` — the spent state before the refresh leaves,
+//!    the new tokens after the answer,
+//! 4. `UnlockStore`: drop the guard (after every save: the next holder reads ours).
 //!
 //! A failed `save` must never discard the token held in memory: report it and carry on.
 //!

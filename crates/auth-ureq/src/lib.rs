@@ -92,7 +92,7 @@
 //! by another process (then no request is needed), send, save each new snapshot, unlock. Two
 //! processes sharing a file therefore never refresh the same session twice, and never present
 //! a spent refresh token. A failed save keeps the token in memory and is reported by
-//! [`Client::last_store_error`]; it is never an error of the request. A store holds one
+//! [`SharedSession::last_store_error`](auth_driver::SharedSession::last_store_error) (`client.session()`); it is never an error of the request. A store holds one
 //! session: a client of another server, user or pinned account refuses it at build time
 //! ([`Error::Restore`]) and never sends its tokens anywhere. Waiting for the store's lock (another
 //! process refreshing) is bounded by the auth timeout: then the request fails with a "store busy"
@@ -108,7 +108,7 @@
 //!
 //! ## Your own agent
 //!
-//! [`ClientBuilder::agent`] sends through an agent you configured. To add authentication to an
+//! [`ClientBuilder::http`](auth_driver::ClientBuilder::http) sends through an agent you configured. To add authentication to an
 //! agent whose requests you send yourself, install [`Client::middleware`] in it
 //! ([`AuthMiddleware`]; read its limits).
 //!

@@ -40,7 +40,7 @@ pub const DEFAULT_REPLAY_LIMIT: usize = 64 * 1024;
 /// - **The retry does not go down your chain.** ureq's `MiddlewareNext` can be used only
 ///   once, so the retry is sent by the client's own agent (its pool, TLS and timeouts), not
 ///   through the middlewares after this one nor with your agent's settings. Give the client
-///   an agent configured like yours ([`ClientBuilder::agent`](crate::ClientBuilder::agent))
+///   an agent configured like yours ([`ClientBuilder::http`](auth_driver::ClientBuilder::http))
 ///   if that matters.
 /// - **`http_status_as_error`.** If your agent turns statuses into errors, a 401/403 arrives
 ///   here as `Error::StatusCode` without its response; it is judged all the same, and the
