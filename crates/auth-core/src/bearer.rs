@@ -25,6 +25,7 @@ use std::time::Duration;
 use http::{HeaderValue, Response, StatusCode, Uri};
 use time::OffsetDateTime;
 
+use crate::backoff::Backoff;
 use crate::clock::{Clock, Now, later, shifted};
 use crate::config::{AccountId, AccountSwitch, BaseUrl, Config, RefreshPolicy};
 use crate::error::{AuthError, TransientCause};
@@ -86,11 +87,6 @@ struct InFlight {
     spent: Option<Refresh>,
 }
 
-struct Backoff {
-    error: AuthError,
-    retry_at: OffsetDateTime,
-}
-
 /// What the session wants to send next, as [`BearerSession::next_exchange`] finds it.
 enum Next {
     Send(Exchange),
@@ -122,9 +118,8 @@ pub struct BearerSession {
     last_spent: Option<Secret>,
     next_id: u64,
     generation: TokenGeneration,
-    backoff: Option<Backoff>,
-    failures_in_a_row: u32,
-    unusable_in_a_row: u32,
+    /// After transient failures, or too many tokens stale on arrival: when to try again.
+    backoff: Backoff,
     fatal: Option<AuthError>,
     /// Credentials handed out whose API answer has not been reported yet.
     outstanding: u64,
@@ -144,7 +139,7 @@ impl fmt::Debug for BearerSession {
             .field("has_refresh_token", &self.refresh.is_some())
             .field("in_flight", &self.in_flight.as_ref().map(|f| (f.id, f.exchange)))
             .field("switching_to", &self.switches.pending().map(|s| s.account))
-            .field("backoff", &self.backoff.as_ref().map(|b| &b.error))
+            .field("backoff", &self.backoff.error())
             .field("fatal", &self.fatal)
             .finish_non_exhaustive()
     }
@@ -169,9 +164,7 @@ impl BearerSession {
             last_spent: None,
             next_id: 0,
             generation: TokenGeneration(0),
-            backoff: None,
-            failures_in_a_row: 0,
-            unusable_in_a_row: 0,
+            backoff: Backoff::new(),
             fatal: None,
             outstanding: 0,
             events: VecDeque::new(),
@@ -288,8 +281,8 @@ impl BearerSession {
         if self.in_flight.is_some() {
             return Ok(None);
         }
-        if let Some(backoff) = self.backoff.as_ref().filter(|b| b.retry_at > now) {
-            return Err(backoff.error.clone());
+        if let Some(error) = self.backoff.active_at(now) {
+            return Err(error.clone());
         }
         if self.switches.pending().is_some() {
             // The switch exchange runs (or waits for old-account requests to drain) first.
@@ -345,7 +338,7 @@ impl BearerSession {
         }
         let requested = ticket.account();
         match self.switches.standing(ticket) {
-            Standing::Running => self.backoff.as_ref().filter(|b| b.retry_at > now).map(|b| Err(b.error.clone())),
+            Standing::Running => self.backoff.active_at(now).map(|error| Err(error.clone())),
             Standing::Done => Some(Ok(requested)),
             Standing::Refused(error) => Some(Err(error)),
             // A later switch may have brought the session where this caller wanted it anyway.
@@ -418,8 +411,7 @@ impl BearerSession {
             .map(|token| Refresh { token, expires_at: refresh_expires_at });
         // The snapshot says which account its token serves (None: the user's default).
         self.account = snapshot.account;
-        self.backoff = None;
-        self.failures_in_a_row = 0;
+        self.backoff.reset();
     }
 
     // ----- auth exchanges ------------------------------------------------------------------
@@ -545,8 +537,8 @@ impl BearerSession {
             let t = t.max(now);
             next = Some(next.map_or(t, |n| n.min(t)));
         };
-        if let Some(backoff) = &self.backoff {
-            consider(backoff.retry_at);
+        if let Some(retry_at) = self.backoff.retry_at() {
+            consider(retry_at);
         }
         if let Some(switch) = self.switches.pending()
             && self.outstanding > 0
@@ -598,7 +590,7 @@ impl BearerSession {
         if self.fatal.is_some() || self.in_flight.is_some() {
             return Next::Nothing;
         }
-        if self.backoff.as_ref().is_some_and(|b| b.retry_at > now) {
+        if self.backoff.active_at(now).is_some() {
             return Next::Nothing;
         }
         let usable = self.token.as_ref().filter(|t| t.usable(now));
@@ -651,8 +643,7 @@ impl BearerSession {
         self.token =
             Some(Token { value: grant.token, header, generation: self.generation, schedule, invalidated: false });
         self.refresh = grant.refresh_token.map(|token| Refresh { token, expires_at: refresh_expires_at });
-        self.backoff = None;
-        self.failures_in_a_row = 0;
+        self.backoff.reset();
         let account = match flight.exchange {
             Exchange::Login => flight.account,
             Exchange::Refresh => self.account,
@@ -660,21 +651,8 @@ impl BearerSession {
         };
         self.set_account(account);
         // SPEC.md §3, no refresh loops: count tokens that arrive already stale.
-        if schedule.state(now) == TokenState::Fresh {
-            self.unusable_in_a_row = 0;
-        } else {
-            self.unusable_in_a_row += 1;
-            if self.unusable_in_a_row >= self.policy.max_unusable_tokens {
-                let retry_at = later(now, self.policy.backoff_max);
-                let error = AuthError::UnusableTokenLifetime {
-                    count: self.unusable_in_a_row,
-                    lifetime_secs: grant.lifetime.as_secs(),
-                    retry_at: self.clock.wall_time_of(retry_at),
-                };
-                self.unusable_in_a_row = 0;
-                self.backoff = Some(Backoff { error, retry_at });
-            }
-        }
+        let fresh = schedule.state(now) == TokenState::Fresh;
+        self.backoff.token_arrived(fresh, grant.lifetime, now, &self.policy, &self.clock);
         if let Some(snapshot) = self.snapshot() {
             self.events.push_back(Event::TokensUpdated(snapshot));
         }
@@ -697,8 +675,7 @@ impl BearerSession {
     /// Masquerade without new tokens: same token, new account, new generation (so a 401 for
     /// a request of the old account cannot invalidate the new binding).
     fn masquerade_kept_token(&mut self, account: AccountId) {
-        self.backoff = None;
-        self.failures_in_a_row = 0;
+        self.backoff.reset();
         if let Some(token) = self.token.as_mut() {
             self.generation = self.generation.next();
             token.generation = self.generation;
@@ -761,18 +738,7 @@ impl BearerSession {
     /// A failure that may pass: keep whatever token is in service, back off, try again
     /// (SPEC.md §3, transient failures).
     fn transient(&mut self, cause: TransientCause, retry_after: Option<Duration>, now: OffsetDateTime) {
-        self.failures_in_a_row = self.failures_in_a_row.saturating_add(1);
-        let exponent = (self.failures_in_a_row - 1).min(16);
-        let base = self.policy.backoff_initial.saturating_mul(1 << exponent).min(self.policy.backoff_max);
-        // Equal jitter: half fixed, half random, so a fleet does not retry in lockstep.
-        let mut delay = base / 2 + (base / 2).mul_f64(self.rng.unit());
-        if let Some(asked) = retry_after {
-            delay = delay.max(asked.min(self.policy.retry_after_max));
-        }
-        let retry_at = later(now, delay);
-        // The error tells the caller a wall-clock time; the schedule keeps the monotonic one.
-        let error = AuthError::Unavailable { cause, retry_at: self.clock.wall_time_of(retry_at) };
-        self.backoff = Some(Backoff { error, retry_at });
+        self.backoff.fail(cause, retry_after, now, &self.policy, &mut self.rng, &self.clock);
     }
 
     /// Removes our own secrets, and a spent refresh token, from text the server sent back, in
