@@ -22,11 +22,11 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::time::Duration;
 
-use http::{HeaderValue, Response, StatusCode, Uri};
+use http::{Response, StatusCode, Uri};
 use time::OffsetDateTime;
 
 use crate::backoff::Backoff;
-use crate::clock::{Clock, Now, later, shifted};
+use crate::clock::{Clock, Now, later};
 use crate::config::{AccountId, AccountSwitch, BaseUrl, Config, RefreshPolicy};
 use crate::error::{AuthError, TransientCause};
 use crate::request::{
@@ -34,39 +34,11 @@ use crate::request::{
     RetryPermit, TokenGeneration,
 };
 use crate::rng::Rng;
-use crate::secret::{BearerToken, Password, RefreshToken, Secret};
+use crate::secret::{BearerToken, Password, RefreshToken};
 use crate::snapshot::{Owner, Snapshot};
 use crate::switch::{Standing, SwitchState, SwitchTicket, Switches};
-use crate::token::{Schedule, TokenState};
+use crate::token::{Refresh, TokenState, Tokens};
 use crate::wire::{self, Failure, Grant};
-
-/// The token in service.
-struct Token {
-    value: BearerToken,
-    header: HeaderValue,
-    generation: TokenGeneration,
-    schedule: Schedule,
-    /// An API call with this generation came back 401/403: never hand it out again.
-    invalidated: bool,
-}
-
-impl Token {
-    fn usable(&self, now: OffsetDateTime) -> bool {
-        !self.invalidated && self.schedule.state(now) != TokenState::Expired
-    }
-
-    /// [`usable`](Self::usable) for an instant in Unix nanoseconds (the per-request path).
-    fn usable_at(&self, now_nanos: i128) -> bool {
-        !self.invalidated && now_nanos < self.schedule.cutoff_nanos
-    }
-}
-
-/// The unspent refresh token.
-struct Refresh {
-    token: RefreshToken,
-    /// Estimated expiry in the client's clock (server value corrected by the clock offset).
-    expires_at: Option<OffsetDateTime>,
-}
 
 struct InFlight {
     id: RequestId,
@@ -106,18 +78,14 @@ pub struct BearerSession {
     switch_strategy: AccountSwitch,
     clock: Clock,
     rng: Rng,
-    token: Option<Token>,
-    refresh: Option<Refresh>,
+    /// The token in service, the unspent refresh token, the generation.
+    tokens: Tokens,
     /// The account the token is bound to; `None` means the user's default account.
     account: Option<AccountId>,
     /// Account switches: the one under way, a refusal not yet collected, the tickets issued.
     switches: Switches,
     in_flight: Option<InFlight>,
-    /// The last refresh token this session spent (its text only): a snapshot that still holds
-    /// it, an older copy whose save was lost, never brings it back into service.
-    last_spent: Option<Secret>,
     next_id: u64,
-    generation: TokenGeneration,
     /// After transient failures, or too many tokens stale on arrival: when to try again.
     backoff: Backoff,
     fatal: Option<AuthError>,
@@ -134,9 +102,9 @@ impl fmt::Debug for BearerSession {
             .field("username", &self.owner.username)
             .field("has_password", &self.password.is_some())
             .field("account", &self.account)
-            .field("generation", &self.generation)
-            .field("token_state", &self.token.as_ref().map(|t| (t.schedule.state(now), t.invalidated)))
-            .field("has_refresh_token", &self.refresh.is_some())
+            .field("generation", &self.tokens.generation())
+            .field("token_state", &self.tokens.token().map(|t| (t.schedule.state(now), t.invalidated)))
+            .field("has_refresh_token", &self.tokens.refresh().is_some())
             .field("in_flight", &self.in_flight.as_ref().map(|f| (f.id, f.exchange)))
             .field("switching_to", &self.switches.pending().map(|s| s.account))
             .field("backoff", &self.backoff.error())
@@ -156,14 +124,11 @@ impl BearerSession {
             switch_strategy: config.account_switch,
             clock: Clock::new(now),
             rng: Rng::new(seed),
-            token: None,
-            refresh: None,
+            tokens: Tokens::new(),
             account: config.account,
             switches: Switches::new(),
             in_flight: None,
-            last_spent: None,
             next_id: 0,
-            generation: TokenGeneration(0),
             backoff: Backoff::new(),
             fatal: None,
             outstanding: 0,
@@ -193,13 +158,13 @@ impl BearerSession {
 
     /// The generation of the current token (0 before the first login).
     pub fn generation(&self) -> TokenGeneration {
-        self.generation
+        self.tokens.generation()
     }
 
     /// The current token's state at `now`, or `None` without a token in service.
     pub fn token_state(&self, now: impl Into<Now>) -> Option<TokenState> {
         let now = now.into().monotonic().max(self.clock.now());
-        self.token.as_ref().filter(|t| !t.invalidated).map(|t| t.schedule.state(now))
+        self.tokens.valid().map(|t| t.schedule.state(now))
     }
 
     /// Whether an auth request is in flight.
@@ -226,17 +191,7 @@ impl BearerSession {
     /// A snapshot of the token state for persistence, if a token is held. Its instants are
     /// in wall-clock time, by the latest reading of the clocks (SPEC.md §3a).
     pub fn snapshot(&self) -> Option<Snapshot> {
-        let token = self.token.as_ref()?;
-        Some(Snapshot {
-            owner: self.owner.clone(),
-            token: token.value.clone(),
-            generation: token.generation,
-            sent_at: self.clock.wall_time_of(token.schedule.sent_at),
-            lifetime: token.schedule.lifetime,
-            refresh_token: self.refresh.as_ref().map(|r| r.token.clone()),
-            refresh_expires_at: self.refresh.as_ref().and_then(|r| r.expires_at).map(|t| self.clock.wall_time_of(t)),
-            account: self.account,
-        })
+        self.tokens.snapshot(&self.owner, self.account, &self.clock)
     }
 
     /// The refresh policy.
@@ -272,7 +227,7 @@ impl BearerSession {
         }
         let now_nanos = self.clock.now_nanos();
         if matches!(self.switches.state, SwitchState::Idle)
-            && let Some(token) = self.token.as_ref().filter(|t| t.usable_at(now_nanos))
+            && let Some(token) = self.tokens.usable_at(now_nanos)
         {
             self.outstanding += 1;
             let receipt = Receipt { generation: token.generation, account: self.account, retry: false };
@@ -318,7 +273,7 @@ impl BearerSession {
             return Err(fatal.clone());
         }
         let settled = self.switches.pending().is_none();
-        if settled && self.account == Some(account) && self.token.is_some() {
+        if settled && self.account == Some(account) && self.tokens.token().is_some() {
             // Already there: done at once (and a refusal not yet collected is acknowledged).
             return Ok(self.switches.issue(account, None));
         }
@@ -355,9 +310,7 @@ impl BearerSession {
             return ApiVerdict::Accept;
         }
         // Only the current generation is invalidated; a newer token already replaced an older one.
-        if let Some(token) = self.token.as_mut().filter(|t| t.generation == receipt.generation) {
-            token.invalidated = true;
-        }
+        self.tokens.invalidate(receipt.generation);
         ApiVerdict::RetryOnce(RetryPermit { _private: () })
     }
 
@@ -373,45 +326,24 @@ impl BearerSession {
         if self.in_flight.is_some() || snapshot.owner != self.owner {
             return false;
         }
-        if snapshot.generation > self.generation || self.token.is_none() {
+        if snapshot.generation > self.tokens.generation() || self.tokens.token().is_none() {
             self.install_snapshot(snapshot, now);
             return true;
         }
         // Our very token, stored without its refresh token: another sharer has spent it (and
         // perhaps lost the answer). The spend is a state change every sharer must see: never
         // present that refresh token again (SPEC.md §3, rotation safety).
-        let same_token = snapshot.generation == self.generation
-            && self.token.as_ref().is_some_and(|t| t.value.expose_secret() == snapshot.token.expose_secret());
-        if same_token && snapshot.refresh_token.is_none() && self.refresh.is_some() {
-            self.refresh = None;
-            return true;
-        }
-        false
+        self.tokens.learn_spent(&snapshot)
     }
 
     /// Installs a snapshot's state; `now` is the monotonic instant of the latest reading.
     pub(crate) fn install_snapshot(&mut self, snapshot: Snapshot, now: OffsetDateTime) {
-        // Its instants are wall-clock times: placed on our monotonic timeline by the latest
-        // reading of both clocks. A snapshot from the future (a clock was stepped back) is
-        // treated as obtained now.
-        let sent_at = self.clock.monotonic_time_of(snapshot.sent_at).min(now);
-        let Ok(header) = bearer_header(&snapshot.token) else {
-            return;
-        };
-        let schedule = Schedule::new(&self.policy, sent_at, snapshot.lifetime, self.rng.unit());
-        self.generation = snapshot.generation.max(self.generation);
-        self.token =
-            Some(Token { value: snapshot.token, header, generation: self.generation, schedule, invalidated: false });
-        let spent_here =
-            |t: &RefreshToken| self.last_spent.as_ref().is_some_and(|s| s.expose_secret() == t.expose_secret());
-        let refresh_expires_at = snapshot.refresh_expires_at.map(|t| self.clock.monotonic_time_of(t));
-        self.refresh = snapshot
-            .refresh_token
-            .filter(|t| !spent_here(t))
-            .map(|token| Refresh { token, expires_at: refresh_expires_at });
         // The snapshot says which account its token serves (None: the user's default).
-        self.account = snapshot.account;
-        self.backoff.reset();
+        let account = snapshot.account;
+        if self.tokens.install_snapshot(snapshot, now, &self.clock, &self.policy, &mut self.rng).is_ok() {
+            self.account = account;
+            self.backoff.reset();
+        }
     }
 
     // ----- auth exchanges ------------------------------------------------------------------
@@ -432,8 +364,7 @@ impl BearerSession {
             Exchange::Refresh => {
                 // The refresh token is moved into the request: it is spent from here on
                 // (SPEC.md §3, rotation safety), and the store learns that at once.
-                let refresh = self.refresh.take()?;
-                self.last_spent = Some(Secret::new(refresh.token.expose_secret()));
+                let refresh = self.tokens.spend()?;
                 let request = wire::refresh_request(self.base.join("/auth/refresh"), refresh.token.clone());
                 spent = Some(refresh);
                 if let Some(snapshot) = self.snapshot() {
@@ -445,7 +376,7 @@ impl BearerSession {
                 let AccountSwitch::Masquerade { path } = &self.switch_strategy else {
                     return None;
                 };
-                let header = &self.token.as_ref()?.header;
+                let header = &self.tokens.token()?.header;
                 wire::masquerade_request(self.base.join(path), header, account)
             }
         };
@@ -545,7 +476,7 @@ impl BearerSession {
         {
             consider(later(switch.requested_at, self.policy.auth_timeout));
         }
-        if let Some(token) = self.token.as_ref().filter(|t| !t.invalidated) {
+        if let Some(token) = self.tokens.valid() {
             match token.schedule.state(now) {
                 TokenState::Fresh => consider(token.schedule.stale_at),
                 TokenState::Stale => consider(token.schedule.cutoff_at),
@@ -593,8 +524,8 @@ impl BearerSession {
         if self.backoff.active_at(now).is_some() {
             return Next::Nothing;
         }
-        let usable = self.token.as_ref().filter(|t| t.usable(now));
-        let refresh_usable = self.refresh.as_ref().is_some_and(|r| r.expires_at.is_none_or(|at| now < at));
+        let usable = self.tokens.usable(now);
+        let refresh_usable = self.tokens.refresh_usable(now);
         if let Some(switch) = self.switches.pending() {
             match (&self.switch_strategy, usable) {
                 (AccountSwitch::Masquerade { .. }, Some(_)) => {
@@ -626,23 +557,10 @@ impl BearerSession {
     }
 
     fn install(&mut self, grant: Grant, flight: &InFlight, now: OffsetDateTime) {
-        let Ok(header) = bearer_header(&grant.token) else {
-            return self.transient(
-                TransientCause::Malformed(crate::error::Malformed::InvalidField("token")),
-                None,
-                now,
-            );
+        let schedule = match self.tokens.install_grant(grant, flight.sent_at, &self.policy, &mut self.rng) {
+            Ok(schedule) => schedule,
+            Err(malformed) => return self.transient(TransientCause::Malformed(malformed), None, now),
         };
-        // SPEC.md §3 clock rule: expiry = send time + tokenLifetime, in our clock. The server's
-        // tokenExpiration only tells us its clock offset, applied to refreshTokenExpiration.
-        let schedule = Schedule::new(&self.policy, flight.sent_at, grant.lifetime, self.rng.unit());
-        let offset = grant.token_expiration.map(|server| server - schedule.expires_at);
-        let refresh_expires_at =
-            grant.refresh_expiration.map(|server| offset.map_or(server, |offset| shifted(server, -offset)));
-        self.generation = self.generation.next();
-        self.token =
-            Some(Token { value: grant.token, header, generation: self.generation, schedule, invalidated: false });
-        self.refresh = grant.refresh_token.map(|token| Refresh { token, expires_at: refresh_expires_at });
         self.backoff.reset();
         let account = match flight.exchange {
             Exchange::Login => flight.account,
@@ -652,7 +570,7 @@ impl BearerSession {
         self.set_account(account);
         // SPEC.md §3, no refresh loops: count tokens that arrive already stale.
         let fresh = schedule.state(now) == TokenState::Fresh;
-        self.backoff.token_arrived(fresh, grant.lifetime, now, &self.policy, &self.clock);
+        self.backoff.token_arrived(fresh, schedule.lifetime, now, &self.policy, &self.clock);
         if let Some(snapshot) = self.snapshot() {
             self.events.push_back(Event::TokensUpdated(snapshot));
         }
@@ -662,11 +580,9 @@ impl BearerSession {
     /// It goes back in service, the store learns that, and it is sent again after the backoff
     /// (SPEC.md §3). Only if nothing replaced it meanwhile.
     fn unspend(&mut self, refresh: Refresh) {
-        if self.refresh.is_some() {
+        if !self.tokens.unspend(refresh) {
             return;
         }
-        self.last_spent = None;
-        self.refresh = Some(refresh);
         if let Some(snapshot) = self.snapshot() {
             self.events.push_back(Event::TokensUpdated(snapshot));
         }
@@ -676,10 +592,7 @@ impl BearerSession {
     /// a request of the old account cannot invalidate the new binding).
     fn masquerade_kept_token(&mut self, account: AccountId) {
         self.backoff.reset();
-        if let Some(token) = self.token.as_mut() {
-            self.generation = self.generation.next();
-            token.generation = self.generation;
-        }
+        self.tokens.next_generation();
         self.set_account(Some(account));
         if let Some(snapshot) = self.snapshot() {
             self.events.push_back(Event::TokensUpdated(snapshot));
@@ -721,9 +634,7 @@ impl BearerSession {
                     if let Some(switch) = self.switches.pending_mut() {
                         switch.masquerade_rejected = true;
                     }
-                    if let Some(token) = self.token.as_mut() {
-                        token.invalidated = true;
-                    }
+                    self.tokens.invalidate_current();
                 } else {
                     self.refuse_switch(error);
                 }
@@ -746,17 +657,11 @@ impl BearerSession {
     fn scrub(&self, text: &str, spent: Option<&RefreshToken>) -> String {
         crate::scrub::Scrubber::new()
             .credentials(&self.owner.username, self.password.as_ref().map(Password::expose_secret))
-            .secret(self.token.as_ref().map(|t| t.value.expose_secret()))
-            .secret(self.refresh.as_ref().map(|r| r.token.expose_secret()))
+            .secret(self.tokens.token().map(|t| t.value.expose_secret()))
+            .secret(self.tokens.refresh().map(|r| r.token.expose_secret()))
             .secret(spent.map(RefreshToken::expose_secret))
             .scrub(text)
     }
-}
-
-fn bearer_header(token: &BearerToken) -> Result<HeaderValue, http::header::InvalidHeaderValue> {
-    let mut value = HeaderValue::try_from(format!("Bearer {}", token.expose_secret()))?;
-    value.set_sensitive(true);
-    Ok(value)
 }
 
 impl BearerSession {
@@ -773,7 +678,7 @@ impl BearerSession {
         // Not an API request: nothing will be reported back for it.
         let generation = credential.generation();
         self.release(credential.receipt);
-        let token = self.token.as_ref().filter(|t| t.generation == generation);
+        let token = self.tokens.of_generation(generation);
         Ok(token.map(|t| crate::realtime::RealtimeAuthRequest::new(t.value.expose_secret(), t.generation)))
     }
 
@@ -782,9 +687,7 @@ impl BearerSession {
     /// is still the current one, so the reconnect authenticates with a new one (SPEC.md §6).
     pub fn handle_realtime_rejection(&mut self, generation: TokenGeneration, now: impl Into<Now>) {
         self.observe(now.into());
-        if let Some(token) = self.token.as_mut().filter(|t| t.generation == generation) {
-            token.invalidated = true;
-        }
+        self.tokens.invalidate(generation);
     }
 
     /// A currently valid bearer token, for callers that attach it themselves (a RealTime
@@ -795,7 +698,7 @@ impl BearerSession {
         };
         let generation = credential.generation();
         self.release(credential.receipt);
-        Ok(self.token.as_ref().filter(|t| t.generation == generation).map(|t| t.value.clone()))
+        Ok(self.tokens.of_generation(generation).map(|t| t.value.clone()))
     }
 }
 
