@@ -17,87 +17,39 @@
 //! - a token is never handed out at or past its cutoff;
 //! - a failure never replaces a token that is still in service;
 //! - a rejected login is final.
+//!
+//! The session is split by concept; every file holds `impl` blocks or types of its own:
+//! - here: the session's state, its getters (none changes anything) and the commands of API
+//!   callers: authorize a request, report its answer (SPEC.md §5a), switch accounts (SPEC.md §4,
+//!   with [`crate::switch`]), adopt or install a snapshot (SPEC.md §3a);
+//! - [`exchange`]: the auth exchanges — which one is wanted, its request, what its answer
+//!   means — and the wake-up time (SPEC.md §3, §4, §5a);
+//! - [`realtime`]: the token of a RealTime connection (SPEC.md §6);
+//! - [`crate::token`]: the token pair in service and its schedule (SPEC.md §3, §3a);
+//! - [`crate::backoff`]: when to try again after failures (SPEC.md §3).
+
+mod exchange;
+mod realtime;
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::time::Duration;
 
-use http::{HeaderValue, Response, StatusCode, Uri};
+use http::{StatusCode, Uri};
 use time::OffsetDateTime;
 
-use crate::clock::{Clock, Now, later, shifted};
+use crate::backoff::Backoff;
+use crate::clock::{Clock, Now};
 use crate::config::{AccountId, AccountSwitch, BaseUrl, Config, RefreshPolicy};
-use crate::error::{AuthError, TransientCause};
+use crate::error::AuthError;
 use crate::request::{
-    ApiVerdict, AuthRequest, Authorization, Credential, Event, Exchange, Receipt, RequestId, RetryAuthorization,
-    RetryPermit, TokenGeneration,
+    ApiVerdict, Authorization, Credential, Event, Receipt, RetryAuthorization, RetryPermit, TokenGeneration,
 };
 use crate::rng::Rng;
-use crate::secret::{BearerToken, Password, RefreshToken, Secret};
+use crate::secret::Password;
 use crate::snapshot::{Owner, Snapshot};
 use crate::switch::{Standing, SwitchState, SwitchTicket, Switches};
-use crate::token::{Schedule, TokenState};
-use crate::wire::{self, Failure, Grant};
-
-/// The token in service.
-struct Token {
-    value: BearerToken,
-    header: HeaderValue,
-    generation: TokenGeneration,
-    schedule: Schedule,
-    /// An API call with this generation came back 401/403: never hand it out again.
-    invalidated: bool,
-}
-
-impl Token {
-    fn usable(&self, now: OffsetDateTime) -> bool {
-        !self.invalidated && self.schedule.state(now) != TokenState::Expired
-    }
-
-    /// [`usable`](Self::usable) for an instant in Unix nanoseconds (the per-request path).
-    fn usable_at(&self, now_nanos: i128) -> bool {
-        !self.invalidated && now_nanos < self.schedule.cutoff_nanos
-    }
-}
-
-/// The unspent refresh token.
-struct Refresh {
-    token: RefreshToken,
-    /// Estimated expiry in the client's clock (server value corrected by the clock offset).
-    expires_at: Option<OffsetDateTime>,
-}
-
-struct InFlight {
-    id: RequestId,
-    exchange: Exchange,
-    /// When the request was prepared, then when it was handed to the transport: expiry is
-    /// measured from here (SPEC.md §3, "from the moment the request was sent").
-    sent_at: OffsetDateTime,
-    /// `auth_timeout` after `sent_at`: the deadline runs from the hand-off to the transport,
-    /// so time spent saving the spent state before sending never eats into it (SPEC.md §3a).
-    deadline: OffsetDateTime,
-    /// Whether the driver reported the hand-off ([`BearerSession::handle_handoff`]).
-    handed_off: bool,
-    /// For a login: the account it asked for.
-    account: Option<AccountId>,
-    /// For a refresh: the refresh token it carries. Spent as far as anyone else knows, but
-    /// kept here to scrub it from the answer, and to put back in service when the server says
-    /// it did not process the request (429, 503: SPEC.md §3). Never sent again from here.
-    spent: Option<Refresh>,
-}
-
-struct Backoff {
-    error: AuthError,
-    retry_at: OffsetDateTime,
-}
-
-/// What the session wants to send next, as [`BearerSession::next_exchange`] finds it.
-enum Next {
-    Send(Exchange),
-    Nothing,
-    /// No token can ever be had again: no refresh token, no password (SPEC.md §3).
-    Over,
-}
+use crate::token::{TokenState, Tokens};
+use exchange::{InFlight, Next};
 
 /// A bearer-token session: the state machine behind [`Session`](crate::Session) for
 /// [`Scheme::Bearer`](crate::Scheme::Bearer). Its methods are documented on `Session`.
@@ -110,21 +62,16 @@ pub struct BearerSession {
     switch_strategy: AccountSwitch,
     clock: Clock,
     rng: Rng,
-    token: Option<Token>,
-    refresh: Option<Refresh>,
+    /// The token in service, the unspent refresh token, the generation.
+    tokens: Tokens,
     /// The account the token is bound to; `None` means the user's default account.
     account: Option<AccountId>,
     /// Account switches: the one under way, a refusal not yet collected, the tickets issued.
     switches: Switches,
     in_flight: Option<InFlight>,
-    /// The last refresh token this session spent (its text only): a snapshot that still holds
-    /// it, an older copy whose save was lost, never brings it back into service.
-    last_spent: Option<Secret>,
     next_id: u64,
-    generation: TokenGeneration,
-    backoff: Option<Backoff>,
-    failures_in_a_row: u32,
-    unusable_in_a_row: u32,
+    /// After transient failures, or too many tokens stale on arrival: when to try again.
+    backoff: Backoff,
     fatal: Option<AuthError>,
     /// Credentials handed out whose API answer has not been reported yet.
     outstanding: u64,
@@ -139,12 +86,12 @@ impl fmt::Debug for BearerSession {
             .field("username", &self.owner.username)
             .field("has_password", &self.password.is_some())
             .field("account", &self.account)
-            .field("generation", &self.generation)
-            .field("token_state", &self.token.as_ref().map(|t| (t.schedule.state(now), t.invalidated)))
-            .field("has_refresh_token", &self.refresh.is_some())
+            .field("generation", &self.tokens.generation())
+            .field("token_state", &self.tokens.token().map(|t| (t.schedule.state(now), t.invalidated)))
+            .field("has_refresh_token", &self.tokens.refresh().is_some())
             .field("in_flight", &self.in_flight.as_ref().map(|f| (f.id, f.exchange)))
             .field("switching_to", &self.switches.pending().map(|s| s.account))
-            .field("backoff", &self.backoff.as_ref().map(|b| &b.error))
+            .field("backoff", &self.backoff.error())
             .field("fatal", &self.fatal)
             .finish_non_exhaustive()
     }
@@ -161,17 +108,12 @@ impl BearerSession {
             switch_strategy: config.account_switch,
             clock: Clock::new(now),
             rng: Rng::new(seed),
-            token: None,
-            refresh: None,
+            tokens: Tokens::new(),
             account: config.account,
             switches: Switches::new(),
             in_flight: None,
-            last_spent: None,
             next_id: 0,
-            generation: TokenGeneration(0),
-            backoff: None,
-            failures_in_a_row: 0,
-            unusable_in_a_row: 0,
+            backoff: Backoff::new(),
             fatal: None,
             outstanding: 0,
             events: VecDeque::new(),
@@ -200,13 +142,13 @@ impl BearerSession {
 
     /// The generation of the current token (0 before the first login).
     pub fn generation(&self) -> TokenGeneration {
-        self.generation
+        self.tokens.generation()
     }
 
     /// The current token's state at `now`, or `None` without a token in service.
     pub fn token_state(&self, now: impl Into<Now>) -> Option<TokenState> {
         let now = now.into().monotonic().max(self.clock.now());
-        self.token.as_ref().filter(|t| !t.invalidated).map(|t| t.schedule.state(now))
+        self.tokens.valid().map(|t| t.schedule.state(now))
     }
 
     /// Whether an auth request is in flight.
@@ -233,17 +175,7 @@ impl BearerSession {
     /// A snapshot of the token state for persistence, if a token is held. Its instants are
     /// in wall-clock time, by the latest reading of the clocks (SPEC.md §3a).
     pub fn snapshot(&self) -> Option<Snapshot> {
-        let token = self.token.as_ref()?;
-        Some(Snapshot {
-            owner: self.owner.clone(),
-            token: token.value.clone(),
-            generation: token.generation,
-            sent_at: self.clock.wall_time_of(token.schedule.sent_at),
-            lifetime: token.schedule.lifetime,
-            refresh_token: self.refresh.as_ref().map(|r| r.token.clone()),
-            refresh_expires_at: self.refresh.as_ref().and_then(|r| r.expires_at).map(|t| self.clock.wall_time_of(t)),
-            account: self.account,
-        })
+        self.tokens.snapshot(&self.owner, self.account, &self.clock)
     }
 
     /// The refresh policy.
@@ -279,7 +211,7 @@ impl BearerSession {
         }
         let now_nanos = self.clock.now_nanos();
         if matches!(self.switches.state, SwitchState::Idle)
-            && let Some(token) = self.token.as_ref().filter(|t| t.usable_at(now_nanos))
+            && let Some(token) = self.tokens.usable_at(now_nanos)
         {
             self.outstanding += 1;
             let receipt = Receipt { generation: token.generation, account: self.account, retry: false };
@@ -288,8 +220,8 @@ impl BearerSession {
         if self.in_flight.is_some() {
             return Ok(None);
         }
-        if let Some(backoff) = self.backoff.as_ref().filter(|b| b.retry_at > now) {
-            return Err(backoff.error.clone());
+        if let Some(error) = self.backoff.active_at(now) {
+            return Err(error.clone());
         }
         if self.switches.pending().is_some() {
             // The switch exchange runs (or waits for old-account requests to drain) first.
@@ -325,7 +257,7 @@ impl BearerSession {
             return Err(fatal.clone());
         }
         let settled = self.switches.pending().is_none();
-        if settled && self.account == Some(account) && self.token.is_some() {
+        if settled && self.account == Some(account) && self.tokens.token().is_some() {
             // Already there: done at once (and a refusal not yet collected is acknowledged).
             return Ok(self.switches.issue(account, None));
         }
@@ -345,7 +277,7 @@ impl BearerSession {
         }
         let requested = ticket.account();
         match self.switches.standing(ticket) {
-            Standing::Running => self.backoff.as_ref().filter(|b| b.retry_at > now).map(|b| Err(b.error.clone())),
+            Standing::Running => self.backoff.active_at(now).map(|error| Err(error.clone())),
             Standing::Done => Some(Ok(requested)),
             Standing::Refused(error) => Some(Err(error)),
             // A later switch may have brought the session where this caller wanted it anyway.
@@ -362,9 +294,7 @@ impl BearerSession {
             return ApiVerdict::Accept;
         }
         // Only the current generation is invalidated; a newer token already replaced an older one.
-        if let Some(token) = self.token.as_mut().filter(|t| t.generation == receipt.generation) {
-            token.invalidated = true;
-        }
+        self.tokens.invalidate(receipt.generation);
         ApiVerdict::RetryOnce(RetryPermit { _private: () })
     }
 
@@ -380,479 +310,23 @@ impl BearerSession {
         if self.in_flight.is_some() || snapshot.owner != self.owner {
             return false;
         }
-        if snapshot.generation > self.generation || self.token.is_none() {
+        if snapshot.generation > self.tokens.generation() || self.tokens.token().is_none() {
             self.install_snapshot(snapshot, now);
             return true;
         }
         // Our very token, stored without its refresh token: another sharer has spent it (and
         // perhaps lost the answer). The spend is a state change every sharer must see: never
         // present that refresh token again (SPEC.md §3, rotation safety).
-        let same_token = snapshot.generation == self.generation
-            && self.token.as_ref().is_some_and(|t| t.value.expose_secret() == snapshot.token.expose_secret());
-        if same_token && snapshot.refresh_token.is_none() && self.refresh.is_some() {
-            self.refresh = None;
-            return true;
-        }
-        false
+        self.tokens.learn_spent(&snapshot)
     }
 
     /// Installs a snapshot's state; `now` is the monotonic instant of the latest reading.
     pub(crate) fn install_snapshot(&mut self, snapshot: Snapshot, now: OffsetDateTime) {
-        // Its instants are wall-clock times: placed on our monotonic timeline by the latest
-        // reading of both clocks. A snapshot from the future (a clock was stepped back) is
-        // treated as obtained now.
-        let sent_at = self.clock.monotonic_time_of(snapshot.sent_at).min(now);
-        let Ok(header) = bearer_header(&snapshot.token) else {
-            return;
-        };
-        let schedule = Schedule::new(&self.policy, sent_at, snapshot.lifetime, self.rng.unit());
-        self.generation = snapshot.generation.max(self.generation);
-        self.token =
-            Some(Token { value: snapshot.token, header, generation: self.generation, schedule, invalidated: false });
-        let spent_here =
-            |t: &RefreshToken| self.last_spent.as_ref().is_some_and(|s| s.expose_secret() == t.expose_secret());
-        let refresh_expires_at = snapshot.refresh_expires_at.map(|t| self.clock.monotonic_time_of(t));
-        self.refresh = snapshot
-            .refresh_token
-            .filter(|t| !spent_here(t))
-            .map(|token| Refresh { token, expires_at: refresh_expires_at });
         // The snapshot says which account its token serves (None: the user's default).
-        self.account = snapshot.account;
-        self.backoff = None;
-        self.failures_in_a_row = 0;
-    }
-
-    // ----- auth exchanges ------------------------------------------------------------------
-
-    pub(crate) fn poll_transmit(&mut self, now: Now) -> Option<AuthRequest> {
-        let now = self.observe(now);
-        let exchange = self.decide(now)?;
-        let id = RequestId(self.next_id);
-        self.next_id += 1;
-        let mut login_account = None;
-        let mut spent = None;
-        let request = match exchange {
-            Exchange::Login => {
-                let password = self.password.as_ref()?;
-                login_account = self.switches.pending().map(|s| s.account).or(self.account);
-                wire::login_request(self.base.join("/auth/login"), &self.owner.username, password, login_account, false)
-            }
-            Exchange::Refresh => {
-                // The refresh token is moved into the request: it is spent from here on
-                // (SPEC.md §3, rotation safety), and the store learns that at once.
-                let refresh = self.refresh.take()?;
-                self.last_spent = Some(Secret::new(refresh.token.expose_secret()));
-                let request = wire::refresh_request(self.base.join("/auth/refresh"), refresh.token.clone());
-                spent = Some(refresh);
-                if let Some(snapshot) = self.snapshot() {
-                    self.events.push_back(Event::TokensUpdated(snapshot));
-                }
-                request
-            }
-            Exchange::Masquerade(account) => {
-                let AccountSwitch::Masquerade { path } = &self.switch_strategy else {
-                    return None;
-                };
-                let header = &self.token.as_ref()?.header;
-                wire::masquerade_request(self.base.join(path), header, account)
-            }
-        };
-        self.in_flight = Some(InFlight {
-            id,
-            exchange,
-            sent_at: now,
-            deadline: later(now, self.policy.auth_timeout),
-            handed_off: false,
-            account: login_account,
-            spent,
-        });
-        Some(AuthRequest { id, exchange, request })
-    }
-
-    /// The driver is handing the auth request `id` to its transport now. Its deadline starts
-    /// over from here, and so does the expiry estimate of the token it brings (SPEC.md §3a).
-    /// `false`: the request was given up meanwhile (its deadline passed before the hand-off,
-    /// or it is unknown): do not send it.
-    pub(crate) fn handle_handoff(&mut self, id: RequestId, now: Now) -> bool {
-        let now = self.observe(now);
-        let timeout = self.policy.auth_timeout;
-        match self.in_flight.as_mut().filter(|f| f.id == id && !f.handed_off) {
-            Some(flight) => {
-                flight.handed_off = true;
-                flight.sent_at = now;
-                flight.deadline = later(now, timeout);
-                true
-            }
-            None => self.in_flight.as_ref().is_some_and(|f| f.id == id),
+        let account = snapshot.account;
+        if self.tokens.install_snapshot(snapshot, now, &self.clock, &self.policy, &mut self.rng).is_ok() {
+            self.account = account;
+            self.backoff.reset();
         }
-    }
-
-    pub(crate) fn handle_response<B: AsRef<[u8]>>(&mut self, id: RequestId, response: &Response<B>, now: Now) {
-        let now = self.observe(now);
-        let Some(mut flight) = self.in_flight.take_if(|f| f.id == id) else {
-            return; // An answer to a request we gave up on: ignore it.
-        };
-        let scrub = |text: &str| self.scrub(text, flight.spent.as_ref().map(|spent| &spent.token));
-        let status = response.status();
-        // A `Retry-After` date is a wall-clock time: judged by the wall clock.
-        let wall_now = self.clock.wall_time_of(now);
-        let outcome = wire::classify(status, response.headers(), response.body().as_ref(), wall_now, &scrub);
-        // SPEC.md §3: a refresh answered 429 or 503 was not processed: its token is not spent.
-        if (status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE)
-            && let Some(refresh) = flight.spent.take()
-        {
-            self.unspend(refresh);
-        }
-        match (outcome, flight.exchange) {
-            (Ok(map), Exchange::Masquerade(account)) if !wire::has_token(&map) => {
-                self.masquerade_kept_token(account);
-            }
-            (Ok(map), _) => match wire::parse_grant(&map) {
-                Ok(grant) => self.install(grant, &flight, now),
-                Err(malformed) => self.transient(TransientCause::Malformed(malformed), None, now),
-            },
-            (Err(Failure::Rejected(error)), exchange) => self.rejected(error, exchange, &flight),
-            (Err(Failure::Server(error)), _) => self.transient(TransientCause::Server(error), None, now),
-            (Err(Failure::RateLimited { error, retry_after }), _) => {
-                self.transient(TransientCause::RateLimited(error), retry_after, now)
-            }
-            (Err(Failure::Malformed(malformed)), _) => self.transient(TransientCause::Malformed(malformed), None, now),
-        }
-    }
-
-    pub(crate) fn handle_failure(&mut self, id: RequestId, now: Now) {
-        let now = self.observe(now);
-        if self.in_flight.take_if(|f| f.id == id).is_some() {
-            self.transient(TransientCause::Transport, None, now);
-        }
-    }
-
-    pub(crate) fn handle_timeout(&mut self, now: Now) {
-        self.observe(now);
-    }
-
-    pub(crate) fn poll_timeout(&self) -> Option<OffsetDateTime> {
-        if self.fatal.is_some() {
-            return None;
-        }
-        if let Some(flight) = &self.in_flight {
-            return Some(flight.deadline);
-        }
-        let now = self.clock.now();
-        let mut next: Option<OffsetDateTime> = None;
-        // Something already due is due now, never in the past.
-        let mut consider = |t: OffsetDateTime| {
-            let t = t.max(now);
-            next = Some(next.map_or(t, |n| n.min(t)));
-        };
-        if let Some(backoff) = &self.backoff {
-            consider(backoff.retry_at);
-        }
-        if let Some(switch) = self.switches.pending()
-            && self.outstanding > 0
-        {
-            consider(later(switch.requested_at, self.policy.auth_timeout));
-        }
-        if let Some(token) = self.token.as_ref().filter(|t| !t.invalidated) {
-            match token.schedule.state(now) {
-                TokenState::Fresh => consider(token.schedule.stale_at),
-                TokenState::Stale => consider(token.schedule.cutoff_at),
-                TokenState::Expired => {}
-            }
-        }
-        next
-    }
-
-    pub(crate) fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
-    }
-
-    // ----- internals -----------------------------------------------------------------------
-
-    /// Records `now` and gives up on an auth request that outlived its deadline. Returns the
-    /// monotonic instant every schedule is judged by.
-    fn observe(&mut self, now: Now) -> OffsetDateTime {
-        let now = self.clock.observe(now);
-        if self.in_flight.as_ref().is_some_and(|f| f.deadline <= now) {
-            self.in_flight = None;
-            self.transient(TransientCause::Timeout, None, now);
-        }
-        now
-    }
-
-    /// The exchange the session wants at `now`, if any; records that the session is over when
-    /// it finds it can never get a token again (SPEC.md §3: no refresh token, no password).
-    fn decide(&mut self, now: OffsetDateTime) -> Option<Exchange> {
-        match self.next_exchange(now) {
-            Next::Send(exchange) => Some(exchange),
-            Next::Nothing => None,
-            Next::Over => {
-                self.fatal = Some(AuthError::SessionExpired);
-                None
-            }
-        }
-    }
-
-    /// What the session wants at `now`, without changing anything.
-    fn next_exchange(&self, now: OffsetDateTime) -> Next {
-        if self.fatal.is_some() || self.in_flight.is_some() {
-            return Next::Nothing;
-        }
-        if self.backoff.as_ref().is_some_and(|b| b.retry_at > now) {
-            return Next::Nothing;
-        }
-        let usable = self.token.as_ref().filter(|t| t.usable(now));
-        let refresh_usable = self.refresh.as_ref().is_some_and(|r| r.expires_at.is_none_or(|at| now < at));
-        if let Some(switch) = self.switches.pending() {
-            match (&self.switch_strategy, usable) {
-                (AccountSwitch::Masquerade { .. }, Some(_)) => {
-                    // Wait for the requests that carry the old account to come back, so none
-                    // of them runs on the new one (SPEC.md §4), but not forever.
-                    let drained = self.outstanding == 0 || now >= later(switch.requested_at, self.policy.auth_timeout);
-                    return if drained { Next::Send(Exchange::Masquerade(switch.account)) } else { Next::Nothing };
-                }
-                // Relogin, or no token to masquerade with: a login can name the account.
-                _ if self.password.is_some() => return Next::Send(Exchange::Login),
-                _ => {} // Masquerade without a token or password: refresh first.
-            }
-        }
-        let wanted = match usable {
-            Some(token) => token.schedule.state(now) == TokenState::Stale,
-            None => true,
-        };
-        if !wanted {
-            Next::Nothing
-        } else if refresh_usable {
-            Next::Send(Exchange::Refresh)
-        } else if self.password.is_some() {
-            Next::Send(Exchange::Login)
-        } else if usable.is_none() {
-            Next::Over
-        } else {
-            Next::Nothing
-        }
-    }
-
-    fn install(&mut self, grant: Grant, flight: &InFlight, now: OffsetDateTime) {
-        let Ok(header) = bearer_header(&grant.token) else {
-            return self.transient(
-                TransientCause::Malformed(crate::error::Malformed::InvalidField("token")),
-                None,
-                now,
-            );
-        };
-        // SPEC.md §3 clock rule: expiry = send time + tokenLifetime, in our clock. The server's
-        // tokenExpiration only tells us its clock offset, applied to refreshTokenExpiration.
-        let schedule = Schedule::new(&self.policy, flight.sent_at, grant.lifetime, self.rng.unit());
-        let offset = grant.token_expiration.map(|server| server - schedule.expires_at);
-        let refresh_expires_at =
-            grant.refresh_expiration.map(|server| offset.map_or(server, |offset| shifted(server, -offset)));
-        self.generation = self.generation.next();
-        self.token =
-            Some(Token { value: grant.token, header, generation: self.generation, schedule, invalidated: false });
-        self.refresh = grant.refresh_token.map(|token| Refresh { token, expires_at: refresh_expires_at });
-        self.backoff = None;
-        self.failures_in_a_row = 0;
-        let account = match flight.exchange {
-            Exchange::Login => flight.account,
-            Exchange::Refresh => self.account,
-            Exchange::Masquerade(account) => Some(account),
-        };
-        self.set_account(account);
-        // SPEC.md §3, no refresh loops: count tokens that arrive already stale.
-        if schedule.state(now) == TokenState::Fresh {
-            self.unusable_in_a_row = 0;
-        } else {
-            self.unusable_in_a_row += 1;
-            if self.unusable_in_a_row >= self.policy.max_unusable_tokens {
-                let retry_at = later(now, self.policy.backoff_max);
-                let error = AuthError::UnusableTokenLifetime {
-                    count: self.unusable_in_a_row,
-                    lifetime_secs: grant.lifetime.as_secs(),
-                    retry_at: self.clock.wall_time_of(retry_at),
-                };
-                self.unusable_in_a_row = 0;
-                self.backoff = Some(Backoff { error, retry_at });
-            }
-        }
-        if let Some(snapshot) = self.snapshot() {
-            self.events.push_back(Event::TokensUpdated(snapshot));
-        }
-    }
-
-    /// The server did not process a refresh (429, 503): its token was never spent after all.
-    /// It goes back in service, the store learns that, and it is sent again after the backoff
-    /// (SPEC.md §3). Only if nothing replaced it meanwhile.
-    fn unspend(&mut self, refresh: Refresh) {
-        if self.refresh.is_some() {
-            return;
-        }
-        self.last_spent = None;
-        self.refresh = Some(refresh);
-        if let Some(snapshot) = self.snapshot() {
-            self.events.push_back(Event::TokensUpdated(snapshot));
-        }
-    }
-
-    /// Masquerade without new tokens: same token, new account, new generation (so a 401 for
-    /// a request of the old account cannot invalidate the new binding).
-    fn masquerade_kept_token(&mut self, account: AccountId) {
-        self.backoff = None;
-        self.failures_in_a_row = 0;
-        if let Some(token) = self.token.as_mut() {
-            self.generation = self.generation.next();
-            token.generation = self.generation;
-        }
-        self.set_account(Some(account));
-        if let Some(snapshot) = self.snapshot() {
-            self.events.push_back(Event::TokensUpdated(snapshot));
-        }
-    }
-
-    fn set_account(&mut self, account: Option<AccountId>) {
-        let changed = account != self.account;
-        self.account = account;
-        if let Some(account) = account {
-            self.switches.arrived(account);
-        }
-        if let (true, Some(account)) = (changed, account) {
-            self.events.push_back(Event::AccountSwitched(account));
-        }
-    }
-
-    fn rejected(&mut self, error: crate::error::ServerError, exchange: Exchange, flight: &InFlight) {
-        let switching_to = self.switches.pending().map(|s| s.account);
-        match exchange {
-            Exchange::Login if switching_to.is_some() && flight.account == switching_to => {
-                // The account was refused; the session stays where it was (SPEC.md §4), and
-                // says so until someone acknowledges it.
-                self.refuse_switch(error);
-            }
-            // SPEC.md §5a: a rejected login is final.
-            Exchange::Login => self.fatal = Some(AuthError::CredentialsRejected(error)),
-            // SPEC.md §3: the refresh token is dead. The next exchange logs in again if we hold
-            // the password; otherwise the current token serves until its cutoff, then
-            // SessionExpired.
-            Exchange::Refresh => {}
-            Exchange::Masquerade(_) => {
-                let status = error.status();
-                let first = self.switches.pending().is_some_and(|s| !s.masquerade_rejected);
-                if first && status == StatusCode::UNAUTHORIZED {
-                    // 401 says the token died (a lost answer that rotated it, a revocation), not
-                    // that the account is refused (403): drop the token and keep the switch
-                    // pending, once. A login can then name the account directly.
-                    if let Some(switch) = self.switches.pending_mut() {
-                        switch.masquerade_rejected = true;
-                    }
-                    if let Some(token) = self.token.as_mut() {
-                        token.invalidated = true;
-                    }
-                } else {
-                    self.refuse_switch(error);
-                }
-            }
-        }
-    }
-
-    fn refuse_switch(&mut self, error: crate::error::ServerError) {
-        self.switches.refuse(AuthError::AccountSwitchRejected(error));
-    }
-
-    /// A failure that may pass: keep whatever token is in service, back off, try again
-    /// (SPEC.md §3, transient failures).
-    fn transient(&mut self, cause: TransientCause, retry_after: Option<Duration>, now: OffsetDateTime) {
-        self.failures_in_a_row = self.failures_in_a_row.saturating_add(1);
-        let exponent = (self.failures_in_a_row - 1).min(16);
-        let base = self.policy.backoff_initial.saturating_mul(1 << exponent).min(self.policy.backoff_max);
-        // Equal jitter: half fixed, half random, so a fleet does not retry in lockstep.
-        let mut delay = base / 2 + (base / 2).mul_f64(self.rng.unit());
-        if let Some(asked) = retry_after {
-            delay = delay.max(asked.min(self.policy.retry_after_max));
-        }
-        let retry_at = later(now, delay);
-        // The error tells the caller a wall-clock time; the schedule keeps the monotonic one.
-        let error = AuthError::Unavailable { cause, retry_at: self.clock.wall_time_of(retry_at) };
-        self.backoff = Some(Backoff { error, retry_at });
-    }
-
-    /// Removes our own secrets, and a spent refresh token, from text the server sent back, in
-    /// every form they can come back in (SPEC.md §5).
-    fn scrub(&self, text: &str, spent: Option<&RefreshToken>) -> String {
-        crate::scrub::Scrubber::new()
-            .credentials(&self.owner.username, self.password.as_ref().map(Password::expose_secret))
-            .secret(self.token.as_ref().map(|t| t.value.expose_secret()))
-            .secret(self.refresh.as_ref().map(|r| r.token.expose_secret()))
-            .secret(spent.map(RefreshToken::expose_secret))
-            .scrub(text)
-    }
-}
-
-fn bearer_header(token: &BearerToken) -> Result<HeaderValue, http::header::InvalidHeaderValue> {
-    let mut value = HeaderValue::try_from(format!("Bearer {}", token.expose_secret()))?;
-    value.set_sensitive(true);
-    Ok(value)
-}
-
-impl BearerSession {
-    /// The first message for a RealTime connection, built from a currently valid token
-    /// (SPEC.md §6: a reconnect always authenticates with a valid token). `Ok(None)` means an
-    /// auth exchange must complete first, exactly as [`Authorization::Pending`].
-    pub fn realtime_auth(
-        &mut self,
-        now: impl Into<Now>,
-    ) -> Result<Option<crate::realtime::RealtimeAuthRequest>, AuthError> {
-        let Some(credential) = self.credential(now.into())? else {
-            return Ok(None);
-        };
-        // Not an API request: nothing will be reported back for it.
-        let generation = credential.generation();
-        self.release(credential.receipt);
-        let token = self.token.as_ref().filter(|t| t.generation == generation);
-        Ok(token.map(|t| crate::realtime::RealtimeAuthRequest::new(t.value.expose_secret(), t.generation)))
-    }
-
-    /// Reports that the RealTime server refused the token of `generation` (an `authresponse`
-    /// with `"success": false`). Like a 401 on the API (SPEC.md §5a), the token is dropped if it
-    /// is still the current one, so the reconnect authenticates with a new one (SPEC.md §6).
-    pub fn handle_realtime_rejection(&mut self, generation: TokenGeneration, now: impl Into<Now>) {
-        self.observe(now.into());
-        if let Some(token) = self.token.as_mut().filter(|t| t.generation == generation) {
-            token.invalidated = true;
-        }
-    }
-
-    /// A currently valid bearer token, for callers that attach it themselves (a RealTime
-    /// client, `ttauth token`). `Ok(None)` means an auth exchange must complete first.
-    pub fn current_token(&mut self, now: impl Into<Now>) -> Result<Option<BearerToken>, AuthError> {
-        let Some(credential) = self.credential(now.into())? else {
-            return Ok(None);
-        };
-        let generation = credential.generation();
-        self.release(credential.receipt);
-        Ok(self.token.as_ref().filter(|t| t.generation == generation).map(|t| t.value.clone()))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A `Retry-After` date is judged by the wall clock, whatever the monotonic one says.
-    #[test]
-    fn a_retry_after_date_is_judged_by_the_wall_clock() {
-        let config = Config::bearer("https://api.teletracker.net", "alice", Password::new("pw")).build().unwrap();
-        let monotonic = OffsetDateTime::UNIX_EPOCH;
-        let wall = OffsetDateTime::from_unix_timestamp(784_111_777).unwrap(); // Sun, 06 Nov 1994 08:49:37 GMT
-        let now = Now::new(monotonic, wall);
-        let mut session = BearerSession::new(config, 1, now);
-        let login = session.poll_transmit(now).expect("a login");
-        let answer = Response::builder()
-            .status(503)
-            .header("retry-after", "Sun, 06 Nov 1994 08:51:37 GMT")
-            .body(Vec::<u8>::new())
-            .unwrap();
-        session.handle_response(login.id(), &answer, now);
-        // Two minutes on the monotonic timeline, not the 25 years between the two clocks.
-        assert_eq!(session.poll_timeout(), Some(monotonic + time::Duration::minutes(2)));
     }
 }

@@ -258,6 +258,7 @@
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+mod backoff;
 mod bearer;
 mod clock;
 mod config;
