@@ -72,11 +72,7 @@ pub(crate) struct Clock {
 
 impl Clock {
     pub(crate) fn new(now: Now) -> Self {
-        Clock {
-            latest: utc(now.monotonic),
-            latest_nanos: now.monotonic.unix_timestamp_nanos(),
-            reading: now,
-        }
+        Clock { latest: utc(now.monotonic), latest_nanos: now.monotonic.unix_timestamp_nanos(), reading: now }
     }
 
     /// Records `now` and returns the monotonic instant to act on: `now`'s, or the latest one

@@ -35,6 +35,7 @@ pub struct AuthRequest {
     pub(crate) id: RequestId,
     pub(crate) exchange: Exchange,
     pub(crate) request: Request<Vec<u8>>,
+    pub(crate) timeout: std::time::Duration,
 }
 
 impl AuthRequest {
@@ -46,6 +47,12 @@ impl AuthRequest {
     /// Which exchange this is.
     pub fn exchange(&self) -> Exchange {
         self.exchange
+    }
+
+    /// The transport timeout to send it with: the policy's `auth_timeout`, so that the driver
+    /// reports a hung request before the session gives up on it.
+    pub fn timeout(&self) -> std::time::Duration {
+        self.timeout
     }
 
     /// The HTTP request to send.

@@ -4,7 +4,9 @@ use std::pin::{Pin, pin};
 use std::sync::Arc;
 
 use auth_core::realtime::RealtimeAuthRequest;
-use auth_core::{AccountId, AuthError, BearerToken, Call, Config, Drive, DriveStep, MAX_AUTH_BODY, Ready, Step};
+use auth_core::{
+    AccountId, AuthError, AuthRequest, BearerToken, Call, Config, Drive, DriveStep, MAX_AUTH_BODY, Ready, Step,
+};
 use auth_driver::{Adapter, Driving, Hub, Parts, SharedSession, Wake};
 use auth_store::StoreError;
 use http::header::AUTHORIZATION;
@@ -236,12 +238,12 @@ impl Client {
         // Built before the spawn, so that even a task that never runs (a runtime shutting down)
         // drops it and finishes the exchange.
         let mut driving = Driving::new(Arc::clone(&self.hub), drive);
-        let (http, timeout) = (self.http.clone(), self.hub.read(|c, _| c.session().auth_timeout()));
+        let http = self.http.clone();
         let task = tokio::spawn(async move {
             loop {
                 match driving.step() {
                     DriveStep::Send(request) => {
-                        let answer = send_auth(&http, request.into_request(), timeout).await;
+                        let answer = send_auth(&http, request).await;
                         driving.answer(answer.as_ref());
                     }
                     DriveStep::Done => return Ok(()),
@@ -350,12 +352,9 @@ impl Attempt for Direct<'_> {
 /// Sends one auth request and reads its answer with the core's size limit. `None`: no answer
 /// (transport error, or an answer that did not come from the URL asked, which a client of the
 /// caller's own may have redirected). A status is an answer, not an error.
-async fn send_auth(
-    http: &reqwest::Client,
-    request: http::Request<Vec<u8>>,
-    timeout: std::time::Duration,
-) -> Option<http::Response<Vec<u8>>> {
-    let mut request = reqwest::Request::try_from(request).ok()?;
+async fn send_auth(http: &reqwest::Client, request: AuthRequest) -> Option<http::Response<Vec<u8>>> {
+    let timeout = request.timeout();
+    let mut request = reqwest::Request::try_from(request.into_request()).ok()?;
     *request.timeout_mut() = Some(timeout);
     let asked = request.url().clone();
     let mut response = http.execute(request).await.ok()?;

@@ -6,7 +6,7 @@ use std::sync::{Arc, Condvar};
 #[cfg(doc)]
 use auth_core::AuthError;
 use auth_core::realtime::RealtimeAuthRequest;
-use auth_core::{AccountId, BearerToken, Call, Config, Drive, MAX_AUTH_BODY, Ready, Step};
+use auth_core::{AccountId, AuthRequest, BearerToken, Call, Config, Drive, MAX_AUTH_BODY, Ready, Step};
 use auth_driver::{Adapter, Driving, Hub, Parts, SharedSession};
 use http::{Request, Response, StatusCode};
 use ureq::config::RedirectAuthHeaders;
@@ -208,7 +208,7 @@ impl Client {
     fn drive(&self, drive: Drive) -> Result<(), Error> {
         let mut driving = Driving::new(Arc::clone(&self.hub), drive);
         while let Some(request) = driving.next_request()? {
-            let answer = self.send_auth(request.into_request());
+            let answer = self.send_auth(request);
             driving.answer(answer.ok().as_ref());
         }
         Ok(())
@@ -217,11 +217,11 @@ impl Client {
     /// Sends one auth request and reads its answer with the core's size limit. Redirects are
     /// not followed (a redirected login would carry the password elsewhere); a status is an
     /// answer, not an error.
-    fn send_auth(&self, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, ureq::Error> {
-        let timeout = self.hub.read(|coordinator, _| coordinator.session().auth_timeout());
+    fn send_auth(&self, request: AuthRequest) -> Result<Response<Vec<u8>>, ureq::Error> {
+        let timeout = request.timeout();
         let mut request = self
             .agent
-            .configure_request(request)
+            .configure_request(request.into_request())
             .http_status_as_error(false)
             .max_redirects(0)
             .timeout_global(Some(timeout))

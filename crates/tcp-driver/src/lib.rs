@@ -143,8 +143,7 @@ impl Driving<'_> {
         loop {
             match (self.driver.tell(|c, now| c.poll_drive(&mut self.drive, now)), &self.driver.store) {
                 (DriveStep::Send(auth), _) => {
-                    let timeout = self.driver.tell(|c, _| c.session().auth_timeout());
-                    let answer = exchange(auth.request(), Some(timeout), auth_core::MAX_AUTH_BODY + 1).ok();
+                    let answer = exchange(auth.request(), Some(auth.timeout()), auth_core::MAX_AUTH_BODY + 1).ok();
                     self.driver.tell(|c, now| c.handle_auth_response(&mut self.drive, answer.as_ref(), now));
                 }
                 (DriveStep::LockStore(wait), Some(store)) => {

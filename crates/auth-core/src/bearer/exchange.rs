@@ -91,7 +91,7 @@ impl BearerSession {
             account: login_account,
             spent,
         });
-        Some(AuthRequest { id, exchange, request })
+        Some(AuthRequest { id, exchange, request, timeout: self.policy.auth_timeout })
     }
 
     /// The driver is handing the auth request `id` to its transport now. Its deadline starts
