@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use crate::clock::{Clock, later};
+use crate::clock::{Timeline, later};
 use crate::config::RefreshPolicy;
 use crate::error::{AuthError, TransientCause};
 use crate::rng::Rng;
@@ -73,7 +73,7 @@ impl Backoff {
         now: OffsetDateTime,
         policy: &RefreshPolicy,
         rng: &mut Rng,
-        clock: &Clock,
+        clock: &Timeline,
     ) {
         self.failures_in_a_row = self.failures_in_a_row.saturating_add(1);
         let delay = delay(self.failures_in_a_row, policy, rng.unit(), retry_after);
@@ -92,7 +92,7 @@ impl Backoff {
         lifetime: Duration,
         now: OffsetDateTime,
         policy: &RefreshPolicy,
-        clock: &Clock,
+        clock: &Timeline,
     ) {
         if fresh {
             self.unusable_in_a_row = 0;
@@ -139,7 +139,7 @@ mod tests {
 
     fn fail(backoff: &mut Backoff, retry_after: Option<Duration>, rng: &mut Rng) -> Duration {
         let policy = RefreshPolicy::default();
-        backoff.fail(TransientCause::Transport, retry_after, T0, &policy, rng, &Clock::new(T0.into()));
+        backoff.fail(TransientCause::Transport, retry_after, T0, &policy, rng, &Timeline::new(T0.into()));
         (backoff.retry_at().expect("a backoff") - T0).try_into().expect("in the future")
     }
 
@@ -182,7 +182,7 @@ mod tests {
     #[test]
     fn it_holds_exchanges_back_until_retry_at_and_says_when_in_wall_time() {
         let wall = T0 + time::Duration::days(365);
-        let clock = Clock::new(Now::new(T0, wall));
+        let clock = Timeline::new(Now::new(T0, wall));
         let mut backoff = Backoff::new();
         assert!(backoff.active_at(T0).is_none());
         backoff.fail(TransientCause::Timeout, Some(secs(10)), T0, &RefreshPolicy::default(), &mut Rng::new(1), &clock);
@@ -211,7 +211,7 @@ mod tests {
     #[test]
     fn tokens_stale_on_arrival_back_off_after_max_unusable_tokens() {
         let policy = RefreshPolicy::default(); // max_unusable_tokens: 3, backoff_max: 60 s
-        let clock = Clock::new(T0.into());
+        let clock = Timeline::new(T0.into());
         let mut backoff = Backoff::new();
         let arrive = |backoff: &mut Backoff, fresh| backoff.token_arrived(fresh, secs(1), T0, &policy, &clock);
         arrive(&mut backoff, false);

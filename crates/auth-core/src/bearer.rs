@@ -38,7 +38,7 @@ use http::{StatusCode, Uri};
 use time::OffsetDateTime;
 
 use crate::backoff::Backoff;
-use crate::clock::{Clock, Now};
+use crate::clock::{Now, Timeline};
 use crate::config::{AccountId, AccountSwitch, BaseUrl, Config, RefreshPolicy};
 use crate::error::AuthError;
 use crate::request::{
@@ -49,7 +49,7 @@ use crate::secret::Password;
 use crate::snapshot::{Owner, Snapshot};
 use crate::switch::{Standing, SwitchState, SwitchTicket, Switches};
 use crate::token::{TokenState, Tokens};
-use exchange::{InFlight, Next};
+use exchange::{InFlight, Wanted};
 
 /// A bearer-token session: the state machine behind [`Session`](crate::Session) for
 /// [`Scheme::Bearer`](crate::Scheme::Bearer). Its methods are documented on `Session`.
@@ -60,7 +60,7 @@ pub struct BearerSession {
     password: Option<Password>,
     policy: RefreshPolicy,
     switch_strategy: AccountSwitch,
-    clock: Clock,
+    clock: Timeline,
     rng: Rng,
     /// The token in service, the unspent refresh token, the generation.
     tokens: Tokens,
@@ -106,7 +106,7 @@ impl BearerSession {
             password: config.password,
             policy: config.policy,
             switch_strategy: config.account_switch,
-            clock: Clock::new(now),
+            clock: Timeline::new(now),
             rng: Rng::new(seed),
             tokens: Tokens::new(),
             account: config.account,
@@ -132,7 +132,7 @@ impl BearerSession {
     pub fn wants_transmit(&self, now: impl Into<Now>) -> bool {
         let now = now.into().monotonic().max(self.clock.now());
         let given_up = self.in_flight.as_ref().is_some_and(|f| f.deadline <= now);
-        !given_up && matches!(self.next_exchange(now), Next::Send(_))
+        !given_up && matches!(self.next_exchange(now), Wanted::Send(_))
     }
 
     /// The account the current token is bound to (`None`: the user's default account).

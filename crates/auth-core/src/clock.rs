@@ -6,7 +6,7 @@
 //! stepped by NTP, a resumed VM or a user therefore never freezes a session nor pushes a retry
 //! into the far future.
 //!
-//! [`Clock`] keeps the latest monotonic instant it was given so that time never moves
+//! [`Timeline`] keeps the latest monotonic instant it was given so that time never moves
 //! backwards inside the session (a late timer cannot un-expire a token), and the offset between
 //! the two clocks at the latest reading. The helpers do saturating arithmetic so that no input,
 //! however absurd, can make the session panic.
@@ -60,7 +60,7 @@ impl From<OffsetDateTime> for Now {
 /// The latest monotonic instant the session has been told about, and how the wall clock
 /// related to it then.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Clock {
+pub(crate) struct Timeline {
     latest: OffsetDateTime,
     /// `latest` as Unix nanoseconds: comparing integers keeps the per-request path cheap.
     latest_nanos: i128,
@@ -70,9 +70,9 @@ pub(crate) struct Clock {
     reading: Now,
 }
 
-impl Clock {
+impl Timeline {
     pub(crate) fn new(now: Now) -> Self {
-        Clock { latest: utc(now.monotonic), latest_nanos: now.monotonic.unix_timestamp_nanos(), reading: now }
+        Timeline { latest: utc(now.monotonic), latest_nanos: now.monotonic.unix_timestamp_nanos(), reading: now }
     }
 
     /// Records `now` and returns the monotonic instant to act on: `now`'s, or the latest one
@@ -149,7 +149,7 @@ mod tests {
     #[test]
     fn time_never_moves_backwards() {
         let t0 = OffsetDateTime::UNIX_EPOCH;
-        let mut clock = Clock::new(t0.into());
+        let mut clock = Timeline::new(t0.into());
         assert_eq!(clock.observe(later(t0, Duration::from_secs(10)).into()), later(t0, Duration::from_secs(10)));
         assert_eq!(clock.observe(t0.into()), later(t0, Duration::from_secs(10)));
     }
@@ -158,7 +158,7 @@ mod tests {
     fn a_wall_clock_step_moves_no_schedule_but_moves_the_stamps() {
         let t0 = OffsetDateTime::UNIX_EPOCH;
         let year = time::Duration::days(365);
-        let mut clock = Clock::new(t0.into());
+        let mut clock = Timeline::new(t0.into());
         assert_eq!(clock.observe(Now::new(t0, t0 + year)), t0, "the monotonic clock did not move");
         assert_eq!(clock.wall_time_of(t0), t0 + year);
         assert_eq!(clock.monotonic_time_of(t0 + year), t0);
@@ -174,7 +174,7 @@ mod tests {
         let start = time::PrimitiveDateTime::MIN.assume_utc();
         assert_eq!(earlier(start, Duration::from_secs(1)), start);
         assert_eq!(shifted(start, time::Duration::MIN), start);
-        let mut clock = Clock::new(Now::new(start, end));
+        let mut clock = Timeline::new(Now::new(start, end));
         assert_eq!(clock.wall_time_of(end), end);
         assert_eq!(clock.observe(Now::new(end, start)), end);
         assert_eq!(clock.monotonic_time_of(end), end);

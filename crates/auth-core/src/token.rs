@@ -15,7 +15,7 @@ use std::time::Duration;
 use http::HeaderValue;
 use time::OffsetDateTime;
 
-use crate::clock::{Clock, earlier, later, shifted};
+use crate::clock::{Timeline, earlier, later, shifted};
 use crate::config::{AccountId, RefreshPolicy};
 use crate::error::Malformed;
 use crate::request::TokenGeneration;
@@ -175,7 +175,7 @@ impl Tokens {
 
     /// The pair as a snapshot of `owner`'s session, the token bound to `account`, its instants
     /// in wall-clock time by the latest reading of `clock` (SPEC.md §3a); `None` without a token.
-    pub(crate) fn snapshot(&self, owner: &Owner, account: Option<AccountId>, clock: &Clock) -> Option<Snapshot> {
+    pub(crate) fn snapshot(&self, owner: &Owner, account: Option<AccountId>, clock: &Timeline) -> Option<Snapshot> {
         let token = self.token.as_ref()?;
         Some(Snapshot {
             owner: owner.clone(),
@@ -222,7 +222,7 @@ impl Tokens {
         &mut self,
         snapshot: Snapshot,
         now: OffsetDateTime,
-        clock: &Clock,
+        clock: &Timeline,
         policy: &RefreshPolicy,
         rng: &mut Rng,
     ) -> Result<(), Malformed> {
@@ -414,7 +414,7 @@ mod tests {
 
     #[test]
     fn a_spent_refresh_token_never_comes_back_from_a_snapshot() {
-        let clock = Clock::new(at(0).into());
+        let clock = Timeline::new(at(0).into());
         let owner = Owner { origin: "https://api.teletracker.net".into(), username: "alice".into(), pinned: None };
         let mut tokens = Tokens::new();
         install(&mut tokens, pair("t1", "r1")).expect("installed");

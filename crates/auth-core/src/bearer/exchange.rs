@@ -40,7 +40,7 @@ pub(super) struct InFlight {
 }
 
 /// What the session wants to send next, as [`BearerSession::next_exchange`] finds it.
-pub(super) enum Next {
+pub(super) enum Wanted {
     Send(Exchange),
     Nothing,
     /// No token can ever be had again: no refresh token, no password (SPEC.md §3).
@@ -209,9 +209,9 @@ impl BearerSession {
     /// it finds it can never get a token again (SPEC.md §3: no refresh token, no password).
     pub(super) fn decide(&mut self, now: OffsetDateTime) -> Option<Exchange> {
         match self.next_exchange(now) {
-            Next::Send(exchange) => Some(exchange),
-            Next::Nothing => None,
-            Next::Over => {
+            Wanted::Send(exchange) => Some(exchange),
+            Wanted::Nothing => None,
+            Wanted::Over => {
                 self.fatal = Some(AuthError::SessionExpired);
                 None
             }
@@ -219,12 +219,12 @@ impl BearerSession {
     }
 
     /// What the session wants at `now`, without changing anything.
-    pub(super) fn next_exchange(&self, now: OffsetDateTime) -> Next {
+    pub(super) fn next_exchange(&self, now: OffsetDateTime) -> Wanted {
         if self.fatal.is_some() || self.in_flight.is_some() {
-            return Next::Nothing;
+            return Wanted::Nothing;
         }
         if self.backoff.active_at(now).is_some() {
-            return Next::Nothing;
+            return Wanted::Nothing;
         }
         let usable = self.tokens.usable(now);
         let refresh_usable = self.tokens.refresh_usable(now);
@@ -234,10 +234,10 @@ impl BearerSession {
                     // Wait for the requests that carry the old account to come back, so none
                     // of them runs on the new one (SPEC.md §4), but not forever.
                     let drained = self.outstanding == 0 || now >= later(switch.requested_at, self.policy.auth_timeout);
-                    return if drained { Next::Send(Exchange::Masquerade(switch.account)) } else { Next::Nothing };
+                    return if drained { Wanted::Send(Exchange::Masquerade(switch.account)) } else { Wanted::Nothing };
                 }
                 // Relogin, or no token to masquerade with: a login can name the account.
-                _ if self.password.is_some() => return Next::Send(Exchange::Login),
+                _ if self.password.is_some() => return Wanted::Send(Exchange::Login),
                 _ => {} // Masquerade without a token or password: refresh first.
             }
         }
@@ -246,15 +246,15 @@ impl BearerSession {
             None => true,
         };
         if !wanted {
-            Next::Nothing
+            Wanted::Nothing
         } else if refresh_usable {
-            Next::Send(Exchange::Refresh)
+            Wanted::Send(Exchange::Refresh)
         } else if self.password.is_some() {
-            Next::Send(Exchange::Login)
+            Wanted::Send(Exchange::Login)
         } else if usable.is_none() {
-            Next::Over
+            Wanted::Over
         } else {
-            Next::Nothing
+            Wanted::Nothing
         }
     }
 
