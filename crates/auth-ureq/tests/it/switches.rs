@@ -39,7 +39,8 @@ fn a_switch_superseded_by_another_callers_switch_is_told_so() {
     }
 
     let a = client.switch_account(AccountId(2002));
-    let b = second.lock().unwrap().take().expect("B switched").join().unwrap();
+    let b = second.lock().unwrap().take().expect("B switched"); // the lock is not held while joining
+    let b = b.join().unwrap();
 
     match a {
         Err(Error::Auth(AuthError::SwitchSuperseded { requested, in_force })) => {
