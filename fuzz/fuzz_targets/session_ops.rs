@@ -5,6 +5,8 @@
 //! (`crates/auth-core/tests/support/model_system.rs`), so both hold the session to one standard.
 #![no_main]
 
+#[path = "../../crates/auth-core/tests/support/model_server.rs"]
+mod model_server;
 #[path = "../../crates/auth-core/tests/support/model_system.rs"]
 mod model_system;
 

@@ -4,10 +4,13 @@
 //!
 //! `PROPTEST_CASES` sets the number of cases (default 2,000).
 
+#[path = "support/model_server.rs"]
+mod model_server;
 #[path = "support/model_system.rs"]
 mod model_system;
 
-use model_system::{Answer, CALLERS, Step, System};
+use model_server::Answer;
+use model_system::{CALLERS, Step, System};
 use proptest::prelude::*;
 use proptest::test_runner::Config as ProptestConfig;
 use proptest_state_machine::{ReferenceStateMachine, StateMachineTest, prop_state_machine};
