@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 
 use auth_core::{
     AccountId, AccountSwitch, AuthError, Call, ConfigBuilder, Coordinator, Drive, DriveStep, Exchange, MAX_WAIT, Ready,
-    Session, Snapshot, Step,
+    Session, Snapshot, Step, TransientCause,
 };
 use http::{Response, StatusCode, Uri};
 use support::{BASE, bearer_config, start};
@@ -323,4 +323,43 @@ fn a_drive_dropped_after_its_send_fails_the_exchange_and_still_unlocks() {
     let mut later = Call::bearer_token();
     assert!(matches!(shared.finish(&mut later), Ok(Ready::Token(_))));
     assert_eq!(shared.sent, [Exchange::Login, Exchange::Login]);
+}
+
+#[test]
+fn a_drive_dropped_before_its_send_gives_its_request_up_at_once() {
+    // Found by the model: the request was prepared and its spent state handed out to save,
+    // then the driver went away. Nobody will ever send it, so nobody may wait for its answer.
+    let mut shared = Shared::logged_in(bearer_config());
+    shared.advance(3600); // expired: callers need the refresh
+    let mut a = shared.request(None);
+    let Step::Drive(mut drive) = shared.poll(&mut a) else { panic!("A drives the refresh") };
+    let mut steps = Vec::new();
+    loop {
+        match shared.coordinator.poll_drive(&mut drive, shared.now) {
+            DriveStep::LockStore(_) => assert!(!shared.coordinator.handle_store_lock(&mut drive, true)),
+            DriveStep::LoadStore => {
+                shared.coordinator.handle_store_load(&mut drive, Ok(shared.store.clone()), shared.now);
+            }
+            DriveStep::Save(snapshot) if steps.is_empty() => {
+                shared.store = Some(snapshot);
+                steps.push("save");
+                shared.coordinator.handle_drive_dropped(&mut drive, shared.now); // before the send
+            }
+            DriveStep::Send(request) => panic!("a dropped drive sends {request:?}"),
+            DriveStep::UnlockStore => steps.push("unlock"),
+            DriveStep::Done => break,
+            step => panic!("unexpected {step:?}"),
+        }
+    }
+    assert_eq!(steps, ["save", "unlock"]);
+    assert!(!shared.store.as_ref().unwrap().has_refresh_token(), "the spent state is what the store holds");
+    let mut b = shared.request(None);
+    match shared.poll(&mut b) {
+        Step::Failed(AuthError::Unavailable { cause: TransientCause::Transport, .. }) => {}
+        other => panic!("B must learn the exchange failed, not wait for it: {other:?}"),
+    }
+    shared.advance(2); // past the backoff
+    let mut c = shared.request(None);
+    assert!(matches!(shared.finish(&mut c), Ok(Ready::Response)));
+    assert_eq!(shared.sent, [Exchange::Login, Exchange::Login], "the spent refresh token is never sent");
 }
