@@ -24,10 +24,14 @@ use proptest::prelude::*;
 use proptest::test_runner::Config as ProptestConfig;
 use proptest_state_machine::{ReferenceStateMachine, StateMachineTest, prop_state_machine};
 
-/// Every kind of answer the fake server gives to an auth request.
-fn answers() -> BoxedStrategy<Answer> {
+/// Every kind of answer the fake server gives to an auth request: a grant `grants` times to
+/// every 10 other answers, living from no time at all to an hour (the two longest lifetimes
+/// `long` times to every 4 of the short ones).
+fn answers(grants: u32, long: u32) -> BoxedStrategy<Answer> {
+    let short = prop_oneof![Just(0u64), Just(1), Just(4), Just(30)];
+    let lifetime = prop_oneof![4 => short, long => prop_oneof![Just(121u64), Just(3600)]];
     prop_oneof![
-        6 => (prop_oneof![Just(0u64), Just(1), Just(4), Just(30), Just(121), Just(3600)], -24i64..=24)
+        grants => (lifetime, -24i64..=24)
             .prop_map(|(lifetime, server_offset_h)| Answer::Grant { lifetime, server_offset_h }),
         1 => Just(Answer::MasqueradeOk),
         1 => prop_oneof![Just(400u16), Just(401), Just(403), Just(408), Just(429), Just(500), Just(502), Just(503)]
@@ -57,7 +61,7 @@ impl ReferenceStateMachine for Reference {
     }
 
     fn transitions(_state: &Self::State) -> BoxedStrategy<Self::Transition> {
-        let answer = answers();
+        let answer = answers(6, 2);
         prop_oneof![
             4 => prop_oneof![0u32..5, 0u32..120, 0u32..4000].prop_map(|seconds| Step::Tick { seconds }),
             1 => prop_oneof![-31_536_000i64..=31_536_000, -4000i64..=4000].prop_map(|seconds| Step::WallClockJump { seconds }),
@@ -126,12 +130,12 @@ impl ReferenceStateMachine for SharedReference {
             3 => (caller(), 0..ACCOUNTS.len()).prop_map(|(caller, account)| Op::Switch { caller, account }),
             10 => caller().prop_map(|caller| Op::Poll { caller }),
             8 => prop::bool::weighted(0.15).prop_map(|lock_fails| Op::Drive { lock_fails }),
-            4 => answers().prop_map(Op::Answer),
+            4 => answers(14, 8).prop_map(Op::Answer),
             4 => (caller(), prop_oneof![Just(200u16), Just(401), Just(403), Just(500)], prop::bool::weighted(0.1))
                 .prop_map(|(caller, status, redirected)| Op::ApiResult { caller, status, redirected }),
             1 => caller().prop_map(|caller| Op::ApiLost { caller }),
             1 => caller().prop_map(|caller| Op::Vanish { caller }),
-            1 => (answers(), prop::bool::weighted(0.3)).prop_map(|(answer, hold)| Op::OtherProcess { answer, hold }),
+            1 => (answers(14, 8), prop::bool::weighted(0.3)).prop_map(|(answer, hold)| Op::OtherProcess { answer, hold }),
             1 => Just(Op::OtherUnlock),
             1 => Just(Op::Restart),
         ]

@@ -246,6 +246,11 @@ impl Shared {
             (Ready::Switched(account), Want::Switch(requested)) => {
                 assert_eq!(account, requested);
                 assert_eq!(self.coordinator.session().account(), Some(account), "switched, but not there");
+                // ... and there by the server's books: its token acts on the account.
+                let token = self.coordinator.session().snapshot().and_then(|s| super::stored_token(&s));
+                if let (Some(pair), false) = (token.and_then(|t| self.server.pair(&t)), self.accounts_off) {
+                    assert_eq!(pair.account, Some(account), "switched, but the token acts on another account");
+                }
                 self.callers[caller].told = Some(account);
             }
             (ready, want) => panic!("{ready:?} for a {want:?}"),
