@@ -24,8 +24,9 @@
 //!    account are out, unless it waited the auth timeout for them;
 //! 9. at most one drive at a time (and the coordinator agrees who drives); every store step
 //!    under the store's lock, held by one process; a dropped drive only saves and unlocks;
-//! 10. waits are at most `MAX_WAIT`, and a caller waits only while someone drives or an
-//!     exchange is out, or while a masquerade waits for credentials of the old account;
+//! 10. waits are at most `MAX_WAIT`, and a caller waits only while another caller drives (its
+//!     exchange perhaps out), or while a masquerade waits for credentials of the old account:
+//!     never idle, and never for an exchange that nobody will send or answer;
 //! 11. liveness: at the end, with every credential reported, every drive run and every auth
 //!     request answered with a grant, every live call ends (Ready or Failed) in a bounded
 //!     number of rounds, each waiter polled only once woken (`poll_wake`) or its wait over;
