@@ -191,8 +191,12 @@ impl Coordinator {
     /// unanswered request failed as far as anyone will know. Run `poll_drive` on: what is left
     /// is saving and unlocking.
     pub fn handle_drive_dropped(&mut self, drive: &mut Drive, now: impl Into<Now>) {
-        if let Stage::Answering(id) = drive.stage {
-            self.session.handle_failure(id, now);
+        match &drive.stage {
+            Stage::Answering(id) => self.session.handle_failure(*id, now),
+            // Prepared, its spent state still being saved: it will never be sent, so nobody
+            // may wait for its answer until the session's timeout.
+            Stage::Spent(request) => self.session.handle_failure(request.id(), now),
+            _ => {}
         }
         if !matches!(drive.stage, Stage::Done) {
             drive.stage = Stage::Finish;

@@ -8,7 +8,8 @@
 //! 4. a transient failure never discards a valid token;
 //! 5. a rejected login is final;
 //! 6. auth requests are bounded (no loops at one instant);
-//! 7. no `Debug` output of a public type, and no error, contains a secret.
+//! 7. no `Debug` output of a public type, and no error, contains a secret;
+//! 8. a credential names the account its token acts on, by the server's books.
 //!
 //! The model's `now` is true time, which the session's monotonic clock follows; the wall clock
 //! the session is also given is stepped by up to a year either way, at any moment, and every
@@ -16,8 +17,8 @@
 //! snapshot after the wall clock stepped since it was saved: a new process has only the wall
 //! clock to judge a snapshot by, so invariant 2 cannot hold for that token.
 //!
-//! Shared by `tests/model.rs` and `fuzz/fuzz_targets/session_ops.rs` (which includes it by
-//! path), so both check exactly the same rules.
+//! Shared by `tests/model.rs` and `fuzz/fuzz_targets/session_ops.rs` (which include it, and
+//! the fake server of `model_server.rs`, by path), so both check exactly the same rules.
 #![allow(dead_code)]
 
 use std::collections::{HashMap, HashSet};
@@ -26,8 +27,10 @@ use auth_core::{
     AccountId, AccountSwitch, AuthError, AuthRequest, Authorization, Config, Credential, Event, Exchange, Now,
     Password, RefreshPolicy, Session, Snapshot, TokenState,
 };
-use http::{Response, StatusCode, Uri};
+use http::{StatusCode, Uri};
 use time::{Duration, OffsetDateTime};
+
+use crate::model_server::{Answer, Server};
 
 const BASE: &str = "https://api.teletracker.net";
 const PASSWORD: &str = "pw-model-secret";
@@ -35,37 +38,6 @@ const PASSWORD: &str = "pw-model-secret";
 const MAX_WALL_OFFSET: i64 = 2 * 365 * 86_400;
 /// How many independent API callers share the session.
 pub const CALLERS: usize = 4;
-
-/// How the server answers the auth request in flight.
-#[derive(Clone, Debug)]
-#[cfg_attr(fuzzing, derive(arbitrary::Arbitrary))]
-pub enum Answer {
-    Grant {
-        lifetime: u64,
-        server_offset_h: i64,
-    },
-    MasqueradeOk,
-    Status(u16),
-    RetryAfter(u16, u64),
-    SuccessFalse,
-    Garbage,
-    Truncated,
-    Oversized,
-    /// Transport failure, reported.
-    Lost,
-    /// Never reported: the session must give it up by itself.
-    Vanished,
-}
-
-impl Answer {
-    pub fn is_transient(&self) -> bool {
-        match self {
-            Answer::Status(s) | Answer::RetryAfter(s, _) => *s >= 500 || *s == 429 || *s == 408,
-            Answer::Garbage | Answer::Truncated | Answer::Oversized | Answer::Lost => true,
-            _ => false,
-        }
-    }
-}
 
 #[derive(Clone, Debug)]
 #[cfg_attr(fuzzing, derive(arbitrary::Arbitrary))]
@@ -95,12 +67,6 @@ pub enum Step {
     },
 }
 
-/// What the fake server knows about a token it issued.
-struct Issued {
-    sent_at: OffsetDateTime,
-    lifetime: u64,
-}
-
 pub struct System {
     config: Config,
     session: Session,
@@ -115,15 +81,10 @@ pub struct System {
     /// Emitted auth requests not reported yet, with their emission time.
     in_flight: Vec<(AuthRequest, OffsetDateTime)>,
     held: HashMap<usize, Vec<Credential>>,
-    issued: HashMap<String, Issued>,
-    spent_refresh: HashSet<String>,
+    server: Server,
     persisted: Option<Snapshot>,
-    counter: u32,
-    /// Masquerades answered without tokens: each moves the generation on too.
-    masquerades: u32,
     rejected_login: bool,
     requests_at_now: (OffsetDateTime, u32),
-    secrets: Vec<String>,
     seed: u64,
 }
 
@@ -151,14 +112,10 @@ impl System {
             uri: format!("{BASE}/reports/call-data").parse().unwrap(),
             in_flight: Vec::new(),
             held: HashMap::new(),
-            issued: HashMap::new(),
-            spent_refresh: HashSet::new(),
+            server: Server::default(),
             persisted: None,
-            counter: 0,
-            masquerades: 0,
             rejected_login: false,
             requests_at_now: (now, 0),
-            secrets: Vec::new(),
             seed: 0,
         }
     }
@@ -200,7 +157,7 @@ impl System {
         self.check_secret_free(&format!("{:?}", self.in_flight));
         // The generation only moves with what the server granted.
         let generation = self.session.bearer().unwrap().generation();
-        assert!(generation.as_u64() <= u64::from(self.counter + self.masquerades));
+        assert!(generation.as_u64() <= u64::from(self.server.grants() + self.server.masquerades));
         // poll_timeout never points into the past.
         if let Some(at) = self.session.poll_timeout() {
             assert!(at >= self.now, "poll_timeout {at} is before now {}", self.now);
@@ -223,13 +180,6 @@ impl System {
                 self.offset_at_persist = self.wall_offset;
             }
         }
-    }
-
-    fn cutoff(&self, token: &str) -> OffsetDateTime {
-        let issued = &self.issued[token];
-        let lifetime = issued.lifetime as f64;
-        let margin = (10.0f64).min(lifetime * 0.10);
-        issued.sent_at + Duration::seconds_f64(lifetime - margin)
     }
 
     /// The token currently in service, if the session reports one as usable.
@@ -268,12 +218,8 @@ impl System {
         // server's help; what is bounded is the run between two tokens that arrive fresh (or
         // two commands): tokens stale on arrival and rejected refreshes end in a backoff.
         assert!(self.requests_at_now.1 <= 8, "auth request loop at one instant");
-        let body: serde_json::Value = serde_json::from_slice(request.request().body()).unwrap();
-        if request.exchange() == Exchange::Refresh {
-            // Invariant 3.
-            let token = body["refresh_token"].as_str().unwrap().to_owned();
-            assert!(self.spent_refresh.insert(token.clone()), "refresh token {token} sent twice");
-        }
+        // Invariant 3.
+        self.server.receive(&request);
         self.drain();
         self.in_flight.push((request, self.now));
     }
@@ -284,52 +230,15 @@ impl System {
         };
         let id = request.id();
         let before = self.usable_token();
-        let response = match &answer {
-            Answer::Vanished => return,
-            Answer::Lost => {
-                self.session.handle_failure(id, self.clock());
-                self.after_answer(&answer, &request, before);
-                return;
-            }
-            Answer::Grant { lifetime, server_offset_h } => {
-                // Mirror the core's one-year clamp, and keep server clocks within two days.
-                let lifetime = &(*lifetime).min(365 * 86_400);
-                let server_offset_h = &(*server_offset_h).clamp(-48, 48);
-                self.counter += 1;
-                let n = self.counter;
-                let token = format!("tok-{n}-secret");
-                let refresh = format!("ref-{n}-secret");
-                self.secrets.extend([token.clone(), refresh.clone()]);
-                self.issued.insert(token.clone(), Issued { sent_at, lifetime: *lifetime });
-                let server_now = self.now + Duration::hours(*server_offset_h);
-                let rfc = |t: OffsetDateTime| t.format(&time::format_description::well_known::Rfc3339).unwrap();
-                let body = serde_json::json!({
-                    "success": true, "token": token, "tokenLifetime": lifetime,
-                    "tokenExpiration": rfc(server_now + Duration::seconds(*lifetime as i64)),
-                    "refreshToken": refresh, "refreshTokenExpiration": rfc(server_now + Duration::days(29)),
-                });
-                ok(body.to_string())
-            }
-            Answer::MasqueradeOk => {
-                if matches!(request.exchange(), Exchange::Masquerade(_)) {
-                    self.masquerades += 1;
-                }
-                ok(r#"{"success":true}"#.to_owned())
-            }
-            Answer::Status(status) => status_response(*status, r#"{"success":false,"error":"nope"}"#, None),
-            Answer::RetryAfter(status, secs) => status_response(*status, "", Some(*secs)),
-            Answer::SuccessFalse => ok(r#"{"success":false,"message":"no"}"#.to_owned()),
-            Answer::Garbage => ok("\u{1}garbage<html>".to_owned()),
-            Answer::Truncated => ok(r#"{"success":true,"token":"tok-x","tokenLif"#.to_owned()),
-            Answer::Oversized => ok(format!(r#"{{"pad":"{}"}}"#, "x".repeat(70 * 1024))),
-        };
-        // Invariant 3's other half: a refresh answered 429 or 503 was not processed by the
-        // server, so its refresh token is still good and may be sent again (SPEC.md §3).
-        let unprocessed = matches!(answer, Answer::Status(429 | 503) | Answer::RetryAfter(429 | 503, _));
-        if unprocessed && request.exchange() == Exchange::Refresh {
-            let body: serde_json::Value = serde_json::from_slice(request.request().body()).unwrap();
-            self.spent_refresh.remove(body["refresh_token"].as_str().unwrap());
+        if let Answer::Vanished = answer {
+            return;
         }
+        let heard = self.now < sent_at + self.auth_timeout();
+        let Some(response) = self.server.respond(&request, &answer, sent_at, self.now, heard) else {
+            self.session.handle_failure(id, self.clock());
+            self.after_answer(&answer, &request, before);
+            return;
+        };
         self.session.handle_response(id, &response, self.clock());
         self.after_answer(&answer, &request, before);
     }
@@ -343,8 +252,7 @@ impl System {
             // Invariant 4: a valid token survives a transient failure.
             assert_eq!(self.usable_token(), before, "a transient failure changed the token in service");
         }
-        let rejected = matches!(answer, Answer::Status(400 | 401 | 403) | Answer::SuccessFalse);
-        if rejected
+        if answer.is_rejection()
             && request.exchange() == Exchange::Login
             && matches!(self.session.bearer().unwrap().fatal_error(), Some(AuthError::CredentialsRejected(_)))
         {
@@ -359,11 +267,13 @@ impl System {
                 let header = credential.header().to_str().unwrap().to_owned();
                 let token = header.strip_prefix("Bearer ").expect("a bearer header").to_owned();
                 // Invariant 2: never a token at or past its cutoff.
-                assert!(self.issued.contains_key(&token), "a header for a token the server never issued");
+                let pair = self.server.pair(&token).expect("a header for a token the server never issued");
                 assert!(
-                    self.now < self.cutoff(&token) || self.restored_across_a_step.contains(&token),
+                    self.now < self.server.cutoff(&token) || self.restored_across_a_step.contains(&token),
                     "a header for a token past its cutoff"
                 );
+                // Invariant 8.
+                assert_eq!(credential.account(), pair.account, "a credential for another account than its token's");
                 self.held.entry(caller).or_default().push(credential);
                 // A ready caller also performs a due refresh, as the adapters do.
                 self.transmit();
@@ -414,21 +324,8 @@ impl System {
     }
 
     fn check_secret_free(&self, text: &str) {
-        for secret in self.secrets.iter().map(String::as_str).chain([PASSWORD]) {
+        for secret in self.server.secrets.iter().map(String::as_str).chain([PASSWORD]) {
             assert!(!text.contains(secret), "secret {secret} in {text}");
         }
     }
-}
-
-fn ok(body: String) -> Response<Vec<u8>> {
-    Response::new(body.into_bytes())
-}
-
-fn status_response(status: u16, body: &str, retry_after: Option<u64>) -> Response<Vec<u8>> {
-    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut builder = Response::builder().status(status);
-    if let Some(secs) = retry_after {
-        builder = builder.header("retry-after", secs.to_string());
-    }
-    builder.body(body.as_bytes().to_vec()).unwrap()
 }
