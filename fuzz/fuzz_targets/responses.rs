@@ -85,7 +85,7 @@ fuzz_target!(|data: &[u8]| {
     } else {
         session.handle_response(login.id(), &Response::new(GRANT.as_bytes()), now);
         if let Stage::Masquerade = input.stage {
-            session.switch_account(AccountId(7), now).unwrap();
+            let _ticket = session.switch_account(AccountId(7), now).unwrap();
         } else {
             now += Duration::minutes(58);
         }

@@ -87,13 +87,23 @@ impl Shared {
         assert!(self.send(&mut drive).is_none(), "one exchange per drive");
     }
 
-    /// Runs a drive up to its auth request, sent and not answered yet (`None`: the drive ended
-    /// without one).
-    fn send(&mut self, drive: &mut Drive) -> Option<Exchange> {
+    /// The drive's next step, with the store's lock taken and the store loaded on the way.
+    fn next_step(&mut self, drive: &mut Drive) -> DriveStep {
         loop {
             match self.coordinator.poll_drive(drive, self.now) {
                 DriveStep::LockStore(_) => assert!(!self.coordinator.handle_store_lock(drive, true)),
                 DriveStep::LoadStore => self.coordinator.handle_store_load(drive, Ok(self.store.clone()), self.now),
+                step => return step,
+            }
+        }
+    }
+
+    /// Runs a drive up to its auth request, sent and not answered yet (`None`: the drive ended
+    /// without one).
+    fn send(&mut self, drive: &mut Drive) -> Option<Exchange> {
+        loop {
+            match self.next_step(drive) {
+                DriveStep::LockStore(_) | DriveStep::LoadStore => {}
                 DriveStep::Save(snapshot) => self.store = Some(snapshot),
                 DriveStep::Send(request) => {
                     self.sent.push(request.exchange());
@@ -293,11 +303,7 @@ fn a_drive_dropped_after_its_send_fails_the_exchange_and_still_unlocks() {
     let Step::Drive(mut drive) = shared.poll(&mut call) else { panic!("a refresh to drive") };
     let mut steps = Vec::new();
     loop {
-        match shared.coordinator.poll_drive(&mut drive, shared.now) {
-            DriveStep::LockStore(_) => assert!(!shared.coordinator.handle_store_lock(&mut drive, true)),
-            DriveStep::LoadStore => {
-                shared.coordinator.handle_store_load(&mut drive, Ok(shared.store.clone()), shared.now);
-            }
+        match shared.next_step(&mut drive) {
             DriveStep::Save(snapshot) => {
                 assert!(!snapshot.has_refresh_token(), "the spent state is saved before the send");
                 shared.store = Some(snapshot);
@@ -309,6 +315,7 @@ fn a_drive_dropped_after_its_send_fails_the_exchange_and_still_unlocks() {
             }
             DriveStep::UnlockStore => steps.push("unlock"),
             DriveStep::Done => break,
+            step => panic!("unexpected {step:?}"),
         }
     }
     assert_eq!(steps, ["save", "send", "unlock"]);
@@ -335,11 +342,7 @@ fn a_drive_dropped_before_its_send_gives_its_request_up_at_once() {
     let Step::Drive(mut drive) = shared.poll(&mut a) else { panic!("A drives the refresh") };
     let mut steps = Vec::new();
     loop {
-        match shared.coordinator.poll_drive(&mut drive, shared.now) {
-            DriveStep::LockStore(_) => assert!(!shared.coordinator.handle_store_lock(&mut drive, true)),
-            DriveStep::LoadStore => {
-                shared.coordinator.handle_store_load(&mut drive, Ok(shared.store.clone()), shared.now);
-            }
+        match shared.next_step(&mut drive) {
             DriveStep::Save(snapshot) if steps.is_empty() => {
                 shared.store = Some(snapshot);
                 steps.push("save");

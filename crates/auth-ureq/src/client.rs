@@ -165,12 +165,12 @@ impl Client {
         template: &Request<()>,
         mut send: impl FnMut(Request<()>) -> Outcome,
     ) -> Result<Outcome, Error> {
-        let mut last = None;
         let mut step = self.hub.poll_blocking(&mut call);
+        let mut last = None;
         loop {
             step = match step {
                 Step::Attach(credential) => {
-                    drop(last.take()); // A rejected first answer frees its connection.
+                    drop(last.take()); // A rejected first answer frees its connection before the resend.
                     let mut request = copy_of(template);
                     let sent = self.hub.outstanding(credential.attach(&mut request));
                     let outcome = send(request);

@@ -211,3 +211,16 @@ fn status_response(status: u16, body: &str, retry_after: Option<u64>) -> Respons
     }
     builder.body(body.as_bytes().to_vec()).unwrap()
 }
+
+/// Counts an auth request sent at `now` and checks invariant 6: at most 8 at one instant.
+/// Every request must be answered for the next one to go out, so a loop needs the server's
+/// help; what is bounded is the run between two tokens that arrive fresh (or two commands):
+/// tokens stale on arrival and rejected refreshes end in a backoff.
+pub fn count_request_at(counter: &mut (OffsetDateTime, u32), now: OffsetDateTime) {
+    if counter.0 == now {
+        counter.1 += 1;
+    } else {
+        *counter = (now, 1);
+    }
+    assert!(counter.1 <= 8, "auth request loop at one instant");
+}

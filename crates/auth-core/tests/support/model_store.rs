@@ -138,12 +138,7 @@ impl Shared {
         // Invariant 1.
         assert!(self.out.is_none(), "a second auth request out: {request:?}");
         assert!(!self.rejected_login, "an auth request after a rejected login: {request:?}");
-        if self.requests_at_now.0 == self.now {
-            self.requests_at_now.1 += 1;
-        } else {
-            self.requests_at_now = (self.now, 1);
-        }
-        assert!(self.requests_at_now.1 <= 8, "auth request loop at one instant");
+        crate::model_server::count_request_at(&mut self.requests_at_now, self.now);
         // Invariant 8: the session counts the credentials of the old account right.
         if let Exchange::Masquerade(_) = request.exchange() {
             let waited = self.switch_requested_at.is_some_and(|at| self.now >= at + self.auth_timeout());
