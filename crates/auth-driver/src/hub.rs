@@ -341,12 +341,104 @@ impl<W: Wake> Drop for Driving<W> {
         let Some(mut drive) = self.drive.take() else {
             return;
         };
-        self.hub.tell(|coordinator, now| coordinator.handle_drive_dropped(&mut drive, now));
-        let rest = Driving { hub: Arc::clone(&self.hub), drive: Some(drive), lock: self.lock.take() };
-        // What is left is saving and unlocking, which may block: where the driver allows it.
+        // The coordinator learns at once that the drive is over (nothing here blocks), and hands
+        // out what is left: saves, then the unlock.
+        let mut saves = Vec::new();
+        self.hub.tell(|coordinator, now| {
+            coordinator.handle_drive_dropped(&mut drive, now);
+            loop {
+                match coordinator.poll_drive(&mut drive, now) {
+                    DriveStep::Save(snapshot) => saves.push(snapshot),
+                    DriveStep::Done => break,
+                    _ => {} // Only the unlock is left, which dropping the guard does.
+                }
+            }
+        });
+        let (hub, lock) = (Arc::clone(&self.hub), self.lock.take());
+        let Some(store) = hub.session.store.clone().filter(|_| !saves.is_empty()) else {
+            return; // `lock` drops here: nothing to save.
+        };
+        // Saving may block: where the driver allows it. Saved first, unlocked second, so the
+        // next holder reads our tokens. If the job never runs (a runtime shutting down), the
+        // lock is released all the same when it is dropped.
         self.hub.wake.run_blocking(Box::new(move || {
-            let mut rest = rest;
-            while let Ok(Some(_unexpected)) = rest.next_request() {}
+            for snapshot in &saves {
+                hub.session.note_store(&store.save(snapshot));
+            }
+            drop(lock);
         }));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use auth_core::{Config, Password, Session};
+    use auth_store::MemoryStore;
+    use time::OffsetDateTime;
+
+    use super::*;
+    use crate::ManualClock;
+
+    /// Counts wake-ups.
+    #[derive(Debug, Default)]
+    struct Count(AtomicUsize);
+
+    impl Wake for Count {
+        fn wake_all(&self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn hub(store: &MemoryStore) -> Arc<Hub<Count>> {
+        let config = Config::bearer("http://127.0.0.1:9", "u", Password::new("p")).build().unwrap();
+        let clock = ManualClock::new(OffsetDateTime::UNIX_EPOCH);
+        let session = Session::new(config, 1, clock.now()).unwrap();
+        let store: Arc<dyn SessionStore> = Arc::new(store.clone());
+        Arc::new(Hub::new(Coordinator::new(session, true), Arc::new(clock), Some(store), Count::default()))
+    }
+
+    fn grant() -> Response<Vec<u8>> {
+        let body = r#"{"success":true,"token":"t1","tokenLifetime":3600,"refreshToken":"r1"}"#;
+        Response::new(body.as_bytes().to_vec())
+    }
+
+    /// A driver that stops after its request left (a panic, a cancelled task): the exchange is
+    /// reported failed, the store's lock released, the waiters woken, and the next caller drives.
+    #[test]
+    fn a_driving_dropped_after_its_send_finishes_the_exchange() {
+        let store = MemoryStore::new();
+        let hub = hub(&store);
+        let mut call = Call::bearer_token();
+        let Step::Drive(drive) = hub.poll(&mut call) else { panic!("a login to drive") };
+        let mut driving = Driving::new(Arc::clone(&hub), drive);
+        let request = driving.next_request().unwrap().expect("the login");
+        assert!(hub.read(|c, _| c.is_driving()));
+        let woken = hub.waker().0.load(Ordering::SeqCst);
+        drop((driving, request));
+        assert!(!hub.read(|c, _| c.is_driving()), "the drive is over");
+        assert!(hub.waker().0.load(Ordering::SeqCst) > woken, "the waiters were woken");
+        assert!(store.lock(Duration::ZERO).is_ok(), "the store's lock was released");
+        // The exchange failed as far as anyone knows: the next caller learns it (a backoff).
+        assert!(matches!(hub.poll(&mut call), Step::Failed(AuthError::Unavailable { .. })));
+    }
+
+    /// The answered exchange saves its tokens before it unlocks, and the call gets its value.
+    #[test]
+    fn an_answered_exchange_saves_then_unlocks() {
+        let store = MemoryStore::new();
+        let hub = hub(&store);
+        let mut call = Call::bearer_token();
+        let Step::Drive(drive) = hub.poll(&mut call) else { panic!("a login to drive") };
+        let mut driving = Driving::new(Arc::clone(&hub), drive);
+        let _login = driving.next_request().unwrap().expect("the login");
+        driving.answer(Some(&grant()));
+        assert!(driving.next_request().unwrap().is_none(), "one request per exchange");
+        assert!(store.load().unwrap().is_some_and(|s| s.has_refresh_token()), "the new pair was saved");
+        assert!(store.lock(Duration::ZERO).is_ok(), "and the lock released");
+        assert!(matches!(hub.poll(&mut call), Step::Ready(auth_core::Ready::Token(_))));
+        assert_eq!(hub.session().last_store_error(), None);
     }
 }
