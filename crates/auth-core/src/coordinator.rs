@@ -174,7 +174,8 @@ pub enum Step {
 /// What a finished call yields.
 #[derive(Debug)]
 pub enum Ready {
-    /// An API request: the last answer reported is the response.
+    /// An API request: the last answer reported is the response. A request's call is never
+    /// ready before an answer was reported with [`Coordinator::handle_api_response`].
     Response,
     /// A bearer token ([`Call::bearer_token`]).
     Token(BearerToken),

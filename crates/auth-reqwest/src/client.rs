@@ -197,6 +197,7 @@ impl Client {
                 Step::Ready(_) => break,
             };
         }
+        // Ready comes only after an answer was reported, so `last` holds it.
         last.ok_or(Error::Auth(AuthError::SessionExpired))
     }
 

@@ -186,6 +186,7 @@ impl Client {
                 }
                 Step::Wait(_) => self.hub.poll_blocking(&mut call),
                 Step::Failed(error) => return Err(error.into()),
+                // Ready comes only after an answer was reported, so `last` holds it.
                 Step::Ready(_) => return last.ok_or(Error::Auth(auth_core::AuthError::SessionExpired)),
             };
         }
