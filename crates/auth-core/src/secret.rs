@@ -1,13 +1,36 @@
 //! Secrets: passwords and tokens that can be used but never printed.
 //!
-//! Every secret the library holds lives in a [`Secret`]: its `Debug` prints a redaction, it has
-//! no `Display`, its memory is zeroed when it is dropped, and the only way to read it is the
-//! explicit [`Secret::expose_secret`]. The domain names ([`Password`], [`BearerToken`],
-//! [`RefreshToken`]) are distinct types so that one can never be passed where another belongs.
+//! Every secret the library holds lives in a [`secrecy::SecretString`], behind a domain newtype:
+//! its `Debug` prints a redaction, it has no `Display`, secrecy zeroes its memory when it is
+//! dropped, and the only way to read it is the explicit [`Secret::expose_secret`]. The domain
+//! names ([`Password`], [`BearerToken`], [`RefreshToken`]) are distinct types so that one can
+//! never be passed where another belongs.
+//!
+//! None of them implements `PartialEq`: a derived comparison would stop at the first differing
+//! byte, and would compare secrets where nobody meant to. Code that must compare two secrets
+//! does so on the exposed text, in plain sight.
+//!
+//! ```compile_fail
+//! use auth_core::BearerToken;
+//! let _ = BearerToken::new("a") == BearerToken::new("a");
+//! ```
 
 use std::fmt;
 
+use secrecy::{ExposeSecret, SecretString};
 use zeroize::Zeroize;
+
+/// Moves `value` into secrecy's box without leaving a copy behind. secrecy converts a `String`
+/// with `into_boxed_str`, which reallocates (and frees the old buffer unwiped) when the string
+/// has spare capacity; such a string is copied into an exact-size box and wiped instead.
+fn boxed(mut value: String) -> SecretString {
+    if value.len() == value.capacity() {
+        return SecretString::from(value);
+    }
+    let secret = SecretString::from(value.as_str());
+    value.zeroize();
+    secret
+}
 
 /// A string that must never be printed, logged or left behind in memory.
 ///
@@ -17,29 +40,29 @@ use zeroize::Zeroize;
 /// assert_eq!(format!("{password:?}"), "Secret([redacted])");
 /// assert_eq!(password.expose_secret(), "hunter2");
 /// ```
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
+#[derive(Clone)]
+pub struct Secret(SecretString);
 
 impl Secret {
     /// Wraps a secret value.
     pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
+        Secret(boxed(value.into()))
     }
 
     /// Returns the secret itself. Every call site is a place where the secret leaves our
     /// protection, so keep them few and obvious.
     pub fn expose_secret(&self) -> &str {
-        &self.0
+        self.0.expose_secret()
     }
 
     /// Length in bytes; handy for validation messages that must not show the value.
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.expose_secret().len()
     }
 
     /// Whether the secret is the empty string.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.expose_secret().is_empty()
     }
 }
 
@@ -49,34 +72,28 @@ impl fmt::Debug for Secret {
     }
 }
 
-impl Drop for Secret {
-    fn drop(&mut self) {
-        self.0.zeroize();
-    }
-}
-
 impl From<String> for Secret {
     fn from(value: String) -> Self {
-        Secret(value)
+        Secret::new(value)
     }
 }
 
 impl From<&str> for Secret {
     fn from(value: &str) -> Self {
-        Secret(value.to_owned())
+        Secret::new(value)
     }
 }
 
 macro_rules! secret_newtype {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Clone, PartialEq, Eq)]
-        pub struct $name(Secret);
+        #[derive(Clone)]
+        pub struct $name(SecretString);
 
         impl $name {
             /// Wraps a value.
             pub fn new(value: impl Into<String>) -> Self {
-                $name(Secret::new(value))
+                $name(boxed(value.into()))
             }
 
             /// Returns the secret itself; see [`Secret::expose_secret`].
@@ -142,5 +159,14 @@ mod tests {
         assert_eq!(RefreshToken::new("abc").expose_secret(), "abc");
         assert_eq!(Secret::from("abc").len(), 3);
         assert!(Secret::new("").is_empty());
+    }
+
+    #[test]
+    fn a_string_with_spare_capacity_keeps_its_text() {
+        let mut value = String::with_capacity(64);
+        value.push_str("tok-with-room");
+        assert_eq!(BearerToken::new(value).expose_secret(), "tok-with-room");
+        assert_eq!(Password::from(String::from("exact")).expose_secret(), "exact");
+        assert_eq!(Secret::from(String::new()).expose_secret(), "");
     }
 }

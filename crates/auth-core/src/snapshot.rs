@@ -17,7 +17,10 @@ use crate::request::TokenGeneration;
 use crate::secret::{BearerToken, RefreshToken};
 
 /// The state of a bearer session, as saved by a store.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// Two snapshots are equal when they hold the same state, tokens included (see the
+/// `PartialEq` impl for how the tokens are compared).
+#[derive(Clone, Debug)]
 pub struct Snapshot {
     pub(crate) owner: Owner,
     pub(crate) token: BearerToken,
@@ -40,6 +43,28 @@ pub(crate) struct Owner {
     /// to at the moment is [`Snapshot::account`]; it may differ after an account switch.
     pub(crate) pinned: Option<AccountId>,
 }
+
+/// Compares the tokens by their exposed text, with `==` on `&str` (not constant time): the
+/// tokens are not `PartialEq` themselves, so that no comparison of secrets happens unseen. Both
+/// sides are state this process holds or a store hands back (a store's round trip, an event
+/// against the expected one), never text an attacker submits and times, so an early exit at the
+/// first differing byte tells nobody anything.
+impl PartialEq for Snapshot {
+    fn eq(&self, other: &Self) -> bool {
+        let Snapshot { owner, token, generation, sent_at, lifetime, refresh_token, refresh_expires_at, account } = self;
+        *owner == other.owner
+            && token.expose_secret() == other.token.expose_secret()
+            && *generation == other.generation
+            && *sent_at == other.sent_at
+            && *lifetime == other.lifetime
+            && refresh_token.as_ref().map(RefreshToken::expose_secret)
+                == other.refresh_token.as_ref().map(RefreshToken::expose_secret)
+            && *refresh_expires_at == other.refresh_expires_at
+            && *account == other.account
+    }
+}
+
+impl Eq for Snapshot {}
 
 impl Snapshot {
     /// The user this session belongs to.
