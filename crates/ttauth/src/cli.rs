@@ -125,6 +125,7 @@ pub fn command() -> clap::Command {
             for arg in globals.iter().filter(|a| hidden.contains(&a.get_id().as_str())) {
                 sub = sub.arg(arg.clone().hide(true));
             }
+            sub = about_in_this_build(&name, sub);
             if name == "demo"
                 && let Some(base_url) = globals.iter().find(|a| a.get_id() == "base_url")
             {
@@ -137,6 +138,23 @@ pub fn command() -> clap::Command {
         });
     }
     command
+}
+
+/// A build without the emulator keeps the two commands that need it, to say that it lacks
+/// them; their help says so too.
+fn about_in_this_build(name: &str, sub: clap::Command) -> clap::Command {
+    let about = match name {
+        _ if cfg!(feature = "emulator") => return sub,
+        "emulator" => {
+            "Not in this build (built without the `emulator` feature): run the local TeleTracker auth emulator"
+        }
+        "demo" => {
+            "Walk through login, an API call, refresh, account switch, Basic, Integrator and RealTime against the \
+             server given with --base-url (the in-process emulator is not in this build)"
+        }
+        _ => return sub,
+    };
+    sub.about(about).long_about(None)
 }
 
 /// The longest `--timeout`: one day, the longest auth timeout the library accepts. Larger

@@ -15,6 +15,10 @@
 //! | `ttauth emulator [--port N] [--event-interval-ms MS]` | runs the emulator, prints its URLs, demo users and ready-to-paste lines, until Ctrl-C; a RealTime user event every 2 s by default |
 //! | `ttauth completions bash\|zsh\|fish\|powershell` | prints a shell completion script |
 //!
+//! The emulator is built in through the default `emulator` feature. A build without it
+//! (`--no-default-features`) has every command but `emulator` and `demo` without `--base-url`,
+//! which say that this build lacks them (exit 2).
+//!
 //! Options go before or after the subcommand (`ttauth --state-file S token` is `ttauth token
 //! --state-file S`); each subcommand's `--help` lists the ones that act there, and refuses
 //! the others (exit 2).
@@ -90,6 +94,7 @@
 pub mod cli;
 mod connection;
 pub mod demo;
+#[cfg(feature = "emulator")]
 mod emulator;
 mod exit;
 mod interrupt;
@@ -360,10 +365,24 @@ where
         Command::Realtime(args) => realtime::run(args, global, &mut ctx),
         Command::Status(args) => status::run(args, global, &mut ctx),
         Command::Logout(args) => logout::run(args, global, &mut ctx),
+        #[cfg(feature = "emulator")]
         Command::Emulator(args) => emulator::run(args, &mut ctx),
+        #[cfg(not(feature = "emulator"))]
+        Command::Emulator(_) => Err(without_emulator("`ttauth emulator`")),
         Command::Completions(args) => completions(args, &mut ctx),
     };
     finish(&mut ctx, result)
+}
+
+/// The failure of a command that needs the in-process emulator, in a build without it
+/// (`--no-default-features`): a usage error (2), like any command line this binary cannot
+/// run; nothing was started or sent.
+#[cfg(not(feature = "emulator"))]
+pub(crate) fn without_emulator(what: &str) -> Failure {
+    Failure::usage(format!(
+        "{what} needs the in-process emulator, which this build of ttauth leaves out (built without its \
+         `emulator` feature, which the default build has)"
+    ))
 }
 
 /// Where the value of the global option `id` came from: the subcommand's matches know about
@@ -405,4 +424,25 @@ pub(crate) fn finish(ctx: &mut Context<'_>, result: exit::Result<()>) -> Exit {
 /// Writes to stdout, turning an I/O error (a closed pipe) into a [`Failure`].
 pub(crate) fn write_out(ctx: &mut Context<'_>, bytes: &[u8]) -> exit::Result<()> {
     ctx.out().write_all(bytes).map_err(|e| Failure::other(format!("cannot write to stdout: {e}")))
+}
+
+/// A build without the emulator (`cargo test -p ttauth --no-default-features --lib`).
+#[cfg(all(test, not(feature = "emulator")))]
+mod without_emulator {
+    use super::*;
+
+    #[test]
+    fn the_commands_that_need_it_say_that_this_build_lacks_it() {
+        for args in [&["ttauth", "emulator", "--port", "0"][..], &["ttauth", "demo"]] {
+            let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+            let exit = run(args, Context::new(&mut stdout, &mut stderr));
+            let stderr = String::from_utf8(stderr).unwrap();
+            assert_eq!(exit, Exit::Usage, "{args:?}: {stderr}");
+            assert!(stderr.contains("this build of ttauth leaves out"), "{args:?}: {stderr}");
+            assert!(stdout.is_empty(), "{args:?}");
+        }
+        let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+        assert_eq!(run(["ttauth", "--help"], Context::new(&mut stdout, &mut stderr)), Exit::Success);
+        assert!(String::from_utf8(stdout).unwrap().contains("Not in this build"));
+    }
 }

@@ -17,6 +17,7 @@
 //! Each step prints `✓` (behaved as expected), `✗` (did not) or `-` (skipped) with a short
 //! detail. The command exits 0 when no step failed, 1 otherwise.
 
+#[cfg(feature = "emulator")]
 mod local;
 mod remote;
 
@@ -36,11 +37,23 @@ pub(crate) fn run(args: &DemoArgs, global: &GlobalArgs, given: Given, ctx: &mut 
         (Some(url), true) => Some(url.clone()),
         _ => None,
     };
-    local::walk(ctx, ignored.as_deref())
+    local_walk(ctx, ignored.as_deref())
+}
+
+#[cfg(feature = "emulator")]
+use local::walk as local_walk;
+
+/// The walk against the emulator, in a build without it: says so, and how to walk against a
+/// server instead.
+#[cfg(not(feature = "emulator"))]
+fn local_walk(_ctx: &mut Context<'_>, _ignored: Option<&str>) -> Result<()> {
+    let failure = crate::without_emulator("`ttauth demo` without --base-url");
+    Err(Failure::usage(format!("{}; `ttauth demo --base-url URL` walks against a server instead", failure.message)))
 }
 
 /// What `ttauth demo` does without a base URL, whatever the environment says: the walk
 /// against an in-process emulator. For tests and embedding.
+#[cfg(feature = "emulator")]
 pub fn run_with_emulator(mut ctx: Context<'_>) -> Exit {
     let result = local::walk(&mut ctx, None);
     crate::finish(&mut ctx, result)
