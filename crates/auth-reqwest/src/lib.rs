@@ -141,6 +141,8 @@ pub use error::Error;
 pub use http_client::http_client_builder;
 pub use middleware::AuthMiddleware;
 
+pub use auth_driver::exports::*;
+
 pub use auth_core;
 pub use auth_driver;
 pub use auth_store;

@@ -129,6 +129,8 @@ pub use client::{Client, ClientBuilder};
 pub use error::Error;
 pub use middleware::{AuthMiddleware, DEFAULT_REPLAY_LIMIT};
 
+pub use auth_driver::exports::*;
+
 pub use auth_core;
 pub use auth_driver;
 pub use auth_store;
