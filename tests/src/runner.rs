@@ -310,7 +310,12 @@ impl<'a> Run<'a> {
                 Ok(())
             }
             Step::StepWall(seconds) => {
-                self.clock.step_wall(time::Duration::seconds(*seconds));
+                let by = Duration::from_secs(seconds.unsigned_abs());
+                if *seconds < 0 {
+                    self.clock.step_wall_back(by)
+                } else {
+                    self.clock.step_wall_forward(by)
+                }
                 Ok(())
             }
             Step::SecondClient => {

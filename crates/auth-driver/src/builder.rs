@@ -2,10 +2,11 @@
 
 use std::fmt;
 use std::hash::{BuildHasher, RandomState};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use auth_core::{Config, Coordinator, Scheme, Session, Snapshot};
-use auth_store::SessionStore;
+use auth_store::{FileStore, SessionStore};
 
 use crate::{Clock, Error, Hub, SystemClock, Wake};
 
@@ -76,6 +77,13 @@ impl<A: Adapter> ClientBuilder<A> {
     pub fn store(mut self, store: Arc<dyn SessionStore>) -> Self {
         self.parts.store = Some(store);
         self
+    }
+
+    /// Persists the bearer session in the file at `path`: the same as
+    /// `.store(Arc::new(FileStore::new(path)))` (see [`FileStore`] for what it checks on disk
+    /// and how two processes share the file).
+    pub fn store_file(self, path: impl Into<PathBuf>) -> Self {
+        self.store(Arc::new(FileStore::new(path)))
     }
 
     /// The seed of the refresh and backoff jitter (default: random). Fix it in tests.

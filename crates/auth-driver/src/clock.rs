@@ -85,10 +85,18 @@ impl ManualClock {
         self.update(|now| Now::new(saturating_add(now.monotonic(), step), saturating_add(now.wall(), step)));
     }
 
-    /// Steps the wall clock alone by `by`, either way, as NTP, a resumed VM or a user does; the
-    /// monotonic clock does not move (saturating at the ends of time).
-    pub fn step_wall(&self, by: time::Duration) {
-        self.update(|now| Now::new(now.monotonic(), saturating_add(now.wall(), by)));
+    /// Steps the wall clock alone forward by `by`, as NTP, a resumed VM or a user does; the
+    /// monotonic clock does not move (saturating at the end of time).
+    pub fn step_wall_forward(&self, by: Duration) {
+        let step = time::Duration::try_from(by).unwrap_or(time::Duration::MAX);
+        self.update(|now| Now::new(now.monotonic(), saturating_add(now.wall(), step)));
+    }
+
+    /// Steps the wall clock alone back by `by`; the monotonic clock does not move (saturating
+    /// at the start of time).
+    pub fn step_wall_back(&self, by: Duration) {
+        let step = time::Duration::try_from(by).map_or(time::Duration::MIN, |step| -step);
+        self.update(|now| Now::new(now.monotonic(), saturating_add(now.wall(), step)));
     }
 
     /// Sets the wall clock alone to `to` (which may be earlier).
@@ -132,12 +140,16 @@ mod tests {
     #[test]
     fn a_wall_step_leaves_the_monotonic_clock_alone() {
         let clock = ManualClock::new(OffsetDateTime::UNIX_EPOCH);
-        clock.step_wall(time::Duration::days(-365));
+        let year = Duration::from_secs(365 * 86_400);
+        clock.step_wall_back(year);
         assert_eq!(clock.now().monotonic(), OffsetDateTime::UNIX_EPOCH);
-        assert_eq!(clock.now().wall(), OffsetDateTime::UNIX_EPOCH - time::Duration::days(365));
+        assert_eq!(clock.now().wall(), OffsetDateTime::UNIX_EPOCH - year);
+        clock.step_wall_forward(2 * year);
+        assert_eq!(clock.now().wall(), OffsetDateTime::UNIX_EPOCH + year);
         clock.advance(Duration::MAX);
-        clock.step_wall(time::Duration::MIN);
+        clock.step_wall_back(Duration::MAX);
         assert_eq!(clock.now().monotonic(), time::PrimitiveDateTime::MAX.assume_utc());
+        assert_eq!(clock.now().wall(), time::PrimitiveDateTime::MIN.assume_utc());
     }
 
     #[test]

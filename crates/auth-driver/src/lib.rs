@@ -13,7 +13,10 @@
 //!   wake-up primitive — the store's I/O (the same for every driver), the drop guards
 //!   ([`Outstanding`], [`Driving`]), and nothing else: every decision is the coordinator's;
 //! - [`ClientBuilder`]: how an adapter's client is configured and started (the clock, the
-//!   store, the jitter seed, its HTTP client), written once for all adapters ([`Adapter`]).
+//!   store, the jitter seed, its HTTP client), written once for all adapters ([`Adapter`]);
+//! - [`exports`]: what an application names, which each adapter re-exports at its root, and
+//!   the one rule for time in the API (instants are `time::OffsetDateTime`, durations you pass
+//!   are `std::time::Duration`).
 //!
 //! ```
 //! use std::time::Duration;
@@ -45,6 +48,7 @@
 mod builder;
 mod clock;
 mod error;
+pub mod exports;
 mod hub;
 
 pub use builder::{Adapter, ClientBuilder, Parts};

@@ -21,14 +21,14 @@ use crate::reply::{Facts, Handled, Reply};
 use crate::request::{Credentials, Incoming, Param, UserPass};
 use crate::sessions::TokenCheck;
 use crate::state::Core;
-use crate::users::{AccountId, User};
+use crate::users::{AccountNumber, User};
 
 /// Who a protected request was served for; echoed as `served` so tests can assert on it.
 #[derive(Debug, Serialize)]
 struct Served {
     user: String,
     scheme: &'static str,
-    account_id: AccountId,
+    account_id: AccountNumber,
     token_generation: Option<u64>,
 }
 
@@ -107,7 +107,7 @@ pub(crate) fn reject_token(check: &TokenCheck, knobs: &Knobs, facts: Facts) -> H
 fn bearer(
     core: &Core,
     token: &str,
-    requested: Param<AccountId>,
+    requested: Param<AccountNumber>,
     now: ServerInstant,
     facts: Facts,
 ) -> Result<Served, Box<Handled>> {
@@ -150,14 +150,14 @@ fn wrong_scheme(facts: Facts, message: &str) -> Handled {
     Handled::new(Reply::failure(StatusCode::FORBIDDEN, "wrong_scheme", message), facts.outcome(Outcome::WrongScheme))
 }
 
-fn not_allowed(facts: Facts, id: AccountId) -> Handled {
+fn not_allowed(facts: Facts, id: AccountNumber) -> Handled {
     Handled::new(
         Reply::failure(StatusCode::FORBIDDEN, "account_not_allowed", "the user may not use this account"),
         facts.account(Some(id)).outcome(Outcome::AccountNotAllowed),
     )
 }
 
-fn basic(core: &Core, up: &UserPass, requested: Param<AccountId>, facts: Facts) -> Result<Served, Box<Handled>> {
+fn basic(core: &Core, up: &UserPass, requested: Param<AccountNumber>, facts: Facts) -> Result<Served, Box<Handled>> {
     let user = check_password(core, up, &facts)?;
     if user.is_integrator() {
         return Err(Box::new(wrong_scheme(facts, "integrators must use the Integrator scheme")));
@@ -174,7 +174,12 @@ fn basic(core: &Core, up: &UserPass, requested: Param<AccountId>, facts: Facts) 
     Ok(Served { user: user.username().to_owned(), scheme: "basic", account_id: account, token_generation: None })
 }
 
-fn integrator(core: &Core, up: &UserPass, requested: Param<AccountId>, facts: Facts) -> Result<Served, Box<Handled>> {
+fn integrator(
+    core: &Core,
+    up: &UserPass,
+    requested: Param<AccountNumber>,
+    facts: Facts,
+) -> Result<Served, Box<Handled>> {
     let user = check_password(core, up, &facts)?;
     if !user.is_integrator() {
         return Err(Box::new(wrong_scheme(facts, "only integrator users may use the Integrator scheme")));

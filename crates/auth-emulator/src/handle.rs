@@ -17,7 +17,7 @@ use crate::knobs::{BearerAccountParam, ExpiredTokenStatus, Knobs, MasqueradeMode
 use crate::server;
 use crate::sessions::{SessionInfo, Sessions};
 use crate::state::{Core, Shared};
-use crate::users::{AccountId, Directory, User};
+use crate::users::{AccountNumber, Directory, User};
 
 /// Configures an emulator before it starts. Every setting has a runtime counterpart on
 /// [`Emulator`] except the bind address, the masquerade path and the journal's limits.
@@ -483,7 +483,7 @@ impl Emulator {
     /// the socket authenticated) whose account stream is started; returns how many it was
     /// queued for (a full queue closes the socket, as for
     /// [`emit_user_event`](Self::emit_user_event)).
-    pub fn emit_account_event(&self, account: AccountId, payload: Value) -> usize {
+    pub fn emit_account_event(&self, account: AccountNumber, payload: Value) -> usize {
         self.shared.realtime.emit_account(account, &payload)
     }
 

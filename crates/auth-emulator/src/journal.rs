@@ -14,7 +14,7 @@ use axum::http::{header, request};
 use crate::endpoint::Endpoint;
 use crate::faults::{Fault, InjectedFault};
 use crate::reply::Facts;
-use crate::users::AccountId;
+use crate::users::AccountNumber;
 
 /// The most bytes a journaled text field (method, path, query, user) keeps. A longer value is
 /// cut on a character boundary and ends in `…` (U+2026) within this limit, and the entry's
@@ -148,7 +148,7 @@ pub struct JournalEntry {
     /// (even wrong ones), or from the login's `username`.
     pub user: Option<String>,
     /// The account the request ran under (or was bound to, for auth endpoints).
-    pub account_id: Option<AccountId>,
+    pub account_id: Option<AccountNumber>,
     /// The token generation: for API calls and RealTime, the one presented; for login, refresh
     /// and masquerade, the one *issued* (or, when nothing was issued, the one presented).
     /// Generations count from 1 (the login token) within a session.

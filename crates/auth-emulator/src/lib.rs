@@ -268,7 +268,7 @@ pub use knobs::{
     BearerAccountParam, DEFAULT_REFRESH_TOKEN_LIFETIME, DEFAULT_TOKEN_LIFETIME, ExpiredTokenStatus, MasqueradeMode,
 };
 pub use sessions::SessionInfo;
-pub use users::{AccountId, Directory, Role, User, UsersFileError};
+pub use users::{AccountNumber, Directory, Role, User, UsersFileError};
 
 /// The README's examples, compiled and run as doc tests.
 #[doc = include_str!("../README.md")]

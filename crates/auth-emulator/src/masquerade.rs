@@ -13,12 +13,12 @@ use crate::reply::{Facts, Handled, Reply};
 use crate::request::{Credentials, Incoming, Param};
 use crate::sessions::TokenCheck;
 use crate::state::Core;
-use crate::users::AccountId;
+use crate::users::AccountNumber;
 
 #[derive(Serialize)]
 struct Rebound {
     success: bool,
-    account_id: AccountId,
+    account_id: AccountNumber,
 }
 
 /// Rebinds the session of the bearer token to `account_id`.

@@ -48,7 +48,7 @@ use crate::reply::{Facts, GARBAGE, Outgoing, Reply, oversized, render_fault, tru
 use crate::server::ConnCtx;
 use crate::sessions::TokenCheck;
 use crate::state::{Shared, lock};
-use crate::users::AccountId;
+use crate::users::AccountNumber;
 
 /// The most messages (events, closes) queued for one socket before it counts as overflowed.
 const QUEUE_LIMIT: usize = 1024;
@@ -75,7 +75,7 @@ enum Command {
 #[derive(Debug)]
 struct Conn {
     user: String,
-    account: AccountId,
+    account: AccountNumber,
     user_stream: bool,
     account_stream: bool,
     tx: mpsc::Sender<Command>,
@@ -124,7 +124,7 @@ enum Stream {
 }
 
 impl Registry {
-    fn register(&self, user: &str, account: AccountId) -> (u64, Mailbox) {
+    fn register(&self, user: &str, account: AccountNumber) -> (u64, Mailbox) {
         let (tx, rx) = mpsc::channel(QUEUE_LIMIT);
         let (overflowed, overflowed_rx) = watch::channel(false);
         let conn = Conn { user: user.to_owned(), account, user_stream: false, account_stream: false, tx, overflowed };
@@ -160,7 +160,7 @@ impl Registry {
     }
 
     /// `accountevent` to every socket bound to `account` whose account stream is started.
-    pub(crate) fn emit_account(&self, account: AccountId, payload: &Value) -> usize {
+    pub(crate) fn emit_account(&self, account: AccountNumber, payload: &Value) -> usize {
         let text = event("accountevent", payload);
         self.send_where(|c| c.account_stream && c.account == account, |_| text.clone())
     }
@@ -261,7 +261,7 @@ pub(crate) async fn handshake(ctx: ConnCtx, mut parts: request::Parts, meta: Req
 struct Verdict {
     facts: Facts,
     /// `Some` when the token was valid.
-    session: Option<(String, AccountId, bool)>,
+    session: Option<(String, AccountNumber, bool)>,
     reply: String,
 }
 

@@ -12,7 +12,7 @@ use crate::faults::Fault;
 use crate::journal::{AuthScheme, Outcome};
 use crate::request::{BodyError, Incoming};
 use crate::sessions::IssuedPair;
-use crate::users::AccountId;
+use crate::users::AccountNumber;
 
 /// Size of an [`Fault::OversizedBody`] body: twice SPEC §5's 64 KiB limit.
 pub(crate) const OVERSIZED_BODY_BYTES: usize = 128 * 1024;
@@ -53,7 +53,7 @@ struct TokenBody<'a> {
     #[serde(rename = "refreshTokenExpiration")]
     refresh_token_expiration: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    account_id: Option<AccountId>,
+    account_id: Option<AccountNumber>,
 }
 
 impl Reply {
@@ -90,7 +90,7 @@ impl Reply {
 
     /// The token response of login, refresh and token-issuing masquerade (SPEC §2). The
     /// expirations are reported on the server's (possibly offset) clock.
-    pub(crate) fn tokens(pair: &IssuedPair, clock: &ServerClock, account: Option<AccountId>) -> Self {
+    pub(crate) fn tokens(pair: &IssuedPair, clock: &ServerClock, account: Option<AccountNumber>) -> Self {
         Self::json(
             StatusCode::OK,
             &TokenBody {
@@ -169,7 +169,7 @@ impl From<Reply> for Outgoing {
 pub(crate) struct Facts {
     pub(crate) scheme: AuthScheme,
     pub(crate) user: Option<String>,
-    pub(crate) account: Option<AccountId>,
+    pub(crate) account: Option<AccountNumber>,
     pub(crate) generation: Option<u64>,
     pub(crate) outcome: Outcome,
     pub(crate) refresh_consumed: Option<bool>,
@@ -185,7 +185,7 @@ impl Facts {
         self
     }
 
-    pub(crate) fn account(mut self, account: Option<AccountId>) -> Self {
+    pub(crate) fn account(mut self, account: Option<AccountNumber>) -> Self {
         self.account = account;
         self
     }

@@ -9,7 +9,7 @@ use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
 use serde_json::{Map, Value};
 
 use crate::journal::AuthScheme;
-use crate::users::AccountId;
+use crate::users::AccountNumber;
 
 /// A fully read request.
 #[derive(Debug)]
@@ -138,7 +138,7 @@ impl Params {
     }
 
     /// An account id: a non-negative integer, as a JSON number or a numeric string.
-    pub(crate) fn account_id(&self, name: &str) -> Param<AccountId> {
+    pub(crate) fn account_id(&self, name: &str) -> Param<AccountNumber> {
         match self.0.get(name) {
             None | Some(Value::Null) => Param::Missing,
             Some(Value::String(s)) if s.trim().is_empty() => Param::Missing,

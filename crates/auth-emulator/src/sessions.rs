@@ -11,7 +11,7 @@ use std::time::Duration;
 use uuid::Uuid;
 
 use crate::clock::ServerInstant;
-use crate::users::AccountId;
+use crate::users::AccountNumber;
 
 /// A snapshot of one session, for tests.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,7 +22,7 @@ pub struct SessionInfo {
     /// The user.
     pub user: String,
     /// The account the session is bound to now.
-    pub account_id: AccountId,
+    pub account_id: AccountNumber,
     /// The generation of the live token pair (1 after login).
     pub generation: u64,
     /// Whether the session was revoked.
@@ -33,7 +33,7 @@ pub struct SessionInfo {
 #[derive(Debug, Clone)]
 pub(crate) struct IssuedPair {
     pub(crate) guid: String,
-    pub(crate) account: AccountId,
+    pub(crate) account: AccountNumber,
     pub(crate) generation: u64,
     pub(crate) token: String,
     pub(crate) token_expires: ServerInstant,
@@ -47,7 +47,7 @@ pub(crate) struct IssuedPair {
 pub(crate) struct Holder {
     pub(crate) guid: String,
     pub(crate) user: String,
-    pub(crate) account: AccountId,
+    pub(crate) account: AccountNumber,
     pub(crate) generation: u64,
 }
 
@@ -93,7 +93,7 @@ impl RefreshCheck {
 #[derive(Debug)]
 struct Session {
     user: String,
-    account: AccountId,
+    account: AccountNumber,
     generation: u64,
     revoked: bool,
 }
@@ -135,7 +135,7 @@ impl Sessions {
     pub(crate) fn create(
         &mut self,
         user: &str,
-        account: AccountId,
+        account: AccountNumber,
         now: ServerInstant,
         lifetimes: Lifetimes,
     ) -> IssuedPair {
@@ -236,7 +236,7 @@ impl Sessions {
     }
 
     /// Masquerade: binds the session to another account.
-    pub(crate) fn rebind(&mut self, guid: &str, account: AccountId) {
+    pub(crate) fn rebind(&mut self, guid: &str, account: AccountNumber) {
         if let Some(s) = self.sessions.get_mut(guid) {
             s.account = account;
         }

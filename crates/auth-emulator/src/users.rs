@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 /// An account number, as in the `account_id` parameter (SPEC §2).
-pub type AccountId = u64;
+pub type AccountNumber = u64;
 
 /// What kind of user this is (SPEC §1).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,13 +16,13 @@ pub enum Role {
     /// A normal user living in one or more accounts. The first account is the *home* account.
     Member {
         /// The accounts this user may use; never empty, the home account first.
-        accounts: Vec<AccountId>,
+        accounts: Vec<AccountNumber>,
     },
     /// An integrator: belongs to no account and must name an allowed account on every
     /// request. Integrators cannot log in (no bearer sessions) and cannot use Basic.
     Integrator {
         /// The accounts this integrator may act on.
-        allowed_accounts: Vec<AccountId>,
+        allowed_accounts: Vec<AccountNumber>,
     },
 }
 
@@ -57,7 +57,7 @@ impl fmt::Debug for User {
 
 impl User {
     /// A normal user whose home (and so far only) account is `home`.
-    pub fn member(username: impl Into<String>, password: impl Into<String>, home: AccountId) -> Self {
+    pub fn member(username: impl Into<String>, password: impl Into<String>, home: AccountNumber) -> Self {
         Self {
             username: username.into(),
             password: password.into(),
@@ -70,7 +70,7 @@ impl User {
     pub fn integrator(
         username: impl Into<String>,
         password: impl Into<String>,
-        allowed_accounts: impl IntoIterator<Item = AccountId>,
+        allowed_accounts: impl IntoIterator<Item = AccountNumber>,
     ) -> Self {
         Self {
             username: username.into(),
@@ -83,7 +83,7 @@ impl User {
     /// Adds more accounts (after the ones already there; duplicates are ignored).
     /// For an integrator, extends the allow list.
     #[must_use]
-    pub fn with_accounts(mut self, more: impl IntoIterator<Item = AccountId>) -> Self {
+    pub fn with_accounts(mut self, more: impl IntoIterator<Item = AccountNumber>) -> Self {
         let list = match &mut self.role {
             Role::Member { accounts } => accounts,
             Role::Integrator { allowed_accounts } => allowed_accounts,
@@ -124,7 +124,7 @@ impl User {
     }
 
     /// The accounts of a member (home first), or the allow list of an integrator.
-    pub fn accounts(&self) -> &[AccountId] {
+    pub fn accounts(&self) -> &[AccountNumber] {
         match &self.role {
             Role::Member { accounts } => accounts,
             Role::Integrator { allowed_accounts } => allowed_accounts,
@@ -132,7 +132,7 @@ impl User {
     }
 
     /// The home account of a member; `None` for an integrator.
-    pub fn home_account(&self) -> Option<AccountId> {
+    pub fn home_account(&self) -> Option<AccountNumber> {
         match &self.role {
             Role::Member { accounts } => accounts.first().copied(),
             Role::Integrator { .. } => None,
@@ -141,7 +141,7 @@ impl User {
 
     /// A one-line human description for banners: "accounts 2001, 2002 (home 2001), elevated".
     pub fn summary(&self) -> String {
-        let join = |ids: &[AccountId]| ids.iter().map(u64::to_string).collect::<Vec<_>>().join(", ");
+        let join = |ids: &[AccountNumber]| ids.iter().map(u64::to_string).collect::<Vec<_>>().join(", ");
         let what = match self.role() {
             Role::Member { accounts } if accounts.len() == 1 => format!("account {}", accounts[0]),
             Role::Member { accounts } => {
@@ -156,7 +156,7 @@ impl User {
     /// single-account member, and the **last** account of a multi-account member. SPEC §1 says
     /// the server "silently picks one"; picking the last one makes the pick visibly differ from
     /// the home account in tests. `None` for an integrator.
-    pub fn silent_pick(&self) -> Option<AccountId> {
+    pub fn silent_pick(&self) -> Option<AccountNumber> {
         match &self.role {
             Role::Member { accounts } => accounts.last().copied(),
             Role::Integrator { .. } => None,
@@ -164,7 +164,7 @@ impl User {
     }
 
     /// Whether the user may act on `account`.
-    pub fn may_use(&self, account: AccountId) -> bool {
+    pub fn may_use(&self, account: AccountNumber) -> bool {
         self.accounts().contains(&account)
     }
 
@@ -275,7 +275,7 @@ impl Directory {
             username: String,
             password: String,
             #[serde(default)]
-            accounts: Vec<AccountId>,
+            accounts: Vec<AccountNumber>,
             #[serde(default)]
             integrator: bool,
             #[serde(default)]

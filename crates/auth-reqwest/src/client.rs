@@ -82,7 +82,8 @@ async fn on_blocking_pool<T: Send + 'static>(job: impl FnOnce() -> T + Send + 's
 impl Client {
     /// Starts configuring a client for `config`. Start its HTTP client
     /// ([`http`](auth_driver::ClientBuilder::http)) from [`http_client_builder`] to keep the
-    /// default TLS set-up and redirect policy. With another redirect policy, an auth request
+    /// default TLS set-up and redirect policy (`http_client_builder(&config)` borrows the
+    /// configuration: call it before this). With another redirect policy, an auth request
     /// redirected with 307/308 would repeat its body (password or refresh token) to the target;
     /// its answer is never trusted (it is reported as a transport failure), but the body has
     /// left. reqwest itself removes `Authorization` from any redirect to another origin,

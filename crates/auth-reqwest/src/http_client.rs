@@ -29,12 +29,20 @@ const MAX_REDIRECTS: usize = 10;
 ///   reqwest removes `Authorization` (and cookies) from a redirect to another origin (scheme,
 ///   host or port) whatever the policy.
 ///
+/// It borrows the [`Config`] that [`Client::builder`](crate::Client::builder) then takes:
+/// build the `reqwest::Client` first.
+///
 /// ```
-/// # let config = auth_core::Config::basic("https://api.teletracker.net", "u", auth_core::Password::new("p")).build().unwrap();
-/// let http = auth_reqwest::http_client_builder(&config)
-///     .timeout(std::time::Duration::from_secs(30))
-///     .build()?;
-/// # Ok::<(), reqwest::Error>(())
+/// use std::time::Duration;
+/// use auth_reqwest::{Client, Config, Password};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let config = Config::bearer("https://api.teletracker.net", "alice", Password::new("s3cret")).build()?;
+/// let http = auth_reqwest::http_client_builder(&config).timeout(Duration::from_secs(30)).build()?;
+/// let client = Client::builder(config).http(http).build().await?;
+/// # let _ = client;
+/// # Ok(()) }
 /// ```
 pub fn http_client_builder(config: &Config) -> reqwest::ClientBuilder {
     let builder = reqwest::Client::builder().redirect(redirect_policy(config));

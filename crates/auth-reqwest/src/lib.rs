@@ -15,39 +15,52 @@
 //!
 //! ## Example
 //!
-//! ```no_run
-//! use auth_reqwest::Client;
-//! use auth_core::{Config, Password};
-//! use std::sync::Arc;
+//! Everything an application names comes from this crate (see [One dependency](#one-dependency));
+//! add Tokio for the runtime.
 //!
-//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! let config = Config::bearer("https://api.teletracker.net", "alice", Password::new("s3cret"))
-//!     .build()?;
+//! ```
+//! use auth_reqwest::{Client, Config, Password, http, reqwest};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let emulator = auth_emulator::Emulator::start(); // the doc test's own TeleTracker
+//! # let api = emulator.url();
+//! # let session_file = std::env::temp_dir().join(format!("auth-reqwest-doc-{}/session.json", std::process::id()));
+//! // `api` is the production API, "https://api.teletracker.net" (`auth_reqwest::DEFAULT_BASE_URL`),
+//! // or a local `auth-emulator` in tests (as here); the password comes from your secret store.
+//! let config = Config::bearer(&api, "alice", Password::new("alice-password")).build()?;
+//! // Your own tuning of the `reqwest::Client`, on the crate's TLS and redirect set-up.
+//! let http_client = auth_reqwest::http_client_builder(&config).timeout(std::time::Duration::from_secs(30)).build()?;
 //! let client = Client::builder(config)
-//!     .store(Arc::new(auth_store::FileStore::new("/var/lib/myapp/session.json")))
+//!     .http(http_client)
+//!     .store_file(&session_file) // survives restarts, e.g. /var/lib/myapp/session.json
 //!     .build()
 //!     .await?;
 //!
 //! // Logs in on first use (or continues the stored session), refreshes when due.
-//! let request = http::Request::get("https://api.teletracker.net/reports/call-data").body("")?;
+//! let request = http::Request::get(format!("{api}/reports/call-data")).body("")?;
 //! let response = client.send(request).await?;
 //! println!("{}", response.status()); // every status is a response: you decide
 //! let text = reqwest::Response::from(response).text().await?;
 //!
 //! // reqwest's own types:
-//! let request = client.http_client().get("https://api.teletracker.net/reports/call-data").build()?;
+//! let request = client.http_client().get(format!("{api}/reports/call-data")).build()?;
 //! let response = client.execute(request).await?;
+//! assert_eq!(response.status(), 200);
 //!
 //! // The RealTime handshake's first message, from a currently valid token.
 //! let first_message = client.realtime_auth().await?;
-//! # let _ = (text, response, first_message); Ok(()) }
+//! # let _ = (text, first_message);
+//! # assert_eq!(emulator.logins_served(), 1);
+//! # drop(client);
+//! # std::fs::remove_dir_all(session_file.parent().unwrap())?;
+//! # Ok(()) }
 //! ```
 //!
 //! A test-sized example that runs (Basic credentials, no network):
 //!
 //! ```
-//! use auth_reqwest::{Client, Error};
-//! use auth_core::{AuthError, Config, Password};
+//! use auth_reqwest::{AuthError, Client, Config, Error, Password, http};
 //!
 //! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let config = Config::basic("https://api.teletracker.net", "alice", Password::new("pw")).build()?;
@@ -59,6 +72,19 @@
 //! assert!(matches!(client.realtime_auth().await, Err(Error::Auth(AuthError::RequiresBearer))));
 //! # Ok(()) }
 //! ```
+//!
+//! ## One dependency
+//!
+//! An application depends on this crate (and Tokio) alone: it re-exports, at its root, the
+//! `http` and `time` crates, the configuration and secret types ([`Config`], [`Password`],
+//! [`AccountId`], [`RefreshPolicy`], ...), the session's state and errors ([`Snapshot`],
+//! [`TokenState`], [`AuthError`], [`SharedSession`]), the RealTime first message
+//! ([`RealtimeAuthRequest`]), the stores ([`FileStore`], [`MemoryStore`], [`SessionStore`],
+//! [`StoreError`]) and the clocks ([`SystemClock`], [`ManualClock`]): the list is
+//! [`auth_driver::exports`], which also says how time crosses the API (instants are
+//! `time::OffsetDateTime`, durations you pass are `std::time::Duration`). `reqwest` and
+//! `reqwest_middleware` are re-exported too, and `auth_core`, `auth_store` and `auth_driver`
+//! whole, for drivers and anything rarer.
 //!
 //! ## Runtime
 //!
@@ -102,7 +128,7 @@
 //!
 //! ## Store protocol
 //!
-//! With a store ([`ClientBuilder::store`], e.g. [`auth_store::FileStore`]), the task that
+//! With a store ([`ClientBuilder::store`], or a [`FileStore`] by `.store_file(path)`), the task that
 //! drives an exchange takes the store's lock, loads it and adopts a newer snapshot written by
 //! another process *before* asking the core for the exchange; it holds the lock until the
 //! answer is handled and every new snapshot saved. Only one task per process queues on the
@@ -140,6 +166,8 @@ pub use client::{Client, ClientBuilder};
 pub use error::Error;
 pub use http_client::http_client_builder;
 pub use middleware::AuthMiddleware;
+
+pub use auth_driver::exports::*;
 
 pub use auth_core;
 pub use auth_driver;

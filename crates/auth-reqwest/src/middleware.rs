@@ -23,12 +23,26 @@ use crate::client::{Attempt, Client};
 /// Redirects are followed by the `reqwest::Client` at the bottom of your stack; reqwest removes
 /// `Authorization` on a redirect to another origin whatever its policy.
 ///
-/// ```no_run
-/// # async fn demo(client: auth_reqwest::Client) -> Result<(), Box<dyn std::error::Error>> {
-/// let stack = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+/// Start the stack from a `reqwest::Client` that has a TLS set-up: the client's own
+/// ([`Client::http_client`]) or one from [`http_client_builder`](crate::http_client_builder).
+/// A bare `reqwest::Client::new()` panics ("No rustls crypto provider is configured") when
+/// reqwest comes only through this crate, which installs no process-wide provider.
+///
+/// ```
+/// use auth_reqwest::{Client, Config, Password, reqwest_middleware};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let emulator = auth_emulator::Emulator::start(); // the doc test's own TeleTracker
+/// # let api = emulator.url();
+/// let config = Config::bearer(&api, "alice", Password::new("alice-password")).build()?;
+/// let client = Client::builder(config).build().await?;
+/// let stack = reqwest_middleware::ClientBuilder::new(client.http_client().clone())
 ///     .with(client.middleware())
 ///     .build();
-/// let response = stack.get("https://api.teletracker.net/reports/call-data").send().await?;
+/// let response = stack.get(format!("{api}/reports/call-data")).send().await?;
+/// assert_eq!(response.status(), 200);
+/// # assert_eq!(emulator.logins_served(), 1);
 /// # Ok(()) }
 /// ```
 #[derive(Clone, Debug)]

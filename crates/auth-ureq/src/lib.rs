@@ -13,36 +13,34 @@
 //!
 //! ## Example
 //!
-//! ```no_run
-//! use std::sync::Arc;
+//! Everything an application names comes from this crate (see [One dependency](#one-dependency)):
 //!
-//! use auth_core::{Config, Password};
-//! use auth_store::FileStore;
-//! use auth_ureq::Client;
+//! ```
+//! use auth_ureq::{Client, Config, Password, http};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let config = Config::bearer(
-//!     "https://api.teletracker.net",
-//!     "alice@example.com",
-//!     Password::new(std::env::var("TELETRACKER_PASSWORD")?),
-//! )
-//! .build()?;
+//! # let emulator = auth_emulator::Emulator::start(); // the doc test's own TeleTracker
+//! # let api = emulator.url();
+//! # let session_file = std::env::temp_dir().join(format!("auth-ureq-doc-{}/session.json", std::process::id()));
+//! // `api` is the production API, "https://api.teletracker.net" (`auth_ureq::DEFAULT_BASE_URL`),
+//! // or a local `auth-emulator` in tests (as here); the password comes from your secret store.
+//! let config = Config::bearer(&api, "alice", Password::new("alice-password")).build()?;
 //! let client = Client::builder(config)
-//!     .store(Arc::new(FileStore::new("/var/lib/myapp/teletracker-session.json")))
+//!     .store_file(&session_file) // survives restarts, e.g. /var/lib/myapp/session.json
 //!     .build()?;
 //!
 //! // Any status is a response; `Error` is for transport, auth and store failures.
-//! let request = http::Request::get("https://api.teletracker.net/reports/call-data").body(())?;
+//! let request = http::Request::get(format!("{api}/reports/call-data")).body(())?;
 //! let mut response = client.send(request)?;
 //! println!("{} {}", response.status(), response.body_mut().read_to_string()?);
 //!
-//! // The same session from many threads: clones share it.
+//! // The same session from many threads: clones share it (one login for all of them).
 //! let workers: Vec<_> = (0..4)
 //!     .map(|_| {
-//!         let client = client.clone();
+//!         let (client, api) = (client.clone(), api.clone());
 //!         std::thread::spawn(move || {
 //!             let body = r#"{"to":"+15550100"}"#;
-//!             let request = http::Request::post("https://api.teletracker.net/calls")
+//!             let request = http::Request::post(format!("{api}/calls"))
 //!                 .header("content-type", "application/json")
 //!                 .body(body)?;
 //!             client.send(request).map(|r| r.status())
@@ -51,14 +49,30 @@
 //!     })
 //!     .collect();
 //! for worker in workers {
-//!     let _status = worker.join().expect("worker panicked");
+//!     assert_eq!(worker.join().expect("worker panicked").map_err(|e| e.to_string())?, 200);
 //! }
 //!
 //! // The RealTime handshake's first message, from a currently valid token.
 //! let first_message = client.realtime_auth()?;
-//! # let _ = first_message.as_text();
+//! assert!(first_message.as_text().starts_with(r#"{"type":"authrequest""#));
+//! # assert_eq!(emulator.logins_served(), 1);
+//! # drop(client);
+//! # std::fs::remove_dir_all(session_file.parent().unwrap())?;
 //! # Ok(()) }
 //! ```
+//!
+//! ## One dependency
+//!
+//! An application depends on this crate alone: it re-exports, at its root, the `http` and
+//! `time` crates, the configuration and secret types ([`Config`], [`Password`],
+//! [`AccountId`], [`RefreshPolicy`], ...), the session's state and errors ([`Snapshot`],
+//! [`TokenState`], [`AuthError`], [`SharedSession`]), the RealTime first message
+//! ([`RealtimeAuthRequest`]), the stores ([`FileStore`], [`MemoryStore`], [`SessionStore`],
+//! [`StoreError`]) and the clocks ([`SystemClock`], [`ManualClock`]): the list is
+//! [`auth_driver::exports`], which also says how time crosses the API (instants are
+//! `time::OffsetDateTime`, durations you pass are `std::time::Duration`). The crates
+//! `auth_core`, `auth_store` and `auth_driver` are re-exported whole too, for drivers and
+//! anything rarer.
 //!
 //! ## What a request goes through
 //!
@@ -67,7 +81,7 @@
 //! a bearer request retries it once with a freshly authorized header — for bodies that can be
 //! replayed ([`ReplayBody`]: `()`, bytes, strings). A second rejection is returned as it is.
 //! Streams go through [`Client::send_once`], which never retries. Requests to another origin
-//! than the configured API are refused before any I/O ([`auth_core::AuthError::ForeignOrigin`]).
+//! than the configured API are refused before any I/O ([`AuthError::ForeignOrigin`]).
 //!
 //! A token in its refresh window ("stale") is still attached: the request is never delayed.
 //! The caller that finds it stale, after its own response has arrived, drives the one refresh
@@ -86,7 +100,7 @@
 //!
 //! ## Persistence and other processes
 //!
-//! With a [`SessionStore`](auth_store::SessionStore) (e.g. [`auth_store::FileStore`]), the
+//! With a [`SessionStore`] (e.g. a [`FileStore`]: `.store_file(path)` on the builder), the
 //! client loads the stored session when it is built, and around every login or refresh
 //! follows the store's protocol: take the store's lock, load, adopt a newer snapshot written
 //! by another process (then no request is needed), send, save each new snapshot, unlock. Two
@@ -128,6 +142,8 @@ pub use body::ReplayBody;
 pub use client::{Client, ClientBuilder};
 pub use error::Error;
 pub use middleware::{AuthMiddleware, DEFAULT_REPLAY_LIMIT};
+
+pub use auth_driver::exports::*;
 
 pub use auth_core;
 pub use auth_driver;

@@ -47,6 +47,25 @@ pub const DEFAULT_REPLAY_LIMIT: usize = 64 * 1024;
 ///   retry keeps that setting. Without the response, a redirect cannot be told apart, so a
 ///   401/403 from a redirect target would be taken as a verdict on the token (one needless
 ///   refresh, never a leak).
+///
+/// ```
+/// use auth_ureq::{Client, Config, Password, ureq};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let emulator = auth_emulator::Emulator::start(); // the doc test's own TeleTracker
+/// # let api = emulator.url();
+/// let client = Client::builder(Config::bearer(&api, "alice", Password::new("alice-password")).build()?).build()?;
+/// // Your agent, with its own settings, authenticating through the client's session.
+/// let agent: ureq::Agent = ureq::Agent::config_builder()
+///     .timeout_global(Some(std::time::Duration::from_secs(30)))
+///     .middleware(client.middleware())
+///     .build()
+///     .into();
+/// let response = agent.get(format!("{api}/reports/call-data")).call()?;
+/// assert_eq!(response.status(), 200);
+/// # assert_eq!(emulator.logins_served(), 1);
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug)]
 pub struct AuthMiddleware {
     client: Client,

@@ -14,18 +14,24 @@
 //! failed save is not reported (the tokens stay in memory, as the protocol asks). Use
 //! `auth-ureq` or `auth-reqwest` for real work.
 //!
-//! ```no_run
+//! ```
 //! use std::sync::Arc;
 //! use auth_core::{Config, Password};
 //! use auth_driver::SystemClock;
 //! use auth_store::FileStore;
 //! use tcp_driver::Driver;
 //!
-//! let config = Config::bearer("http://127.0.0.1:8080", "alice", Password::new("alice-password")).build()?;
-//! let driver = Driver::new(config, Arc::new(SystemClock), Some(FileStore::new("session.json")))?;
-//! let request = http::Request::get("http://127.0.0.1:8080/reports/call-data").body(Vec::new())?;
+//! # let emulator = auth_emulator::Emulator::start(); // the doc test's own TeleTracker
+//! # let api = emulator.url(); // http://127.0.0.1:<port>
+//! # let dir = std::env::temp_dir().join(format!("tcp-driver-doc-{}", std::process::id()));
+//! # let session_file = dir.join("session.json");
+//! let config = Config::bearer(&api, "alice", Password::new("alice-password")).build()?;
+//! let driver = Driver::new(config, Arc::new(SystemClock), Some(FileStore::new(&session_file)))?;
+//! let request = http::Request::get(format!("{api}/reports/call-data")).body(Vec::new())?;
 //! let response = driver.send(request)?; // share `&driver` or an `Arc<Driver>` across threads
 //! println!("{}: {}", response.status(), String::from_utf8_lossy(response.body()));
+//! # assert_eq!(response.status(), 200);
+//! # std::fs::remove_dir_all(dir)?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![forbid(unsafe_code)]

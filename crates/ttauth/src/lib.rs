@@ -67,19 +67,26 @@
 //! environment, an [`auth_driver::ManualClock`] moved together with the emulator's
 //! `advance_clock`, and an [`Interrupt`] they trigger themselves.
 //!
-//! ```no_run
+//! ```
 //! use std::sync::Arc;
 //! use auth_driver::ManualClock;
 //! use ttauth::{Context, Exit, run};
 //!
+//! let emulator = auth_emulator::Emulator::start();
+//! let base_url = emulator.url();
+//! # let dir = std::env::temp_dir().join(format!("ttauth-doc-{}", std::process::id()));
+//! # let state_file = dir.join("s.json");
+//! # let state_file = state_file.to_str().expect("UTF-8");
 //! let clock = ManualClock::starting_now();
 //! let mut stdout = Vec::new();
 //! let mut stderr = Vec::new();
 //! let exit = run(
-//!     ["ttauth", "token", "--base-url", "http://127.0.0.1:8080", "--username", "alice", "--state-file", "/var/lib/myapp/s.json"],
+//!     ["ttauth", "token", "--base-url", &base_url, "--username", "alice", "--state-file", state_file],
 //!     Context::new(&mut stdout, &mut stderr).var("TELETRACKER_PASSWORD", "alice-password").clock(Arc::new(clock)),
 //! );
 //! assert_eq!(exit, Exit::Success);
+//! assert_eq!(emulator.logins_served(), 1);
+//! # std::fs::remove_dir_all(dir).expect("clean up");
 //! ```
 //!
 //! Flags fall back to `TELETRACKER_*` through clap, which reads the process environment;
