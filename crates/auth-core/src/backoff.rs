@@ -57,6 +57,12 @@ impl Backoff {
         self.current.as_ref().map(|p| &p.error)
     }
 
+    /// How many failures in a row the current backoff follows: the number of the attempt that
+    /// failed last.
+    pub(crate) fn failures_in_a_row(&self) -> u32 {
+        self.failures_in_a_row
+    }
+
     /// A success (tokens installed, an account switch done): no backoff, no failure in a row.
     /// The count of unusable tokens is [`token_arrived`](Self::token_arrived)'s to keep.
     pub(crate) fn reset(&mut self) {
@@ -85,7 +91,7 @@ impl Backoff {
 
     /// A token was installed at `now`, `fresh` or already stale on arrival. Too many stale ones
     /// in a row back off for `backoff_max` (SPEC.md §3, no refresh loops), and the count starts
-    /// over.
+    /// over. Returns how many arrived stale in a row, this one included (0 if it is fresh).
     pub(crate) fn token_arrived(
         &mut self,
         fresh: bool,
@@ -93,12 +99,13 @@ impl Backoff {
         now: OffsetDateTime,
         policy: &RefreshPolicy,
         clock: &Timeline,
-    ) {
+    ) -> u32 {
         if fresh {
             self.unusable_in_a_row = 0;
-            return;
+            return 0;
         }
         self.unusable_in_a_row += 1;
+        let count = self.unusable_in_a_row;
         if self.unusable_in_a_row >= policy.max_unusable_tokens {
             let retry_at = later(now, policy.backoff_max);
             let error = AuthError::UnusableTokenLifetime {
@@ -109,6 +116,7 @@ impl Backoff {
             self.unusable_in_a_row = 0;
             self.current = Some(Pause { error, retry_at });
         }
+        count
     }
 }
 

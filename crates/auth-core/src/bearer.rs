@@ -49,6 +49,7 @@ use crate::secret::Password;
 use crate::snapshot::{Owner, Snapshot};
 use crate::switch::{Standing, SwitchState, SwitchTicket, Switches};
 use crate::token::{TokenState, Tokens};
+use crate::trace;
 use exchange::{InFlight, Wanted};
 
 /// A bearer-token session: the state machine behind [`Session`](crate::Session) for
@@ -243,6 +244,7 @@ impl BearerSession {
         Ok(match self.authorize(uri, now)? {
             Authorization::Ready(mut credential) => {
                 credential.receipt.retry = true;
+                tracing::debug!(generation = credential.generation().as_u64(), "resend permit used");
                 RetryAuthorization::Ready(credential)
             }
             Authorization::Pending => RetryAuthorization::Pending(permit),
@@ -257,13 +259,17 @@ impl BearerSession {
             return Err(fatal.clone());
         }
         let settled = self.switches.pending().is_none();
+        let in_force = trace::account(self.account);
         if settled && self.account == Some(account) && self.tokens.token().is_some() {
             // Already there: done at once (and a refusal not yet collected is acknowledged).
+            tracing::info!(account = account.0, in_force, "account switch requested");
+            tracing::info!(account = account.0, generation = self.tokens.generation().as_u64(), "account switch done");
             return Ok(self.switches.issue(account, None));
         }
         if self.switch_strategy == AccountSwitch::Relogin && self.password.is_none() {
             return Err(AuthError::PasswordRequired);
         }
+        tracing::info!(account = account.0, in_force, "account switch requested");
         Ok(self.switches.issue(account, Some(now)))
     }
 
@@ -282,7 +288,15 @@ impl BearerSession {
             Standing::Refused(error) => Some(Err(error)),
             // A later switch may have brought the session where this caller wanted it anyway.
             Standing::Superseded if self.account == Some(requested) => Some(Ok(requested)),
-            Standing::Superseded => Some(Err(AuthError::SwitchSuperseded { requested, in_force: self.account })),
+            Standing::Superseded => {
+                let in_force = self.account;
+                tracing::info!(
+                    requested = requested.0,
+                    in_force = trace::account(in_force),
+                    "account switch superseded"
+                );
+                Some(Err(AuthError::SwitchSuperseded { requested, in_force }))
+            }
         }
     }
 
@@ -290,7 +304,12 @@ impl BearerSession {
         self.outstanding = self.outstanding.saturating_sub(1);
         // SPEC.md §5a: 401 and 403 both mean "maybe expired"; the resend's answer is final, so
         // it never condemns a token twice.
-        if receipt.retry || (status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN) {
+        let rejected = status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN;
+        if rejected {
+            let (generation, resend) = (receipt.generation.as_u64(), receipt.retry);
+            tracing::info!(status = status.as_u16(), generation, resend, "API rejected the token");
+        }
+        if receipt.retry || !rejected {
             return ApiVerdict::Accept;
         }
         // Only the current generation is invalidated; a newer token already replaced an older one.
@@ -311,22 +330,34 @@ impl BearerSession {
             return false;
         }
         if snapshot.generation > self.tokens.generation() || self.tokens.token().is_none() {
-            self.install_snapshot(snapshot, now);
+            let previous_generation = self.tokens.generation().as_u64();
+            if self.install_snapshot(snapshot, now) {
+                let (generation, account) = (self.tokens.generation().as_u64(), trace::account(self.account));
+                tracing::info!(generation, previous_generation, account, "stored session adopted");
+            }
             return true;
         }
         // Our very token, stored without its refresh token: another sharer has spent it (and
         // perhaps lost the answer). The spend is a state change every sharer must see: never
         // present that refresh token again (SPEC.md §3, rotation safety).
-        self.tokens.learn_spent(&snapshot)
+        let spent = self.tokens.learn_spent(&snapshot);
+        if spent {
+            let generation = self.tokens.generation().as_u64();
+            tracing::info!(generation, "stored session shows our refresh token spent: it will not be sent");
+        }
+        spent
     }
 
     /// Installs a snapshot's state; `now` is the monotonic instant of the latest reading.
-    pub(crate) fn install_snapshot(&mut self, snapshot: Snapshot, now: OffsetDateTime) {
+    /// Whether it did (a token that cannot be a header changes nothing).
+    pub(crate) fn install_snapshot(&mut self, snapshot: Snapshot, now: OffsetDateTime) -> bool {
         // The snapshot says which account its token serves (None: the user's default).
         let account = snapshot.account;
-        if self.tokens.install_snapshot(snapshot, now, &self.clock, &self.policy, &mut self.rng).is_ok() {
+        let installed = self.tokens.install_snapshot(snapshot, now, &self.clock, &self.policy, &mut self.rng).is_ok();
+        if installed {
             self.account = account;
             self.backoff.reset();
         }
+        installed
     }
 }

@@ -371,6 +371,12 @@ impl Coordinator {
                     (Some(credential), Some(expected)) if credential.account() != Some(expected) => {
                         let in_force = credential.account();
                         self.release(credential.into_parts().2);
+                        let account = crate::trace::account(in_force);
+                        tracing::warn!(
+                            expected = expected.0,
+                            in_force = account,
+                            "request refused: the account changed"
+                        );
                         return Err(AuthError::AccountChanged { expected, in_force });
                     }
                     (credential, _) => credential.map(Step::Attach),

@@ -274,6 +274,7 @@ mod snapshot;
 mod static_auth;
 mod switch;
 mod token;
+mod trace;
 pub mod verify;
 mod wire;
 

@@ -42,7 +42,7 @@ impl Wake for Condvar {
 /// The shared state: the coordinator and what the store last said.
 struct State {
     coordinator: Coordinator,
-    store_error: Option<String>,
+    store_error: Option<Arc<StoreError>>,
 }
 
 /// The session every clone of a client shares, as its users see it: what it holds, where its
@@ -89,10 +89,12 @@ impl SharedSession {
         self.read(|coordinator, _| coordinator.session().snapshot())
     }
 
-    /// Why the last store operation failed, if it did (cleared by the next successful save).
-    /// A failed save never discards the token held in memory: the client carries on, but a
-    /// restarted process or another client sharing the store would not see the new token.
-    pub fn last_store_error(&self) -> Option<String> {
+    /// Why the last store operation failed, if it did (cleared by the next successful save):
+    /// the [`StoreError`] itself, to match on its kind; its message names the file, never its
+    /// content. A failed save never discards the token held in memory: the client carries on,
+    /// but a restarted process or another client sharing the store would not see the new token.
+    /// Each failure is also a `tracing` event (warn, "session store failed").
+    pub fn last_store_error(&self) -> Option<Arc<StoreError>> {
         self.lock().store_error.clone()
     }
 
@@ -116,8 +118,51 @@ impl SharedSession {
         self.read(|coordinator, _| coordinator.session().is_api_origin(uri))
     }
 
-    fn note_store(&self, outcome: &Result<(), StoreError>) {
-        self.lock().store_error = outcome.as_ref().err().map(ToString::to_string);
+    /// Records the outcome of a save.
+    fn note_store(&self, outcome: Result<(), StoreError>) {
+        match outcome {
+            Ok(()) => self.lock().store_error = None,
+            Err(error) => self.store_failed("save", error),
+        }
+    }
+
+    /// Records (and tells) that the store operation `operation` failed.
+    fn store_failed(&self, operation: &'static str, error: StoreError) {
+        tracing::warn!(operation, kind = store_error_kind(&error), %error, "session store failed");
+        self.lock().store_error = Some(Arc::new(error));
+    }
+}
+
+/// A copy of `error`, with the same message (an OS error keeps its kind and text, not its
+/// code): `StoreError` is not `Clone`, and a failed lock is both kept and returned.
+fn copy_of(error: &StoreError) -> StoreError {
+    match error {
+        StoreError::Io { operation, path, source } => StoreError::Io {
+            operation,
+            path: path.clone(),
+            source: std::io::Error::new(source.kind(), source.to_string()),
+        },
+        StoreError::Corrupt { path, reason } => StoreError::Corrupt { path: path.clone(), reason: reason.clone() },
+        StoreError::Busy { path, waited } => StoreError::Busy { path: path.clone(), waited: *waited },
+        StoreError::Insecure { path, problem } => StoreError::Insecure { path: path.clone(), problem: *problem },
+        StoreError::TooLarge { path, limit } => StoreError::TooLarge { path: path.clone(), limit: *limit },
+        other => StoreError::Io {
+            operation: "use",
+            path: std::path::PathBuf::new(),
+            source: std::io::Error::other(other.to_string()),
+        },
+    }
+}
+
+/// The `kind` field of a store failure.
+fn store_error_kind(error: &StoreError) -> &'static str {
+    match error {
+        StoreError::Io { .. } => "io",
+        StoreError::Corrupt { .. } => "corrupt",
+        StoreError::Busy { .. } => "busy",
+        StoreError::Insecure { .. } => "insecure",
+        StoreError::TooLarge { .. } => "too_large",
+        _ => "other",
     }
 }
 
@@ -306,22 +351,19 @@ impl<W: Wake> Driving<W> {
                     let _ = self.hub.tell(|coordinator, _| coordinator.handle_store_lock(drive, true));
                 }
                 Err(error) => {
-                    self.hub.session.lock().store_error = Some(error.to_string());
+                    // The session keeps a copy: the caller may fail with the error itself.
+                    self.hub.session.store_failed("lock", copy_of(&error));
                     if self.hub.tell(|coordinator, _| coordinator.handle_store_lock(drive, false)) {
                         return Err(error);
                     }
                 }
             },
             DriveStep::LoadStore => {
-                let loaded = store.load();
-                if let Err(error) = &loaded {
-                    // We hold the lock and a session: carry on; our next save replaces it.
-                    self.hub.session.lock().store_error = Some(error.to_string());
-                }
-                let loaded = loaded.map_err(drop);
+                // We hold the lock and a session: carry on; our next save replaces it.
+                let loaded = store.load().map_err(|error| self.hub.session.store_failed("load", error));
                 self.hub.tell(|coordinator, now| coordinator.handle_store_load(drive, loaded, now));
             }
-            DriveStep::Save(snapshot) => self.hub.session.note_store(&store.save(&snapshot)),
+            DriveStep::Save(snapshot) => self.hub.session.note_store(store.save(&snapshot)),
             DriveStep::UnlockStore => drop(self.lock.take()),
             DriveStep::Send(_) | DriveStep::Done => {}
         }
@@ -363,7 +405,7 @@ impl<W: Wake> Drop for Driving<W> {
         // lock is released all the same when it is dropped.
         self.hub.wake.run_blocking(Box::new(move || {
             for snapshot in &saves {
-                hub.session.note_store(&store.save(snapshot));
+                hub.session.note_store(store.save(snapshot));
             }
             drop(lock);
         }));
@@ -439,6 +481,108 @@ mod tests {
         assert!(store.load().unwrap().is_some_and(|s| s.has_refresh_token()), "the new pair was saved");
         assert!(store.lock(Duration::ZERO).is_ok(), "and the lock released");
         assert!(matches!(hub.poll(&mut call), Step::Ready(auth_core::Ready::Token(_))));
-        assert_eq!(hub.session().last_store_error(), None);
+        assert!(hub.session().last_store_error().is_none());
+    }
+
+    /// A store whose loads and saves fail, and whose lock may be held elsewhere.
+    #[derive(Debug)]
+    struct Broken {
+        busy: bool,
+    }
+
+    impl SessionStore for Broken {
+        fn load(&self) -> Result<Option<Snapshot>, StoreError> {
+            Err(StoreError::Corrupt { path: "/s/session.json".into(), reason: "not JSON (line 1, column 1)".into() })
+        }
+        fn save(&self, _: &Snapshot) -> Result<(), StoreError> {
+            let source = std::io::Error::other("disk full");
+            Err(StoreError::Io { operation: "write", path: "/s/session.json".into(), source })
+        }
+        fn lock(&self, wait: Duration) -> Result<StoreGuard, StoreError> {
+            match self.busy {
+                true => Err(StoreError::Busy { path: "/s/session.json.lock".into(), waited: wait }),
+                false => Ok(StoreGuard::new(())),
+            }
+        }
+    }
+
+    /// The "session store failed" events of `run`: (operation, kind, error) each.
+    fn store_events(run: impl FnOnce()) -> Vec<[String; 3]> {
+        use tracing::field::{Field, Visit};
+        use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
+
+        #[derive(Clone, Default)]
+        struct Capture(Arc<Mutex<Vec<[String; 3]>>>);
+        #[derive(Default)]
+        struct Fields(std::collections::BTreeMap<&'static str, String>);
+        impl Visit for Fields {
+            fn record_str(&mut self, field: &Field, value: &str) {
+                self.0.insert(field.name(), value.to_owned());
+            }
+            fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+                self.0.insert(field.name(), format!("{value:?}"));
+            }
+        }
+        impl<S: tracing::Subscriber> Layer<S> for Capture {
+            fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
+                let mut fields = Fields::default();
+                event.record(&mut fields);
+                if fields.0.get("message").is_some_and(|m| m == "session store failed") {
+                    assert_eq!(*event.metadata().level(), tracing::Level::WARN);
+                    let field = |name| fields.0.get(name).cloned().unwrap_or_default();
+                    self.0.lock().unwrap().push([field("operation"), field("kind"), field("error")]);
+                }
+            }
+        }
+        let capture = Capture::default();
+        tracing::subscriber::with_default(tracing_subscriber::registry().with(capture.clone()), run);
+        std::mem::take(&mut *capture.0.lock().unwrap())
+    }
+
+    fn hub_on(store: Broken) -> Arc<Hub<Count>> {
+        let config = Config::bearer("http://127.0.0.1:9", "u", Password::new("p")).build().unwrap();
+        let clock = ManualClock::new(OffsetDateTime::UNIX_EPOCH);
+        let session = Session::new(config, 1, clock.now()).unwrap();
+        Arc::new(Hub::new(Coordinator::new(session, true), Arc::new(clock), Some(Arc::new(store)), Count::default()))
+    }
+
+    /// A failed load and a failed save: the exchange goes on, each failure is an event naming
+    /// the operation and the error's kind, and the last one is kept, typed.
+    #[test]
+    fn store_failures_are_events_and_the_last_is_kept_typed() {
+        let hub = hub_on(Broken { busy: false });
+        let events = store_events(|| {
+            let mut call = Call::bearer_token();
+            let Step::Drive(drive) = hub.poll(&mut call) else { panic!("a login to drive") };
+            let mut driving = Driving::new(Arc::clone(&hub), drive);
+            let _login = driving.next_request().unwrap().expect("the login, despite the load");
+            driving.answer(Some(&grant()));
+            assert!(driving.next_request().unwrap().is_none());
+            assert!(matches!(hub.poll(&mut call), Step::Ready(auth_core::Ready::Token(_))));
+        });
+        let [load, save] = &events[..] else { panic!("{events:?}") };
+        assert_eq!(load[..2], ["load", "corrupt"]);
+        assert!(load[2].contains("/s/session.json does not hold a valid session snapshot"), "{load:?}");
+        assert_eq!(save[..2], ["save", "io"]);
+        assert!(save[2].contains("disk full"), "{save:?}");
+        let kept = hub.session().last_store_error().expect("kept");
+        assert!(matches!(*kept, StoreError::Io { operation: "write", .. }), "{kept:?}");
+    }
+
+    /// A lock held elsewhere fails the caller that needed the exchange, with the error itself;
+    /// the session keeps a copy, and the event says so.
+    #[test]
+    fn a_busy_lock_is_returned_and_kept() {
+        let hub = hub_on(Broken { busy: true });
+        let events = store_events(|| {
+            let mut call = Call::request("http://127.0.0.1:9/reports".parse().unwrap(), true, None);
+            let Step::Drive(drive) = hub.poll(&mut call) else { panic!("a login to drive") };
+            let error = Driving::new(Arc::clone(&hub), drive).next_request().unwrap_err();
+            assert!(matches!(error, StoreError::Busy { .. }), "{error:?}");
+        });
+        let [lock] = &events[..] else { panic!("{events:?}") };
+        assert_eq!(lock[..2], ["lock", "busy"]);
+        let kept = hub.session().last_store_error().expect("kept");
+        assert!(matches!(*kept, StoreError::Busy { .. }), "{kept:?}");
     }
 }

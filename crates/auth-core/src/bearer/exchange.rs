@@ -17,6 +17,7 @@ use crate::error::{AuthError, ServerError, TransientCause};
 use crate::request::{AuthRequest, Event, Exchange, RequestId};
 use crate::secret::{Password, RefreshToken};
 use crate::token::{Refresh, TokenState};
+use crate::trace;
 use crate::wire::{self, Failure, Grant};
 
 /// The one auth request in flight.
@@ -37,6 +38,11 @@ pub(super) struct InFlight {
     /// kept here to scrub it from the answer, and to put back in service when the server says
     /// it did not process the request (429, 503: SPEC.md §3). Never sent again from here.
     spent: Option<Refresh>,
+    /// What the events call it: `login`, `relogin`, `refresh` or `masquerade`.
+    label: &'static str,
+    /// `auth_exchange{exchange, id}`, entered while the session handles the exchange; it
+    /// closes with the exchange (a disabled span unless a subscriber wants it).
+    span: tracing::Span,
 }
 
 /// What the session wants to send next, as [`BearerSession::next_exchange`] finds it.
@@ -82,6 +88,17 @@ impl BearerSession {
                 wire::masquerade_request(self.base.join(path), header, account)
             }
         };
+        let label = self.label(exchange);
+        let span = tracing::debug_span!("auth_exchange", exchange = label, id = id.0);
+        span.in_scope(|| {
+            let target = match exchange {
+                Exchange::Login => login_account,
+                Exchange::Refresh => self.account,
+                Exchange::Masquerade(account) => Some(account),
+            };
+            let generation = self.tokens.generation().as_u64();
+            tracing::debug!(exchange = label, generation, account = trace::account(target), "auth request emitted");
+        });
         self.in_flight = Some(InFlight {
             id,
             exchange,
@@ -90,6 +107,8 @@ impl BearerSession {
             handed_off: false,
             account: login_account,
             spent,
+            label,
+            span,
         });
         Some(AuthRequest { id, exchange, request, timeout: self.policy.auth_timeout })
     }
@@ -117,6 +136,8 @@ impl BearerSession {
         let Some(mut flight) = self.in_flight.take_if(|f| f.id == id) else {
             return; // An answer to a request we gave up on: ignore it.
         };
+        let span = flight.span.clone();
+        let _entered = span.enter();
         let scrub = |text: &str| self.scrub(text, flight.spent.as_ref().map(|spent| &spent.token));
         let status = response.status();
         // A `Retry-After` date is a wall-clock time: judged by the wall clock.
@@ -130,25 +151,28 @@ impl BearerSession {
         }
         match (outcome, flight.exchange) {
             (Ok(map), Exchange::Masquerade(account)) if !wire::has_token(&map) => {
-                self.masquerade_kept_token(account);
+                self.masquerade_kept_token(account, &flight, now);
             }
             (Ok(map), _) => match wire::parse_grant(&map) {
                 Ok(grant) => self.install(grant, &flight, now),
-                Err(malformed) => self.transient(TransientCause::Malformed(malformed), None, now),
+                Err(malformed) => self.transient(&flight, TransientCause::Malformed(malformed), None, now),
             },
             (Err(Failure::Rejected(error)), exchange) => self.rejected(error, exchange, &flight),
-            (Err(Failure::Server(error)), _) => self.transient(TransientCause::Server(error), None, now),
+            (Err(Failure::Server(error)), _) => self.transient(&flight, TransientCause::Server(error), None, now),
             (Err(Failure::RateLimited { error, retry_after }), _) => {
-                self.transient(TransientCause::RateLimited(error), retry_after, now)
+                self.transient(&flight, TransientCause::RateLimited(error), retry_after, now)
             }
-            (Err(Failure::Malformed(malformed)), _) => self.transient(TransientCause::Malformed(malformed), None, now),
+            (Err(Failure::Malformed(malformed)), _) => {
+                self.transient(&flight, TransientCause::Malformed(malformed), None, now)
+            }
         }
     }
 
     pub(crate) fn handle_failure(&mut self, id: RequestId, now: Now) {
         let now = self.observe(now);
-        if self.in_flight.take_if(|f| f.id == id).is_some() {
-            self.transient(TransientCause::Transport, None, now);
+        if let Some(flight) = self.in_flight.take_if(|f| f.id == id) {
+            let _entered = flight.span.enter();
+            self.transient(&flight, TransientCause::Transport, None, now);
         }
     }
 
@@ -198,9 +222,9 @@ impl BearerSession {
     /// monotonic instant every schedule is judged by.
     pub(super) fn observe(&mut self, now: Now) -> OffsetDateTime {
         let now = self.clock.observe(now);
-        if self.in_flight.as_ref().is_some_and(|f| f.deadline <= now) {
-            self.in_flight = None;
-            self.transient(TransientCause::Timeout, None, now);
+        if let Some(flight) = self.in_flight.take_if(|f| f.deadline <= now) {
+            let _entered = flight.span.enter();
+            self.transient(&flight, TransientCause::Timeout, None, now);
         }
         now
     }
@@ -212,6 +236,10 @@ impl BearerSession {
             Wanted::Send(exchange) => Some(exchange),
             Wanted::Nothing => None,
             Wanted::Over => {
+                tracing::warn!(
+                    generation = self.tokens.generation().as_u64(),
+                    "session expired: no usable refresh token and no password to log in again"
+                );
                 self.fatal = Some(AuthError::SessionExpired);
                 None
             }
@@ -261,7 +289,7 @@ impl BearerSession {
     fn install(&mut self, grant: Grant, flight: &InFlight, now: OffsetDateTime) {
         let schedule = match self.tokens.install_grant(grant, flight.sent_at, &self.policy, &mut self.rng) {
             Ok(schedule) => schedule,
-            Err(malformed) => return self.transient(TransientCause::Malformed(malformed), None, now),
+            Err(malformed) => return self.transient(flight, TransientCause::Malformed(malformed), None, now),
         };
         self.backoff.reset();
         let account = match flight.exchange {
@@ -269,10 +297,27 @@ impl BearerSession {
             Exchange::Refresh => self.account,
             Exchange::Masquerade(account) => Some(account),
         };
+        let generation = self.tokens.generation().as_u64();
+        let lifetime_secs = schedule.lifetime.as_secs();
+        tracing::info!(
+            exchange = flight.label,
+            generation,
+            account = trace::account(account),
+            lifetime_secs,
+            duration_ms = trace::elapsed_ms(flight.sent_at, now),
+            "auth exchange succeeded"
+        );
         self.set_account(account);
         // SPEC.md §3, no refresh loops: count tokens that arrive already stale.
         let fresh = schedule.state(now) == TokenState::Fresh;
-        self.backoff.token_arrived(fresh, schedule.lifetime, now, &self.policy, &self.clock);
+        let count = self.backoff.token_arrived(fresh, schedule.lifetime, now, &self.policy, &self.clock);
+        if !fresh {
+            tracing::warn!(generation, lifetime_secs, count, "token arrived already stale");
+        }
+        if let Some(AuthError::UnusableTokenLifetime { retry_at, .. }) = self.backoff.active_at(now) {
+            let retry_at = trace::instant(*retry_at);
+            tracing::warn!(lifetime_secs, count, retry_at, "tokens keep arriving unusable: backing off");
+        }
         if let Some(snapshot) = self.snapshot() {
             self.events.push_back(Event::TokensUpdated(snapshot));
         }
@@ -292,9 +337,17 @@ impl BearerSession {
 
     /// Masquerade without new tokens: same token, new account, new generation (so a 401 for
     /// a request of the old account cannot invalidate the new binding).
-    fn masquerade_kept_token(&mut self, account: AccountId) {
+    fn masquerade_kept_token(&mut self, account: AccountId, flight: &InFlight, now: OffsetDateTime) {
         self.backoff.reset();
         self.tokens.next_generation();
+        tracing::info!(
+            exchange = flight.label,
+            generation = self.tokens.generation().as_u64(),
+            account = account.0,
+            lifetime_secs = self.tokens.token().map(|t| t.schedule.lifetime.as_secs()),
+            duration_ms = trace::elapsed_ms(flight.sent_at, now),
+            "auth exchange succeeded"
+        );
         self.set_account(Some(account));
         if let Some(snapshot) = self.snapshot() {
             self.events.push_back(Event::TokensUpdated(snapshot));
@@ -305,7 +358,15 @@ impl BearerSession {
         let changed = account != self.account;
         self.account = account;
         if let Some(account) = account {
+            let switched = self.switches.pending().is_some_and(|s| s.account == account);
             self.switches.arrived(account);
+            if switched {
+                tracing::info!(
+                    account = account.0,
+                    generation = self.tokens.generation().as_u64(),
+                    "account switch done"
+                );
+            }
         }
         if let (true, Some(account)) = (changed, account) {
             self.events.push_back(Event::AccountSwitched(account));
@@ -314,6 +375,18 @@ impl BearerSession {
 
     fn rejected(&mut self, error: ServerError, exchange: Exchange, flight: &InFlight) {
         let switching_to = self.switches.pending().map(|s| s.account);
+        // A rejected login is final, unless it asked for the account of a switch.
+        let fatal = exchange == Exchange::Login && !(switching_to.is_some() && flight.account == switching_to);
+        tracing::warn!(
+            exchange = flight.label,
+            cause = "rejected",
+            status = error.status().as_u16(),
+            code = error.code(),
+            duration_ms = trace::elapsed_ms(flight.sent_at, self.clock.now()),
+            generation = self.tokens.generation().as_u64(),
+            fatal,
+            "auth exchange failed"
+        );
         match exchange {
             Exchange::Login if switching_to.is_some() && flight.account == switching_to => {
                 // The account was refused; the session stays where it was (SPEC.md §4), and
@@ -345,13 +418,60 @@ impl BearerSession {
     }
 
     fn refuse_switch(&mut self, error: ServerError) {
+        tracing::warn!(
+            account = trace::account(self.switches.pending().map(|s| s.account)),
+            in_force = trace::account(self.account),
+            status = error.status().as_u16(),
+            code = error.code(),
+            "account switch refused"
+        );
         self.switches.refuse(AuthError::AccountSwitchRejected(error));
     }
 
     /// A failure that may pass: keep whatever token is in service, back off, try again
     /// (SPEC.md §3, transient failures).
-    pub(super) fn transient(&mut self, cause: TransientCause, retry_after: Option<Duration>, now: OffsetDateTime) {
+    pub(super) fn transient(
+        &mut self,
+        flight: &InFlight,
+        cause: TransientCause,
+        retry_after: Option<Duration>,
+        now: OffsetDateTime,
+    ) {
+        let label = trace::cause(&cause);
+        let answer = trace::server_error(&cause);
+        let retry_after_secs = retry_after.map(|d| d.as_secs());
+        tracing::warn!(
+            exchange = flight.label,
+            cause = label,
+            status = trace::status(answer),
+            code = trace::code(answer),
+            detail = trace::malformed(&cause).map(tracing::field::display),
+            retry_after_secs,
+            duration_ms = trace::elapsed_ms(flight.sent_at, now),
+            generation = self.tokens.generation().as_u64(),
+            "auth exchange failed"
+        );
         self.backoff.fail(cause, retry_after, now, &self.policy, &mut self.rng, &self.clock);
+        tracing::warn!(
+            exchange = flight.label,
+            cause = label,
+            attempt = self.backoff.failures_in_a_row(),
+            retry_at = self.backoff.error().and_then(AuthError::retry_at).map(trace::instant),
+            delay_ms = self.backoff.retry_at().map(|at| trace::elapsed_ms(now, at)),
+            retry_after_secs,
+            "auth backoff started"
+        );
+    }
+
+    /// What the events call `exchange`: a login after the session had tokens, and not to switch
+    /// accounts, is a `relogin` (its refresh token was dead, spent or absent).
+    fn label(&self, exchange: Exchange) -> &'static str {
+        match exchange {
+            Exchange::Login if self.switches.pending().is_none() && self.tokens.generation().as_u64() > 0 => "relogin",
+            Exchange::Login => "login",
+            Exchange::Refresh => "refresh",
+            Exchange::Masquerade(_) => "masquerade",
+        }
     }
 
     /// Removes our own secrets, and a spent refresh token, from text the server sent back, in

@@ -92,7 +92,8 @@ async fn a_failed_save_keeps_the_rotated_token_in_memory() {
     let client = h.client_with_store(h.alice(), store.clone()).await;
     assert_eq!(h.report(&client).await.0, StatusCode::OK);
     let error = client.session().last_store_error().expect("the failed save is reported");
-    assert!(error.contains("disk full"), "{error}");
+    assert!(matches!(*error, StoreError::Io { operation: "write", .. }), "typed: {error:?}");
+    assert!(error.to_string().contains("disk full"), "{error}");
 
     h.advance(PAST_EXPIRY);
     assert_eq!(h.report(&client).await.0, StatusCode::OK);
@@ -132,7 +133,8 @@ async fn a_store_lock_failure_is_an_error_and_nothing_is_sent() {
     let request = http::Request::get(h.url("/reports/call-data")).body("").unwrap();
     let error = client.send(request).await.unwrap_err();
     assert!(matches!(error, Error::Store(_)), "{error:?}");
-    assert!(client.session().last_store_error().is_some());
+    let kept = client.session().last_store_error();
+    assert!(matches!(kept.as_deref(), Some(StoreError::Io { operation: "lock", .. })), "{kept:?}");
     assert!(h.emu.journal().is_empty());
 }
 

@@ -131,7 +131,8 @@ fn a_failed_save_keeps_the_rotated_token_in_memory_and_is_reported() {
     let client = s.client_with_store(s.alice(), Arc::new(FailingSaves));
     assert_eq!(client.send(s.get(CALL_DATA)).unwrap().status(), StatusCode::OK);
     let error = client.session().last_store_error().expect("the failed save is reported");
-    assert!(error.contains("no space left"), "{error}");
+    assert!(matches!(*error, StoreError::Io { operation: "write", .. }), "typed: {error:?}");
+    assert!(error.to_string().contains("no space left"), "{error}");
 
     s.advance(TO_EXPIRED);
     assert_eq!(client.send(s.get(CALL_DATA)).unwrap().status(), StatusCode::OK);
@@ -169,7 +170,8 @@ fn a_store_lock_failure_is_an_error_and_nothing_is_sent() {
     let error = client.send(s.get(CALL_DATA)).unwrap_err();
     assert!(matches!(error, Error::Store(_)), "{error:?}");
     assert!(s.emu.journal().is_empty());
-    assert!(client.session().last_store_error().is_some());
+    let kept = client.session().last_store_error();
+    assert!(matches!(kept.as_deref(), Some(StoreError::Io { operation: "lock", .. })), "{kept:?}");
 }
 
 #[test]
