@@ -31,14 +31,21 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use axum::extract::FromRequestParts;
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
-use axum::http::{Method, StatusCode, request};
+use axum::body::Body;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version, header, request};
 use axum::response::Response;
+use futures_util::{SinkExt, StreamExt};
+use hyper::upgrade::OnUpgrade;
+use hyper_util::rt::TokioIo;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, watch};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 
 use crate::echo;
 use crate::endpoint::Endpoint;
@@ -54,7 +61,7 @@ use crate::users::AccountNumber;
 const QUEUE_LIMIT: usize = 1024;
 
 /// The close code of a socket whose queue overflowed (1008, policy violation).
-const OVERFLOW_CLOSE_CODE: u16 = close_code::POLICY;
+const OVERFLOW_CLOSE_CODE: CloseCode = CloseCode::Policy;
 
 /// The close reason of a socket whose queue overflowed.
 const OVERFLOW_CLOSE_REASON: &str = "outgoing queue full: the client stopped reading";
@@ -64,6 +71,9 @@ const FAREWELL_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The largest message (and frame) read from a client, as for HTTP bodies (1 MiB).
 const MAX_INCOMING_MESSAGE: usize = 1024 * 1024;
+
+/// The server end of an upgraded RealTime connection.
+type WebSocket = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
 
 /// A command for one socket's task.
 #[derive(Debug)]
@@ -235,7 +245,7 @@ pub(crate) async fn handshake(ctx: ConnCtx, mut parts: request::Parts, meta: Req
             Outcome::MethodNotAllowed,
         );
     }
-    let Ok(upgrade) = WebSocketUpgrade::from_request_parts(&mut parts, &()).await else {
+    let Some((accept, on_upgrade)) = upgrade_request(&mut parts) else {
         return fail(
             Reply::failure(StatusCode::UPGRADE_REQUIRED, "upgrade_required", "this is the RealTime WebSocket endpoint"),
             Outcome::UpgradeRequired,
@@ -250,11 +260,50 @@ pub(crate) async fn handshake(ctx: ConnCtx, mut parts: request::Parts, meta: Req
         shared.record(meta.entry(facts, fault.clone(), outgoing.status()));
         return outgoing.into_response();
     }
-    upgrade
-        .max_message_size(MAX_INCOMING_MESSAGE)
-        .max_frame_size(MAX_INCOMING_MESSAGE)
-        .on_failed_upgrade(|_| {})
-        .on_upgrade(move |socket| connection(ctx, socket, meta, fault))
+    tokio::spawn(async move {
+        // A failed upgrade (the client went away after the 101) is not journaled, as before.
+        let Ok(upgraded) = on_upgrade.await else { return };
+        let config = WebSocketConfig::default()
+            .max_message_size(Some(MAX_INCOMING_MESSAGE))
+            .max_frame_size(Some(MAX_INCOMING_MESSAGE));
+        let socket = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
+        connection(ctx, socket, meta, fault).await;
+    });
+    let mut response = Response::new(Body::empty());
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let headers = response.headers_mut();
+    headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
+    response
+}
+
+/// Checks a WebSocket upgrade request (RFC 6455 §4.2.1, HTTP/1.1; the checks axum's `ws` made)
+/// and takes its upgrade handle: the `Sec-WebSocket-Accept` value and the handle, or `None`
+/// for a request that is no upgrade.
+fn upgrade_request(parts: &mut request::Parts) -> Option<(HeaderValue, OnUpgrade)> {
+    let valid = parts.version <= Version::HTTP_11
+        && parts.method == Method::GET
+        && header_contains(&parts.headers, header::CONNECTION, "upgrade")
+        && header_eq(&parts.headers, header::UPGRADE, "websocket")
+        && header_eq(&parts.headers, header::SEC_WEBSOCKET_VERSION, "13");
+    if !valid {
+        return None;
+    }
+    let key = parts.headers.get(header::SEC_WEBSOCKET_KEY)?;
+    let accept = HeaderValue::from_str(&derive_accept_key(key.as_bytes())).ok()?;
+    let on_upgrade = parts.extensions.remove::<OnUpgrade>()?;
+    Some((accept, on_upgrade))
+}
+
+fn header_eq(headers: &HeaderMap, name: HeaderName, value: &str) -> bool {
+    headers.get(name).is_some_and(|h| h.as_bytes().eq_ignore_ascii_case(value.as_bytes()))
+}
+
+/// Whether the header contains `value`, ASCII case-insensitive, as axum's check did (so
+/// `Connection: keep-alive, Upgrade` counts).
+fn header_contains(headers: &HeaderMap, name: HeaderName, value: &str) -> bool {
+    headers.get(name).and_then(|h| h.to_str().ok()).is_some_and(|h| h.to_ascii_lowercase().contains(value))
 }
 
 /// The verdict on the first message.
@@ -322,7 +371,7 @@ fn fault_message(fault: &Fault, real: &str, first: &Message) -> String {
     String::from_utf8_lossy(&bytes).into_owned()
 }
 
-fn close(code: u16, reason: &'static str) -> Message {
+fn close(code: CloseCode, reason: &'static str) -> Message {
     Message::Close(Some(CloseFrame { code, reason: reason.into() }))
 }
 
@@ -362,26 +411,26 @@ async fn connection(ctx: ConnCtx, mut socket: WebSocket, meta: RequestMeta, faul
         if let Some(id) = registered_id {
             shared.realtime.unregister(id);
         }
-        let _ = tokio::time::timeout(FAREWELL_TIMEOUT, socket.send(close(close_code::POLICY, "authentication failed")))
+        let _ = tokio::time::timeout(FAREWELL_TIMEOUT, socket.send(close(CloseCode::Policy, "authentication failed")))
             .await;
         return;
     };
 
-    let away = || close(close_code::AWAY, "emulator shutting down");
+    let away = || close(CloseCode::Away, "emulator shutting down");
     let overflow = || close(OVERFLOW_CLOSE_CODE, OVERFLOW_CLOSE_REASON);
     let farewell = loop {
         let outgoing = tokio::select! {
             biased;
             _ = mailbox.overflowed.wait_for(|full| *full) => break Some(overflow()),
             _ = stop.changed() => break Some(away()),
-            incoming = socket.recv() => match incoming {
+            incoming = socket.next() => match incoming {
                 Some(Ok(Message::Text(text))) => on_message(&shared.realtime, id, elevated, text.as_str()),
                 Some(Ok(Message::Close(_)) | Err(_)) | None => break None,
-                Some(Ok(_)) => continue, // binary, ping, pong: nothing to answer
+                Some(Ok(_)) => continue, // binary, ping, pong, raw frame: nothing to answer
             },
             command = mailbox.rx.recv() => match command {
                 Some(Command::Send(text)) => text,
-                Some(Command::Close) | None => break Some(close(close_code::NORMAL, "closed by the emulator")),
+                Some(Command::Close) | None => break Some(close(CloseCode::Normal, "closed by the emulator")),
             },
         };
         // Blocks while the client does not read; meanwhile the queue fills up until it
@@ -404,8 +453,8 @@ async fn connection(ctx: ConnCtx, mut socket: WebSocket, meta: RequestMeta, faul
 /// The first data message (pings and pongs are skipped); `None` if the socket closed first.
 async fn first_message(socket: &mut WebSocket) -> Option<Message> {
     loop {
-        match socket.recv().await? {
-            Ok(Message::Ping(_) | Message::Pong(_)) => {}
+        match socket.next().await? {
+            Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_)) => {}
             Ok(Message::Close(_)) | Err(_) => return None,
             Ok(message) => return Some(message),
         }
@@ -463,5 +512,52 @@ async fn sleep_or_never(period: Option<Duration>) {
     match period {
         Some(d) => tokio::time::sleep(d).await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(headers: &[(&str, &str)]) -> request::Parts {
+        let mut builder = axum::http::Request::get("/realtime");
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        let (mut parts, ()) = builder.body(()).expect("request").into_parts();
+        // What hyper puts in an upgradable request's extensions (here one that never upgrades).
+        parts.extensions.insert(hyper::upgrade::on(axum::http::Request::new(())));
+        parts
+    }
+
+    const UPGRADE: [(&str, &str); 4] = [
+        ("connection", "keep-alive, Upgrade"),
+        ("upgrade", "WebSocket"),
+        ("sec-websocket-version", "13"),
+        // RFC 6455 §1.3's example.
+        ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
+    ];
+
+    #[test]
+    fn an_upgrade_request_gets_the_rfc_accept_value() {
+        let (accept, _) = upgrade_request(&mut parts(&UPGRADE)).expect("an upgrade");
+        assert_eq!(accept, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+    }
+
+    #[test]
+    fn anything_short_of_an_upgrade_is_refused() {
+        for (name, _) in UPGRADE {
+            let headers: Vec<_> = UPGRADE.into_iter().filter(|(n, _)| *n != name).collect();
+            assert!(upgrade_request(&mut parts(&headers)).is_none(), "without {name}");
+        }
+        let mut wrong_version = UPGRADE;
+        wrong_version[2].1 = "8";
+        assert!(upgrade_request(&mut parts(&wrong_version)).is_none());
+        let mut post = parts(&UPGRADE);
+        post.method = Method::POST;
+        assert!(upgrade_request(&mut post).is_none());
+        let mut not_upgradable = parts(&UPGRADE);
+        not_upgradable.extensions.clear();
+        assert!(upgrade_request(&mut not_upgradable).is_none());
     }
 }
