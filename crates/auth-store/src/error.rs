@@ -69,6 +69,30 @@ pub enum StoreError {
         /// The largest size read, in bytes.
         limit: u64,
     },
+    /// The store refused a write because another client has taken the session over since this
+    /// one locked and loaded it (its lease ran out while it was paused or slow, and the other
+    /// has written since): the write was not made. A refresh whose spent state is refused this
+    /// way is not sent; the client adopts the stored session instead (SPEC.md §3: a spend is
+    /// seen by every sharer).
+    #[error(
+        "session store {store}: this client's lease on the session ran out and another client has written \
+         since, so its write was refused (fencing); it adopts the stored session instead"
+    )]
+    Fenced {
+        /// The store, as its `Debug` names it (never a password).
+        store: String,
+    },
+    /// A remote store (a server) could not be reached or did not answer in time. Tokens held
+    /// in memory keep serving; the operation is tried again when next needed.
+    #[error("session store {store}: cannot {operation}: {reason}; tokens in memory keep serving until it is back")]
+    Unavailable {
+        /// The store, as its `Debug` names it (never a password).
+        store: String,
+        /// What was being done ("lock the session", "load the session", ...).
+        operation: &'static str,
+        /// What went wrong, in the client library's words (never a value read from the store).
+        reason: String,
+    },
 }
 
 impl StoreError {
