@@ -325,11 +325,22 @@ impl BearerSession {
     /// Adopts what another session sharing the store wrote: a newer token pair, or the spend of
     /// the refresh token we hold. A snapshot of another owner is never adopted (SPEC.md §3a).
     pub(crate) fn adopt(&mut self, snapshot: Snapshot, now: Now) -> bool {
+        self.adopt_from_store(snapshot, now, false)
+    }
+
+    /// [`adopt`](Self::adopt); `yield_ties`: the store refused our write (fencing), so it is the
+    /// authority and a snapshot of our own generation wins too (another host's login after it
+    /// judged our refresh lost): the sharers converge on the one session the store holds.
+    pub(crate) fn adopt_from_store(&mut self, snapshot: Snapshot, now: Now, yield_ties: bool) -> bool {
         let now = self.observe(now);
         if self.in_flight.is_some() || snapshot.owner != self.owner {
             return false;
         }
-        if snapshot.generation > self.tokens.generation() || self.tokens.token().is_none() {
+        let generation = self.tokens.generation();
+        if snapshot.generation > generation
+            || (yield_ties && snapshot.generation == generation)
+            || self.tokens.token().is_none()
+        {
             let previous_generation = self.tokens.generation().as_u64();
             if self.install_snapshot(snapshot, now) {
                 let (generation, account) = (self.tokens.generation().as_u64(), trace::account(self.account));
