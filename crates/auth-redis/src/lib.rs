@@ -195,13 +195,19 @@ impl RedisStoreBuilder {
     }
 
     /// The store for `config`'s session. Checks the URL only: it connects on first use (and
-    /// again after a failure), so Redis need not be up yet. The error names the URL without
-    /// its password.
+    /// again after a failure), so Redis need not be up yet. A URL the `redis` crate cannot use
+    /// is a [`StoreError::Io`] (kind `InvalidInput`) that names it without its password.
     pub fn build(self, config: &Config) -> Result<RedisStore, StoreError> {
-        let client = redis::Client::open(self.url.as_str()).map_err(|error| StoreError::Unavailable {
-            store: redact::redact_url(&self.url),
-            operation: "use the URL of",
-            reason: redact::describe(&error, self.timeout, &redact::secrets_of(&self.url, None)),
+        let client = redis::Client::open(self.url.as_str()).map_err(|error| {
+            let reason = redact::describe(&error, self.timeout, &redact::secrets_of(&self.url, None));
+            StoreError::Io {
+                operation: "use the Redis URL",
+                path: redact::redact_url(&self.url).into(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("{reason}; the URL must be redis://[user][:password@]host[:port][/db], rediss://… (TLS) or redis+unix:///path"),
+                ),
+            }
         })?;
         let keys = Keys::for_config(&self.prefix, config);
         let inner = Inner::new(client, &self.url, self.prefix, keys, self.lease, self.timeout, self.seal);

@@ -65,6 +65,8 @@ pub(crate) fn describe(error: &RedisError, timeout: Duration, secrets: &[String]
         format!("Redis did not answer within {} ms", timeout.as_millis())
     } else if matches!(error.kind(), ErrorKind::Parse | ErrorKind::UnexpectedReturnType) {
         "Redis sent a reply this client cannot read (is it a Redis server?)".to_owned()
+    } else if error.kind() == ErrorKind::AuthenticationFailed {
+        "Redis refused the user name or password of the URL (authentication failed)".to_owned()
     } else {
         let text = error.to_string();
         let text = text.split("with args beginning with").next().unwrap_or_default().trim_end().to_owned();

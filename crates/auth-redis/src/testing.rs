@@ -141,7 +141,7 @@ impl RedisServer {
         })?;
         let deadline = Instant::now() + READY_WITHIN;
         loop {
-            if ping(self.port) {
+            if ping(self.port, self.password.as_deref()) {
                 self.child = Some(child);
                 return Ok(());
             }
@@ -176,17 +176,28 @@ fn free_port() -> io::Result<u16> {
     Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?.local_addr()?.port())
 }
 
-/// Whether a Redis answers on `port`: an error such as `-NOAUTH` is an answer too, but
-/// `-LOADING` (reading its append-only file) is not ready yet.
-fn ping(port: u16) -> bool {
+/// Whether the Redis on `port` is ready: it answers `PONG` (after `AUTH` when it has a
+/// password), not `-LOADING` (still reading its append-only file).
+fn ping(port: u16, password: Option<&str>) -> bool {
     let reply = || -> io::Result<Vec<u8>> {
         let mut stream = TcpStream::connect_timeout(&(Ipv4Addr::LOCALHOST, port).into(), Duration::from_millis(200))?;
         stream.set_read_timeout(Some(Duration::from_millis(500)))?;
-        stream.write_all(b"PING\r\n")?;
-        let mut reply = vec![0u8; 16];
-        let n = stream.read(&mut reply)?;
-        reply.truncate(n);
+        let mut request = Vec::new();
+        if let Some(password) = password {
+            request.extend_from_slice(format!("*2\r\n$4\r\nAUTH\r\n${}\r\n{password}\r\n", password.len()).as_bytes());
+        }
+        request.extend_from_slice(b"*1\r\n$4\r\nPING\r\n");
+        stream.write_all(&request)?;
+        let mut reply = Vec::new();
+        let mut chunk = [0u8; 64];
+        while !reply.ends_with(b"+PONG\r\n") && !reply.starts_with(b"-") {
+            let n = stream.read(&mut chunk)?;
+            if n == 0 {
+                break;
+            }
+            reply.extend_from_slice(&chunk[..n]);
+        }
         Ok(reply)
     };
-    reply().is_ok_and(|reply| (reply.starts_with(b"+") || reply.starts_with(b"-")) && !reply.starts_with(b"-LOADING"))
+    reply().is_ok_and(|reply| reply.ends_with(b"+PONG\r\n"))
 }

@@ -1,6 +1,6 @@
 //! What every test needs: a Redis of its own, stores on it, snapshots, raw Redis access.
 
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use auth_core::{Config, Password, Snapshot};
@@ -58,4 +58,82 @@ pub fn snapshot_with(generation: u64, token: &str, refresh_days: Option<i64>) ->
 /// A plain connection to the test's Redis, to look at (or tamper with) what the store wrote.
 pub fn raw(server: &RedisServer) -> redis::Connection {
     redis::Client::open(server.url()).unwrap().get_connection().unwrap()
+}
+
+/// The `warn` events of auth-redis seen so far in this test process, as (message, store);
+/// pick a test's own by its Redis port. Installed as the global subscriber on first use (the
+/// renewer runs on threads of its own).
+pub fn warnings() -> Vec<(String, String)> {
+    use std::sync::{Mutex, OnceLock};
+
+    use tracing::field::{Field, Visit};
+    use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
+
+    type Seen = Arc<Mutex<Vec<(String, String)>>>;
+    static SEEN: OnceLock<Seen> = OnceLock::new();
+
+    #[derive(Default)]
+    struct Fields(std::collections::BTreeMap<&'static str, String>);
+    impl Visit for Fields {
+        fn record_str(&mut self, field: &Field, value: &str) {
+            self.0.insert(field.name(), value.to_owned());
+        }
+        fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+            self.0.insert(field.name(), format!("{value:?}"));
+        }
+    }
+    struct Capture(Seen);
+    impl<S: tracing::Subscriber> Layer<S> for Capture {
+        fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
+            if *event.metadata().level() != tracing::Level::WARN {
+                return;
+            }
+            let mut fields = Fields::default();
+            event.record(&mut fields);
+            let field = |name| fields.0.get(name).cloned().unwrap_or_default();
+            self.0.lock().unwrap().push((field("message"), field("store")));
+        }
+    }
+    let seen = SEEN.get_or_init(|| {
+        let seen = Arc::default();
+        let _ =
+            tracing::subscriber::set_global_default(tracing_subscriber::registry().with(Capture(Arc::clone(&seen))));
+        seen
+    });
+    seen.lock().unwrap().clone()
+}
+
+/// Installs the capture of [`warnings`] before a test's events.
+pub fn capture_warnings() {
+    let _ = warnings();
+}
+
+/// The warnings about the store on `server` whose message starts with `message`.
+pub fn warnings_about(server: &RedisServer, message: &str) -> usize {
+    let port = format!(":{}", server.port());
+    warnings().iter().filter(|(m, store)| m.starts_with(message) && store.contains(&port)).count()
+}
+
+/// Polls `condition` every 10 ms until it holds or `within` has passed.
+pub fn eventually(within: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        if condition() {
+            return true;
+        }
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The raw value of `key` (a string key), if any.
+pub fn get(server: &RedisServer, key: &str) -> Option<String> {
+    redis::cmd("GET").arg(key).query(&mut raw(server)).unwrap()
+}
+
+/// The time to live of `key` in ms (-2: no key; -1: no expiry).
+pub fn pttl(server: &RedisServer, key: &str) -> i64 {
+    redis::cmd("PTTL").arg(key).query(&mut raw(server)).unwrap()
 }
