@@ -153,6 +153,11 @@ impl RedisStore {
         inner.run("clear the session", |c| redis::cmd("DEL").arg(&inner.keys.session).query::<i64>(c)).map(drop)
     }
 
+    /// How messages name this store: its URL with the password replaced by `***`.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
     /// The key of the lease (`{prefix}:{namespace}:lock`).
     pub fn lock_key(&self) -> &str {
         &self.inner.keys.lock
