@@ -1,6 +1,9 @@
-//! The names of one session's keys: `{prefix}:{ns}:lock` and `{prefix}:{ns}:session`.
+//! The names of one session's keys: `PREFIX:{NS}:lock` and `PREFIX:{NS}:session`.
 //!
-//! `{ns}` stands for whose session it is (SPEC.md §3a: one origin, one user, one scheme, one
+//! The braces are Redis's hash tag: both keys of a session hash to the same slot, as a script
+//! that touches both needs wherever keys are spread by slot (Redis Cluster, some proxies).
+//!
+//! `NS` stands for whose session it is (SPEC.md §3a: one origin, one user, one scheme, one
 //! pinned account): the lowercase hex SHA-256 of those four, each written with its length in
 //! front. The length prefixes make the encoding unambiguous (no two tuples give the same bytes,
 //! whatever characters a username holds: `:`, newlines, anything), the hash makes the key a
@@ -34,7 +37,11 @@ impl Keys {
     }
 
     fn new(prefix: &str, namespace: String) -> Keys {
-        Keys { lock: format!("{prefix}:{namespace}:lock"), session: format!("{prefix}:{namespace}:session"), namespace }
+        Keys {
+            lock: format!("{prefix}:{{{namespace}}}:lock"),
+            session: format!("{prefix}:{{{namespace}}}:session"),
+            namespace,
+        }
     }
 }
 
@@ -74,8 +81,8 @@ mod tests {
         let keys = keys("https://api.teletracker.net", "alice", None);
         assert_eq!(keys.namespace.len(), 64);
         assert!(keys.namespace.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
-        assert_eq!(keys.lock, format!("teletracker:{}:lock", keys.namespace));
-        assert_eq!(keys.session, format!("teletracker:{}:session", keys.namespace));
+        assert_eq!(keys.lock, format!("teletracker:{{{}}}:lock", keys.namespace));
+        assert_eq!(keys.session, format!("teletracker:{{{}}}:session", keys.namespace));
     }
 
     #[test]
@@ -110,7 +117,7 @@ mod tests {
     fn a_username_cannot_reach_into_the_key_names() {
         let hostile = keys("https://a.net", "alice:x:lock * {}@ FLUSHALL", None);
         for key in [&hostile.lock, &hostile.session] {
-            assert!(key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b':'), "{key}");
+            assert!(key.bytes().all(|b| b.is_ascii_alphanumeric() || b":{}".contains(&b)), "{key}");
             assert!(!key.contains("alice"), "{key}");
         }
     }

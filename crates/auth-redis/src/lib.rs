@@ -9,7 +9,7 @@
 //! session race, and the loser presents a spent token. The store prevents that with a lease
 //! and fenced writes:
 //!
-//! - **The lease.** [`lock`](SessionStore::lock) sets `{prefix}:{ns}:lock` to a random 128-bit
+//! - **The lease.** [`lock`](SessionStore::lock) sets `PREFIX:{NS}:lock` to a random 128-bit
 //!   token, only if it is absent, with an expiry of one lease time (default 5 s); a waiter
 //!   retries with a short, jittered, capped backoff until its wait runs out
 //!   ([`StoreError::Busy`]). While the guard lives, a thread of its own renews the lease every
@@ -17,7 +17,7 @@
 //!   the key only if it still holds our token, so a holder never deletes another's lock. A host
 //!   that dies holding it blocks the others for one lease time at most.
 //! - **The fence.** [`load`](SessionStore::load) remembers the version of the session it read
-//!   (`{prefix}:{ns}:session`, a hash of `version` and `value`), and every
+//!   (`PREFIX:{NS}:session`, a hash of `version` and `value`), and every
 //!   [`save`](SessionStore::save) is one Lua script: it writes (with the next version) only if
 //!   the stored version is still the one this holder read or last wrote, and the lock is ours
 //!   or absent. Otherwise it is refused with [`StoreError::Fenced`]: a host whose lease ran
@@ -28,7 +28,7 @@
 //!   when Redis loses the lock key (a failover, an eviction).
 //! - **The keys** are namespaced by whose session it is — origin, user, scheme and pinned
 //!   account (SPEC.md §3a), hashed, so no username can reach into a key name — under a prefix
-//!   of your choice (default `teletracker`).
+//!   of your choice (default `teletracker`). The braces around `NS` are a Redis hash tag.
 //! - **Expiry.** The session key expires when its refresh token does; the spent state is kept
 //!   for as long as the spent refresh token could still be held by another host (see the
 //!   README's "Scaling out").
@@ -158,12 +158,12 @@ impl RedisStore {
         &self.inner.name
     }
 
-    /// The key of the lease (`{prefix}:{namespace}:lock`).
+    /// The key of the lease (`PREFIX:{NAMESPACE}:lock`).
     pub fn lock_key(&self) -> &str {
         &self.inner.keys.lock
     }
 
-    /// The key of the session (`{prefix}:{namespace}:session`).
+    /// The key of the session (`PREFIX:{NAMESPACE}:session`).
     pub fn session_key(&self) -> &str {
         &self.inner.keys.session
     }

@@ -166,8 +166,10 @@ fn an_async_client_on_a_current_thread_runtime_never_waits_for_a_stuck_redis() {
     let pid = fleet.redis.pid();
     let resumer = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(500));
+        // Before the signal: nothing can be answered before this instant.
+        let resumed = Instant::now();
         std::process::Command::new("kill").args(["-CONT", &pid.to_string()]).status().unwrap();
-        Instant::now()
+        resumed
     });
     let ticks = AtomicUsize::new(0);
     let (status, done) = runtime.block_on(async {
