@@ -19,7 +19,7 @@ const READY_WITHIN: Duration = Duration::from_secs(10);
 static NEXT_DIR: AtomicU64 = AtomicU64::new(0);
 
 /// A `redis-server` process of a test's own; stopped, and its directory removed, on drop.
-#[derive(Debug)]
+/// Its `Debug` shows the port, the directory and the process, not the password.
 pub struct RedisServer {
     port: u16,
     dir: PathBuf,
@@ -182,6 +182,17 @@ impl RedisServer {
             }
             std::thread::sleep(Duration::from_millis(10));
         }
+    }
+}
+
+impl std::fmt::Debug for RedisServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisServer")
+            .field("port", &self.port)
+            .field("dir", &self.dir)
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .field("pid", &self.pid())
+            .finish()
     }
 }
 

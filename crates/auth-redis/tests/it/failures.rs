@@ -34,6 +34,7 @@ fn the_store_names_its_redis_without_the_password() {
     let builder_debug = format!("{:?}", RedisStore::builder(&redis.url()).seal_key(SealKey::from_bytes([0x5A; 32])));
     assert_no_secret(&builder_debug);
     assert!(!debug.contains("5a5a") && !debug.contains("90, 90"), "{debug}");
+    assert_no_secret(&format!("{redis:?}"));
 }
 
 #[test]
