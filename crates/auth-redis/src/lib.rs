@@ -112,6 +112,10 @@ pub const DEFAULT_LEASE: Duration = Duration::from_secs(5);
 /// The default bound on connecting to Redis and on each read and write.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// What a URL the store takes looks like, for the message about one it cannot use.
+const URL_FORMS: &str =
+    "the URL must be redis://[user][:password@]host[:port][/db], rediss://… (TLS) or redis+unix:///path";
+
 /// A session store in Redis, shared by every host and client built with the same Redis and
 /// configuration (see the [crate docs](crate)). Clones share one connection pool and take
 /// turns on the lease.
@@ -208,10 +212,7 @@ impl RedisStoreBuilder {
             StoreError::Io {
                 operation: "use the Redis URL",
                 path: redact::redact_url(&self.url).into(),
-                source: std::io::Error::new(
-                    std::io::ErrorKind::InvalidInput,
-                    format!("{reason}; the URL must be redis://[user][:password@]host[:port][/db], rediss://… (TLS) or redis+unix:///path"),
-                ),
+                source: std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{reason}; {URL_FORMS}")),
             }
         })?;
         let keys = Keys::for_config(&self.prefix, config);
