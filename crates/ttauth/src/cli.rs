@@ -102,6 +102,8 @@ const ACTS_IN: &[(&str, Option<&[&str]>)] = &[
     ("timeout", Some(&["demo", "token", "request", "realtime", "status"])),
     ("state_file", Some(&["token", "request", "realtime", "status", "logout"])),
     ("no_state", Some(&["token", "request", "realtime"])),
+    ("store", Some(&["token", "request", "realtime", "status", "logout"])),
+    ("store_prefix", Some(&["token", "request", "realtime", "status", "logout"])),
     ("verbose", Some(&["demo", "token", "request", "realtime", "status", "logout", "emulator"])),
 ];
 
@@ -243,6 +245,24 @@ pub struct StateArgs {
     /// Keep the session in memory only: no session file is read or written.
     #[arg(long, global = true, conflicts_with = "state_file")]
     pub no_state: bool,
+
+    /// Where the session is kept (else TELETRACKER_STORE, else the state directory).
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH|URL",
+        conflicts_with_all = ["state_file", "no_state"],
+        help = "Where the session is kept: a file (as --state-file), or redis://… / rediss://… to share one \
+                session with other hosts through Redis (sealed with the base64 key in TELETRACKER_STORE_KEY, if \
+                set) [env: TELETRACKER_STORE, used when neither this nor --state-file/--no-state is given; \
+                prefer it for a URL with a password, which a flag shows in `ps`]"
+    )]
+    pub store: Option<String>,
+
+    /// With a Redis store: the prefix of its keys [env: TELETRACKER_STORE_PREFIX; default:
+    /// teletracker].
+    #[arg(long, global = true, value_name = "PREFIX")]
+    pub store_prefix: Option<String>,
 }
 
 /// `--scheme` values.
@@ -380,8 +400,9 @@ pub struct StatusArgs {
 #[derive(Debug, Clone, Args)]
 pub struct LogoutArgs {
     /// Remove every session ttauth stored in its state directory, for every server, user and
-    /// account.
-    #[arg(long, conflicts_with = "state_file")]
+    /// account (not with --store or TELETRACKER_STORE: a Redis store is cleared one session
+    /// at a time).
+    #[arg(long, conflicts_with_all = ["state_file", "store"])]
     pub all: bool,
 }
 

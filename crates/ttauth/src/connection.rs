@@ -4,16 +4,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use auth_core::{AccountId, AccountSwitch, Config, DEFAULT_BASE_URL, Password, RefreshPolicy, Scheme};
-use auth_store::{FileStore, SessionStore};
+use auth_store::SessionStore;
 use auth_ureq::Client;
 use auth_ureq::ureq::Agent;
 use http::Uri;
 
 use crate::Context;
-use crate::cli::{AccountSwitchArg, GlobalArgs, SchemeArg, StateArgs};
+use crate::cli::{AccountSwitchArg, GlobalArgs, SchemeArg};
 use crate::exit::{Exit, Failure, Result};
 use crate::observer::{Observer, StoredFacts};
 use crate::state::{default_state_file, state_dir};
+use crate::store::{Opened, Target};
 
 /// The environment variable that holds the password.
 pub(crate) const PASSWORD_VAR: &str = "TELETRACKER_PASSWORD";
@@ -29,8 +30,8 @@ pub(crate) struct Connection {
     pub account: Option<AccountId>,
     pub account_switch: AccountSwitch,
     pub timeout: Duration,
-    /// Session persistence, as given.
-    pub state: StateArgs,
+    /// Where the session is kept, as given.
+    pub store: Target,
     /// Tells (with `-v`) what the session's requests mean.
     pub observer: Observer,
 }
@@ -51,6 +52,7 @@ impl Connection {
             AccountSwitchArg::Masquerade => AccountSwitch::Masquerade { path: args.masquerade_path.clone() },
         };
         let observer = Observer::new(&base_url, &args.masquerade_path);
+        let store = Target::resolve(&global.state, ctx)?;
         let connection = Connection {
             base_url,
             scheme: scheme_of(args.scheme),
@@ -60,7 +62,7 @@ impl Connection {
             account_switch,
             // clap keeps it in 1..=MAX_TIMEOUT_SECS: every deadline built from it fits the clock.
             timeout: Duration::from_secs(args.timeout),
-            state: global.state.clone(),
+            store,
             observer,
         };
         tracing::trace!(
@@ -76,19 +78,37 @@ impl Connection {
         Ok(connection)
     }
 
-    /// The session file for this connection: `--state-file`, else the default one in the state
-    /// directory. `None` with `--no-state`; a usage error without a state directory.
-    pub fn state_file(&self, ctx: &Context<'_>) -> Result<Option<std::path::PathBuf>> {
-        if self.state.no_state {
-            return Ok(None);
+    /// The store of this connection's session: `--state-file` or `--store` (else
+    /// `TELETRACKER_STORE`), else the default file in the state directory. `None` with
+    /// `--no-state`; a usage error without a state directory.
+    pub fn open_store(&self, ctx: &mut Context<'_>) -> Result<Option<Opened>> {
+        match &self.store {
+            Target::Memory => Ok(None),
+            Target::File(path) => Ok(Some(Opened::file(path.clone()))),
+            Target::Default => {
+                let dir = state_dir(ctx).ok_or_else(|| {
+                    Failure::usage(
+                        "no state directory: set XDG_STATE_HOME or HOME, or pass --state-file, --store or --no-state",
+                    )
+                })?;
+                let file = default_state_file(&dir, &self.base_url, &self.username, self.account);
+                Ok(Some(Opened::file(file)))
+            }
+            Target::Redis { url, prefix } => {
+                Opened::redis(url, prefix.as_deref(), &self.store_config()?, ctx).map(Some)
+            }
         }
-        if let Some(path) = &self.state.state_file {
-            return Ok(Some(path.clone()));
-        }
-        let dir = state_dir(ctx).ok_or_else(|| {
-            Failure::usage("no state directory: set XDG_STATE_HOME or HOME, or pass --state-file or --no-state")
-        })?;
-        Ok(Some(default_state_file(&dir, &self.base_url, &self.username, self.account)))
+    }
+
+    /// The bearer configuration whose session a store keeps: server, user and pinned account
+    /// (a Redis store's keys are named after them), without the password.
+    pub fn store_config(&self) -> Result<Config> {
+        let builder = Config::bearer_without_password(&self.base_url, &self.username);
+        let builder = match self.account {
+            Some(account) => builder.account(account),
+            None => builder,
+        };
+        builder.build().map_err(|e| Failure::usage(format!("configuration: {e}")))
     }
 
     /// The validated library configuration. A bearer session without a password can still
@@ -125,23 +145,23 @@ impl Connection {
         let mut builder = Client::builder(config).clock(ctx.clock_handle()).http(self.agent());
         if self.scheme == Scheme::Bearer
             && with_state
-            && let Some(path) = self.state_file(ctx)?
+            && let Some(opened) = self.open_store(ctx)?
         {
-            let store = FileStore::new(path);
-            let stored = store.load().map_err(|e| Failure::other(e.to_string()))?;
+            let stored = opened.store.load().map_err(|e| Failure::other(e.to_string()))?;
             self.observer
-                .stored(store.path(), stored.as_ref().map(|s| StoredFacts::of(s, ctx.clock_handle().now().wall())));
+                .stored(&opened.location, stored.as_ref().map(|s| StoredFacts::of(s, ctx.clock_handle().now().wall())));
             if let Some(pinned) = self.account
                 && stored.as_ref().is_some_and(|s| s.account().is_none())
             {
                 // Nobody knows which account a session on the default account serves (login
                 // does not say): restoring it would claim the pinned one.
                 return Err(Failure::usage(format!(
-                    "{} holds a session on the default account, not on account {pinned}; pass another --state-file",
-                    store.path().display()
+                    "{} holds a session on the default account, not on account {pinned}; pass another --state-file \
+                     or --store",
+                    opened.location
                 )));
             }
-            let store: Arc<dyn SessionStore> = Arc::new(store);
+            let store: Arc<dyn SessionStore> = Arc::clone(&opened.store);
             builder = builder.store(store);
         }
         let client = builder.build().map_err(|e| match e {

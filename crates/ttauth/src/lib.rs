@@ -11,7 +11,7 @@
 //! | `ttauth request [-X METHOD] PATH [-d BODY] [-H 'K: V']...` | sends an authenticated request to the base URL + `PATH` and prints the response body on stdout |
 //! | `ttauth realtime [--stream user\|account] [--max-messages N]` | authenticates a RealTime WebSocket, starts the stream, prints each message as one JSON line until Ctrl-C or the server closes |
 //! | `ttauth status [--json] [--check]` | says whether a session is stored and where, its account, how long its token and refresh token last (client's estimate), whether the password is needed; sends nothing unless `--check`; exit 0 when the session can continue, 1 when not |
-//! | `ttauth logout [--all]` | deletes the stored session and its lock file (idempotent); `--all`: every session in the state directory |
+//! | `ttauth logout [--all]` | deletes the stored session and its lock file (idempotent); `--all`: every session in the state directory; with a Redis store, the session's key (every host sharing it logs in again; `--all` is refused there) |
 //! | `ttauth emulator [--port N] [--event-interval-ms MS]` | runs the emulator, prints its URLs, demo users and ready-to-paste lines, until Ctrl-C; a RealTime user event every 2 s by default |
 //! | `ttauth completions bash\|zsh\|fish\|powershell` | prints a shell completion script |
 //!
@@ -35,6 +35,9 @@
 //! | `--account-switch relogin\|masquerade`, `--masquerade-path PATH` | | `relogin`, `/auth/masquerade` |
 //! | `--timeout SECS` (1 to 86400): each HTTP request, login and refresh included; for `realtime`, the whole set-up of a connection (lookup, connect, TLS, WebSocket handshake, authentication, stream start) | | 30 |
 //! | `--state-file PATH` / `--no-state` | `XDG_STATE_HOME`, `HOME` | see below |
+//! | `--store PATH\|URL`: a session file (as `--state-file`), or `redis://…` / `rediss://…` to share one session with other hosts through Redis (when none of `--store`, `--state-file`, `--no-state` is given, the variable names it) | `TELETRACKER_STORE` | the state directory |
+//! | `--store-prefix PREFIX`: the Redis store's key prefix | `TELETRACKER_STORE_PREFIX` | `teletracker` |
+//! | — (never a flag): the base64 32-byte key that seals the Redis store's values | `TELETRACKER_STORE_KEY` | not sealed |
 //! | `-v` (info), `-vv` (debug), `-vvv` (trace): which token source (stored session, refresh, login) and why, on stderr, never a secret | `TTAUTH_LOG` (a filter, when `-v` is not given) | off |
 //!
 //! There is no `--password` flag, on purpose: a flag's value ends up in `ps`, shell history
@@ -47,7 +50,9 @@
 //! username and account — `session-<user>@<host>-<hash>.json`, owner-only,
 //! written atomically and locked around each login or refresh by [`auth_store::FileStore`] —
 //! so two users, servers or accounts never share a session, and concurrent `ttauth`
-//! processes never spend the same refresh token twice.
+//! processes never spend the same refresh token twice. With `--store redis://…` (the default
+//! `redis` feature, the `auth-redis` crate) the session lives in Redis instead, shared by every host
+//! that names the same Redis and prefix, under the same lease-and-fencing protocol.
 //!
 //! ## Exit status
 //!
@@ -90,8 +95,8 @@
 //! ```
 //!
 //! Flags fall back to `TELETRACKER_*` through clap, which reads the process environment;
-//! the context's variables are used for the password, `TTAUTH_LOG`, `XDG_STATE_HOME` and
-//! `HOME` (a captured context applies the XDG rule to its own variables instead of asking the
+//! the context's variables are used for the password, `TTAUTH_LOG`, `XDG_STATE_HOME`,
+//! `HOME` and the `TELETRACKER_STORE*` variables (a captured context applies the XDG rule to its own variables instead of asking the
 //! platform, so tests never touch the real state directory). `-v` events of a captured
 //! context are written to its stderr in order with its other lines.
 #![forbid(unsafe_code)]
@@ -111,6 +116,7 @@ mod realtime;
 mod request;
 mod state;
 mod status;
+mod store;
 mod token;
 mod verbose;
 mod ws;

@@ -111,8 +111,7 @@ impl Observer {
     }
 
     /// Records (and tells) what the store at `file` held when the command started.
-    pub(crate) fn stored(&self, file: &std::path::Path, facts: Option<StoredFacts>) {
-        let file = file.display();
+    pub(crate) fn stored(&self, file: &str, facts: Option<StoredFacts>) {
         match facts {
             None => info!(target: "ttauth", %file, "no stored session"),
             Some(f) => info!(

@@ -10,11 +10,10 @@
 //! continue without the password, 1 when it cannot (or nothing is stored); with `--check`, a
 //! failed check exits with its own status (4 refused, 5 unreachable).
 
-use std::path::Path;
 use std::sync::Arc;
 
-use auth_core::{AccountId, Config, Scheme, TokenState};
-use auth_store::{FileStore, SessionStore};
+use auth_core::{AccountId, Scheme, TokenState};
+use auth_store::SessionStore;
 use auth_ureq::Client;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -24,6 +23,7 @@ use crate::cli::{GlobalArgs, StatusArgs};
 use crate::connection::Connection;
 use crate::exit::{Exit, Failure, Result};
 use crate::observer::{RefreshFacts, StoredFacts, describe_left, span};
+use crate::store::Opened;
 use crate::{Context, write_out};
 
 /// Runs `ttauth status`.
@@ -35,11 +35,11 @@ pub(crate) fn run(args: &StatusArgs, global: &GlobalArgs, ctx: &mut Context<'_>)
             connection.scheme
         )));
     }
-    let file = connection
-        .state_file(ctx)?
-        .ok_or_else(|| Failure::usage("`status` reads a session file: --no-state leaves nothing to look at"))?;
+    let opened = connection
+        .open_store(ctx)?
+        .ok_or_else(|| Failure::usage("`status` reads a session store: --no-state leaves nothing to look at"))?;
     let check = args.check.then(|| check(&connection, ctx));
-    let report = Report::read(&connection, &file, ctx);
+    let report = Report::read(&connection, &opened, ctx);
     let check_json = check.as_ref().map(|c| match c {
         Ok(done) => json!({ "ok": true, "result": done }),
         Err(failure) => json!({ "ok": false, "result": ctx.scrub(&failure.message) }),
@@ -91,7 +91,10 @@ struct Report {
     server: String,
     username: String,
     pinned: Option<AccountId>,
-    file: String,
+    /// Where the session is: a file's path, or a Redis store and key.
+    location: String,
+    /// The session file, for a file store.
+    file: Option<String>,
     stored: bool,
     account: Option<AccountId>,
     facts: Option<StoredFacts>,
@@ -103,12 +106,13 @@ struct Report {
 }
 
 impl Report {
-    fn read(connection: &Connection, file: &Path, ctx: &Context<'_>) -> Report {
+    fn read(connection: &Connection, opened: &Opened, ctx: &Context<'_>) -> Report {
         let mut report = Report {
             server: connection.base_url.clone(),
             username: connection.username.clone(),
             pinned: connection.account,
-            file: file.display().to_string(),
+            location: opened.location.clone(),
+            file: opened.path().map(|path| path.display().to_string()),
             stored: false,
             account: None,
             facts: None,
@@ -118,15 +122,14 @@ impl Report {
             problem: None,
         };
         let now = ctx.clock_handle().now().wall();
-        let store = FileStore::new(file);
-        let snapshot = match store.load() {
+        let snapshot = match opened.store.load() {
             Ok(Some(snapshot)) => snapshot,
             Ok(None) => {
                 report.problem = Some("no session stored".to_owned());
                 return report;
             }
             Err(e) => {
-                report.problem = Some(format!("the session file cannot be read: {e}"));
+                report.problem = Some(format!("the session store cannot be read: {e}"));
                 return report;
             }
         };
@@ -142,9 +145,9 @@ impl Report {
         }
         // The library's own judgement of the token (fresh, stale, expired by its refresh
         // policy), from a client that restores the session without sending anything.
-        let config = Config::bearer_without_password(&connection.base_url, &connection.username).build();
-        let store: Arc<dyn SessionStore> = Arc::new(store);
-        let client = config.map_err(|e| e.to_string()).and_then(|config| {
+        let config = connection.store_config();
+        let store: Arc<dyn SessionStore> = Arc::clone(&opened.store);
+        let client = config.map_err(|e| e.message).and_then(|config| {
             Client::builder(config).clock(ctx.clock_handle()).store(store).build().map_err(|e| e.to_string())
         });
         match client {
@@ -193,6 +196,7 @@ impl Report {
             "username": self.username,
             "pinned_account": self.pinned.map(|a| a.0),
             "state_file": self.file,
+            "store": self.location,
             "stored": self.stored,
             "account": self.account.map(|a| a.0),
             "token": facts.map(|f| json!({
@@ -210,14 +214,14 @@ impl Report {
     fn text(&self) -> String {
         let mut text = format!("server:         {}\nuser:           {}\n", self.server, self.username);
         let Some(facts) = self.facts else {
-            text.push_str(&format!("session:        none stored ({})\n", self.file));
+            text.push_str(&format!("session:        none stored ({})\n", self.location));
             if let Some(problem) = &self.problem {
                 text.push_str(&format!("problem:        {problem}\n"));
             }
             text.push_str("password:       needed: the next command logs in\n");
             return text;
         };
-        text.push_str(&format!("session:        stored in {}\n", self.file));
+        text.push_str(&format!("session:        stored in {}\n", self.location));
         let account = match (self.account, self.pinned) {
             (Some(a), Some(p)) if a != p => format!("{a} (--account {p}: the next command moves it, one request)"),
             (Some(a), _) => a.to_string(),

@@ -10,6 +10,8 @@ mod echoed_secrets;
 mod emulator;
 mod password;
 mod realtime;
+#[cfg(feature = "redis")]
+mod redis_store;
 mod request;
 mod secrets;
 mod session_commands;
