@@ -284,11 +284,11 @@ impl BearerSession {
         let requested = ticket.account();
         match self.switches.standing(ticket) {
             Standing::Running => self.backoff.active_at(now).map(|error| Err(error.clone())),
-            Standing::Done => Some(Ok(requested)),
             Standing::Refused(error) => Some(Err(error)),
-            // A later switch may have brought the session where this caller wanted it anyway.
-            Standing::Superseded if self.account == Some(requested) => Some(Ok(requested)),
-            Standing::Superseded => {
+            // Done, unless the session has moved since (it adopted a session a sharer of its
+            // store holds); a later switch may have brought it where this caller wanted anyway.
+            Standing::Done | Standing::Superseded if self.account == Some(requested) => Some(Ok(requested)),
+            Standing::Done | Standing::Superseded => {
                 let in_force = self.account;
                 tracing::info!(
                     requested = requested.0,
@@ -325,11 +325,28 @@ impl BearerSession {
     /// Adopts what another session sharing the store wrote: a newer token pair, or the spend of
     /// the refresh token we hold. A snapshot of another owner is never adopted (SPEC.md §3a).
     pub(crate) fn adopt(&mut self, snapshot: Snapshot, now: Now) -> bool {
+        self.adopt_from_store(snapshot, now, false)
+    }
+
+    /// [`adopt`](Self::adopt); `after_refusal`: the store refused our write (fencing), so it is
+    /// the authority on our account, and a snapshot of our own generation wins too (another
+    /// host's login after it judged our refresh lost): the sharers converge on the one session
+    /// the store holds. A snapshot on another account is not taken then: that would undo,
+    /// behind its caller's back, a switch this host has just made; the next exchange's load
+    /// (before anything is sent) settles it.
+    pub(crate) fn adopt_from_store(&mut self, snapshot: Snapshot, now: Now, after_refusal: bool) -> bool {
         let now = self.observe(now);
         if self.in_flight.is_some() || snapshot.owner != self.owner {
             return false;
         }
-        if snapshot.generation > self.tokens.generation() || self.tokens.token().is_none() {
+        if after_refusal && snapshot.account != self.account && self.tokens.token().is_some() {
+            return false;
+        }
+        let generation = self.tokens.generation();
+        if snapshot.generation > generation
+            || (after_refusal && snapshot.generation == generation)
+            || self.tokens.token().is_none()
+        {
             let previous_generation = self.tokens.generation().as_u64();
             if self.install_snapshot(snapshot, now) {
                 let (generation, account) = (self.tokens.generation().as_u64(), trace::account(self.account));

@@ -77,9 +77,14 @@ pub enum AuthError {
     AccountSwitchRejected(ServerError),
     /// Another caller switched the session to another account after this caller asked for
     /// `requested`, and that switch is the one in force: this caller's switch will not happen.
-    /// Nothing ran on an account this caller was not told about. Switch again if `requested`
-    /// is still wanted.
-    #[error("a later account switch superseded the switch to account {requested}; {}", in_force_text(*in_force))]
+    /// Or the switch happened, but before this caller heard of it the session adopted the one
+    /// another client sharing its store had saved, on another account. Nothing ran on an
+    /// account this caller was not told about. Switch again if `requested` is still wanted.
+    #[error(
+        "the switch to account {requested} was superseded (by a later switch, or by the session another client \
+         sharing the store saved); {}",
+        in_force_text(*in_force)
+    )]
     SwitchSuperseded {
         /// The account this caller asked for.
         requested: crate::AccountId,

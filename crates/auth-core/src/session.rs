@@ -366,6 +366,22 @@ impl Session {
         }
     }
 
+    /// The auth request `id` will not be sent (its spent state could not be stored): see
+    /// [`Coordinator::handle_store_refused`](crate::Coordinator::handle_store_refused).
+    pub(crate) fn withdraw(&mut self, id: RequestId, now: Now) {
+        if let Inner::Bearer(b) = &mut self.inner {
+            b.withdraw(id, now);
+        }
+    }
+
+    /// Adopts a snapshot re-loaded after the store refused a write: ties go to the store.
+    pub(crate) fn adopt_after_refusal(&mut self, snapshot: Snapshot, now: Now) -> bool {
+        match &mut self.inner {
+            Inner::Bearer(b) => b.adopt_from_store(snapshot, now, true),
+            Inner::Static(_) => false,
+        }
+    }
+
     /// Reports that the auth request `id` failed in transport (no response).
     pub fn handle_failure(&mut self, id: RequestId, now: impl Into<Now>) {
         if let Inner::Bearer(b) = &mut self.inner {

@@ -366,3 +366,68 @@ fn a_drive_dropped_before_its_send_gives_its_request_up_at_once() {
     assert!(matches!(shared.finish(&mut c), Ok(Ready::Response)));
     assert_eq!(shared.sent, [Exchange::Login, Exchange::Login], "the spent refresh token is never sent");
 }
+
+// ----- a store shared by hosts: fencing (a save refused because another host overtook) ------
+
+/// Another host sharing `store`, whose server issues `tok-11`, `tok-12`, ... at `now`.
+fn other_host(store: Option<Snapshot>, now: OffsetDateTime) -> Shared {
+    let mut other = Shared::new(bearer_config());
+    (other.store, other.now, other.issued) = (store, now, 10);
+    other
+}
+
+#[test]
+fn a_refresh_whose_spent_state_the_store_refuses_is_never_sent_and_the_store_wins() {
+    let mut shared = Shared::logged_in(bearer_config());
+    shared.advance(3600); // expired: the caller needs the refresh
+    let mut call = shared.request(None);
+    let Step::Drive(mut drive) = shared.poll(&mut call) else { panic!("a refresh to drive") };
+    let DriveStep::Save(spent) = shared.next_step(&mut drive) else { panic!("the spent state first") };
+    assert!(!spent.has_refresh_token());
+    // Our lease ran out before that save landed: another host took the lock, refreshed with
+    // the same refresh token and stored its new pair. The store refuses our save.
+    let mut other = other_host(shared.store.clone(), shared.now);
+    let mut its_call = other.request(None);
+    assert!(matches!(other.finish(&mut its_call), Ok(Ready::Response)));
+    assert_eq!(other.sent, [Exchange::Refresh]);
+    shared.store = other.store.clone();
+    shared.coordinator.handle_store_refused(&mut drive, shared.now);
+    let mut steps = Vec::new();
+    loop {
+        match shared.next_step(&mut drive) {
+            DriveStep::Send(request) => panic!("a refresh whose spend was not recorded is sent: {request:?}"),
+            DriveStep::Save(_) => panic!("nothing of ours may overwrite what the store holds"),
+            DriveStep::UnlockStore => steps.push("unlock"),
+            DriveStep::Done => break,
+            step => panic!("unexpected {step:?}"),
+        }
+    }
+    assert_eq!(steps, ["unlock"]);
+    assert_eq!(shared.sent, [Exchange::Login], "the refresh token was presented once, by the other host");
+    assert_eq!(shared.attach(&mut call, StatusCode::OK).0, "Bearer tok-11-secret", "the stored pair is adopted");
+}
+
+#[test]
+fn new_tokens_the_store_refuses_give_way_to_the_session_it_holds() {
+    let mut shared = Shared::logged_in(bearer_config());
+    shared.advance(3600);
+    let mut call = Call::bearer_token();
+    let Step::Drive(mut drive) = shared.poll(&mut call) else { panic!("a refresh to drive") };
+    assert_eq!(shared.send(&mut drive), Some(Exchange::Refresh));
+    // Paused past our lease while the refresh was out: another host found the refresh token
+    // spent with no answer recorded, judged the pair lost and logged in (the same generation).
+    let mut other = other_host(shared.store.clone(), shared.now);
+    let mut its_call = other.request(None);
+    assert!(matches!(other.finish(&mut its_call), Ok(Ready::Response)));
+    assert_eq!(other.sent, [Exchange::Login]);
+    let answer = shared.answer();
+    shared.coordinator.handle_auth_response(&mut drive, Some(&answer), shared.now);
+    let DriveStep::Save(ours) = shared.next_step(&mut drive) else { panic!("our new pair to save") };
+    assert_eq!(ours.generation(), other.store.as_ref().unwrap().generation(), "a tie");
+    shared.store = other.store.clone();
+    shared.coordinator.handle_store_refused(&mut drive, shared.now);
+    assert!(matches!(shared.next_step(&mut drive), DriveStep::UnlockStore));
+    assert!(matches!(shared.next_step(&mut drive), DriveStep::Done));
+    let Step::Ready(Ready::Token(token)) = shared.poll(&mut call) else { panic!("a token") };
+    assert_eq!(token.expose_secret(), "tok-11-secret", "the fleet converges on the stored session");
+}

@@ -137,6 +137,7 @@ impl ReferenceStateMachine for SharedReference {
             1 => caller().prop_map(|caller| Op::Vanish { caller }),
             1 => (answers(14, 8), prop::bool::weighted(0.3)).prop_map(|(answer, hold)| Op::OtherProcess { answer, hold }),
             1 => Just(Op::OtherUnlock),
+            1 => Just(Op::LeaseLapses),
             1 => Just(Op::Restart),
         ]
         .boxed()

@@ -162,6 +162,8 @@ fn store_error_kind(error: &StoreError) -> &'static str {
         StoreError::Busy { .. } => "busy",
         StoreError::Insecure { .. } => "insecure",
         StoreError::TooLarge { .. } => "too_large",
+        StoreError::Fenced { .. } => "fenced",
+        StoreError::Unavailable { .. } => "unavailable",
         _ => "other",
     }
 }
@@ -363,7 +365,16 @@ impl<W: Wake> Driving<W> {
                 let loaded = store.load().map_err(|error| self.hub.session.store_failed("load", error));
                 self.hub.tell(|coordinator, now| coordinator.handle_store_load(drive, loaded, now));
             }
-            DriveStep::Save(snapshot) => self.hub.session.note_store(store.save(&snapshot)),
+            DriveStep::Save(snapshot) => {
+                let saved = store.save(&snapshot);
+                // Refused (another host overtook us), or not recorded where a lease may have
+                // lapsed meanwhile: the core withdraws an unsent refresh and re-loads.
+                let refused = matches!(saved, Err(StoreError::Fenced { .. } | StoreError::Unavailable { .. }));
+                self.hub.session.note_store(saved);
+                if refused {
+                    self.hub.tell(|coordinator, now| coordinator.handle_store_refused(drive, now));
+                }
+            }
             DriveStep::UnlockStore => drop(self.lock.take()),
             DriveStep::Send(_) | DriveStep::Done => {}
         }
@@ -482,6 +493,73 @@ mod tests {
         assert!(store.lock(Duration::ZERO).is_ok(), "and the lock released");
         assert!(matches!(hub.poll(&mut call), Step::Ready(auth_core::Ready::Token(_))));
         assert!(hub.session().last_store_error().is_none());
+    }
+
+    /// A store shared by hosts that refuses saves once `refuse` is set (a server gone, or
+    /// another host that overtook this one).
+    #[derive(Debug, Default)]
+    struct Refusing {
+        inner: MemoryStore,
+        refuse: std::sync::atomic::AtomicBool,
+    }
+
+    impl SessionStore for Refusing {
+        fn load(&self) -> Result<Option<Snapshot>, StoreError> {
+            self.inner.load()
+        }
+        fn save(&self, snapshot: &Snapshot) -> Result<(), StoreError> {
+            match self.refuse.load(Ordering::SeqCst) {
+                true => Err(StoreError::Unavailable {
+                    store: "redis://127.0.0.1:6379".into(),
+                    operation: "save the session",
+                    reason: "timed out".into(),
+                }),
+                false => self.inner.save(snapshot),
+            }
+        }
+        fn lock(&self, wait: Duration) -> Result<StoreGuard, StoreError> {
+            self.inner.lock(wait)
+        }
+    }
+
+    /// A refresh whose spent state the store cannot record is not sent: another host could
+    /// not see the spend. The token in memory keeps serving; the failure is an event.
+    #[test]
+    fn a_refresh_whose_spent_state_cannot_be_recorded_is_not_sent() {
+        let store = Arc::new(Refusing::default());
+        let config = Config::bearer("http://127.0.0.1:9", "u", Password::new("p")).build().unwrap();
+        let clock = ManualClock::new(OffsetDateTime::UNIX_EPOCH);
+        let session = Session::new(config, 1, clock.now()).unwrap();
+        let shared: Arc<dyn SessionStore> = store.clone();
+        let hub = Arc::new(Hub::new(
+            Coordinator::new(session, true),
+            Arc::new(clock.clone()),
+            Some(shared),
+            Count::default(),
+        ));
+        let mut login = Call::bearer_token();
+        let Step::Drive(drive) = hub.poll(&mut login) else { panic!("a login to drive") };
+        let mut driving = Driving::new(Arc::clone(&hub), drive);
+        let _login = driving.next_request().unwrap().expect("the login");
+        driving.answer(Some(&grant()));
+        assert!(driving.next_request().unwrap().is_none());
+        drop(driving);
+
+        store.refuse.store(true, Ordering::SeqCst);
+        clock.advance(Duration::from_secs(3400)); // stale: a refresh is due, the token still valid
+        let events = store_events(|| {
+            let mut call = Call::request("http://127.0.0.1:9/reports".parse().unwrap(), true, None);
+            let Step::Attach(credential) = hub.poll(&mut call) else { panic!("the valid token serves") };
+            let receipt = credential.into_parts().2;
+            let step = hub.outstanding(receipt).report(&mut call, http::StatusCode::OK, false);
+            let Step::Drive(drive) = step else { panic!("then the refresh, by this caller: {step:?}") };
+            let mut driving = Driving::new(Arc::clone(&hub), drive);
+            assert!(driving.next_request().unwrap().is_none(), "the refresh must not leave");
+        });
+        assert_eq!(events.iter().map(|e| e[..2].to_vec()).collect::<Vec<_>>(), [["save", "unavailable"]]);
+        assert!(store.inner.load().unwrap().is_some_and(|s| s.has_refresh_token()), "the store still holds the pair");
+        let mut next = Call::request("http://127.0.0.1:9/reports".parse().unwrap(), true, None);
+        assert!(matches!(hub.poll(&mut next), Step::Attach(_)), "the token in memory still serves");
     }
 
     /// A store whose loads and saves fail, and whose lock may be held elsewhere.

@@ -176,6 +176,25 @@ impl BearerSession {
         }
     }
 
+    /// The driver will not send the auth request `id`: the store refused to record its spent
+    /// state (another host took the session over) or could not be reached, so the spend could
+    /// not be made visible to every sharer first (SPEC.md §3). The request never left: a refresh
+    /// token it carried goes back in memory (not to the store: what the store holds now wins,
+    /// and the driver re-loads it next), with no failure and no backoff.
+    pub(crate) fn withdraw(&mut self, id: RequestId, now: Now) {
+        self.observe(now);
+        if let Some(flight) = self.in_flight.take_if(|f| f.id == id) {
+            let _entered = flight.span.enter();
+            tracing::warn!(
+                exchange = flight.label,
+                "auth request withdrawn before sending: the store did not record its spent state"
+            );
+            if let Some(refresh) = flight.spent {
+                let _restored = self.tokens.unspend(refresh);
+            }
+        }
+    }
+
     pub(crate) fn handle_timeout(&mut self, now: Now) {
         self.observe(now);
     }

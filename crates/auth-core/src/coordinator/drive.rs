@@ -9,6 +9,11 @@
 //!                                                   Finish: Save* (new tokens) ─▶ UnlockStore ─▶ Done
 //! ```
 //!
+//! A save the store refuses ([`Coordinator::handle_store_refused`]: another host overtook this
+//! one, or the store could not record it) turns the drive to `Reload`: the request is withdrawn
+//! unsent if it was the spent state's save, the store is loaded again and what it holds wins,
+//! then `Finish` (with nothing of ours left to save).
+//!
 //! Polling again after `Done`, or reporting a drop after it, is harmless: it says `Done` again.
 
 use std::collections::VecDeque;
@@ -56,6 +61,9 @@ enum Stage {
     /// The request is ready; its spent state is saved first.
     Spent(Box<AuthRequest>),
     Answering(RequestId),
+    /// A save was refused: load the store again (its state wins ties), then finish.
+    Reload,
+    Reloading,
     Finish,
     Done,
 }
@@ -69,7 +77,9 @@ pub enum DriveStep {
     LockStore(Duration),
     /// Load the store and report [`Coordinator::handle_store_load`].
     LoadStore,
-    /// Save this snapshot (a failed save keeps the tokens in memory: note it and go on).
+    /// Save this snapshot. A failed save keeps the tokens in memory: note it and go on; but a
+    /// save the store refuses, or cannot record where its lock may not hold, is reported with
+    /// [`Coordinator::handle_store_refused`].
     Save(Snapshot),
     /// Send this auth request now (its deadline runs from here) and report the answer with
     /// [`Coordinator::handle_auth_response`].
@@ -92,6 +102,12 @@ impl Coordinator {
                     return DriveStep::LockStore(wait);
                 }
                 Stage::Start | Stage::Loading => drive.stage = Stage::Transmit,
+                Stage::Reload => {
+                    drive.stage = Stage::Reloading;
+                    return DriveStep::LoadStore;
+                }
+                // Polled without a report: nothing was loaded.
+                Stage::Reloading => {}
                 // Polled without a report: the lock was not taken.
                 Stage::Locking => {}
                 Stage::Load => {
@@ -161,13 +177,41 @@ impl Coordinator {
     /// or process is adopted before the session decides (SPEC.md §3: a spend is seen by every
     /// sharer).
     pub fn handle_store_load(&mut self, drive: &mut Drive, loaded: Result<Option<Snapshot>, ()>, now: impl Into<Now>) {
-        if !matches!(drive.stage, Stage::Loading) {
-            return;
-        }
+        let (reload, now) = match drive.stage {
+            Stage::Loading => (false, now.into()),
+            Stage::Reloading => (true, now.into()),
+            _ => return,
+        };
         if let Ok(Some(snapshot)) = loaded {
-            let _adopted = self.session.adopt(snapshot, now);
+            let _adopted = if reload {
+                self.session.adopt_after_refusal(snapshot, now)
+            } else {
+                self.session.adopt(snapshot, now)
+            };
         }
-        drive.stage = Stage::Transmit;
+        drive.stage = if reload { Stage::Finish } else { Stage::Transmit };
+    }
+
+    /// Reports that the store refused the last [`DriveStep::Save`] because another host has
+    /// taken the session over since this one loaded it (fencing: its lease ran out), or could
+    /// not record it where its lock may not hold (a server that is down or did not answer).
+    ///
+    /// If it was the spent state, saved before the request leaves, the request is withdrawn
+    /// and never sent: a spend every sharer cannot see must not happen (SPEC.md §3); its
+    /// refresh token stays in memory. Either way nothing of this drive is saved any more: the
+    /// store is loaded again and what it holds is adopted, ties included (the sharers converge
+    /// on the session the store holds). Those who waited for the exchange look again.
+    pub fn handle_store_refused(&mut self, drive: &mut Drive, now: impl Into<Now>) {
+        let now = now.into();
+        match &drive.stage {
+            Stage::Spent(request) => self.session.withdraw(request.id(), now),
+            Stage::Finish => {}
+            _ => return,
+        }
+        // Our own later states would overwrite what the store holds now.
+        drive.unsaved.clear();
+        while self.session.poll_event().is_some() {}
+        drive.stage = Stage::Reload;
     }
 
     /// Reports the answer to the drive's auth request (`None`: no answer, a transport failure).
@@ -196,6 +240,8 @@ impl Coordinator {
             // Prepared, its spent state still being saved: it will never be sent, so nobody
             // may wait for its answer until the session's timeout.
             Stage::Spent(request) => self.session.handle_failure(request.id(), now),
+            // Re-loading after a refusal: nothing of ours is left to save.
+            Stage::Reload | Stage::Reloading => {}
             _ => {}
         }
         if !matches!(drive.stage, Stage::Done) {

@@ -23,7 +23,9 @@
 //!    of a replayable first attempt, and a masquerade never goes while credentials of the old
 //!    account are out, unless it waited the auth timeout for them;
 //! 9. at most one drive at a time (and the coordinator agrees who drives); every store step
-//!    under the store's lock, held by one process; a dropped drive only saves and unlocks;
+//!    under the store's lock, held by one process, or, once our lease lapsed (a store shared
+//!    by hosts), fenced: a save lands only if nobody wrote since our load, and a refused one
+//!    sends nothing more; a dropped drive only saves and unlocks;
 //! 10. waits are at most `MAX_WAIT`, and a caller waits only while another caller drives (its
 //!     exchange perhaps out), or while a masquerade waits for credentials of the old account:
 //!     never idle, and never for an exchange that nobody will send or answer;
@@ -127,6 +129,10 @@ pub enum Op {
         hold: bool,
     },
     OtherUnlock,
+    /// Our lease on the store's lock runs out while we hold it (a host paused or slow past its
+    /// lease, on a store shared by hosts): the lock is free for another process, and our
+    /// later saves are fenced.
+    LeaseLapses,
     /// This process dies; a new one restores the stored session.
     Restart,
 }
@@ -232,6 +238,7 @@ impl Shared {
             Op::Vanish { caller } => self.vanish(caller % CALLERS),
             Op::OtherProcess { answer, hold } => self.other_process(answer, hold),
             Op::OtherUnlock => self.other_unlock(),
+            Op::LeaseLapses => self.lease_lapses(),
             Op::Restart => self.restart(),
         }
         self.wake();

@@ -21,17 +21,40 @@ pub(super) struct Store {
     pub(super) persisted: bool,
     snapshot: Option<Snapshot>,
     lock: Option<Holder>,
+    /// Counts the writes (the fencing version of a store shared by hosts).
+    version: u64,
+    /// The version our drive loaded or last wrote.
+    ours: Option<u64>,
+    /// Our lease ran out during our drive.
+    lapsed: bool,
 }
 
 impl Store {
     pub(super) fn new(persisted: bool) -> Store {
-        Store { persisted, snapshot: None, lock: None }
+        Store { persisted, snapshot: None, lock: None, version: 0, ours: None, lapsed: false }
     }
 
     /// Invariant 9: every save under the lock, by its holder.
     fn save(&mut self, snapshot: Snapshot, by: Holder) {
         assert_eq!(self.lock, Some(by), "a save without the store's lock");
+        self.write(snapshot);
+    }
+
+    fn write(&mut self, snapshot: Snapshot) {
         self.snapshot = Some(snapshot);
+        self.version += 1;
+    }
+
+    /// A save of ours, fenced: it lands if nobody wrote since our load and no other process
+    /// holds the lock (a lapsed lease nobody took is no reason to refuse). Whether it landed.
+    fn fenced_save(&mut self, snapshot: Snapshot) -> bool {
+        let landed = self.ours == Some(self.version) && self.lock != Some(Holder::Other);
+        assert!(landed || self.lapsed, "a save refused under our own lease");
+        if landed {
+            self.write(snapshot);
+            self.ours = Some(self.version);
+        }
+        landed
     }
 
     pub(super) fn snapshot(&self) -> Option<Snapshot> {
@@ -43,6 +66,7 @@ impl Store {
         if self.lock == Some(Holder::Us) {
             self.lock = None;
         }
+        (self.ours, self.lapsed) = (None, false);
     }
 
     pub(super) fn check(&self, driving: bool) {
@@ -81,7 +105,14 @@ impl Shared {
                 matches!(step, DriveStep::Save(_) | DriveStep::UnlockStore | DriveStep::Done),
                 "a dropped drive goes on with {step:?}"
             );
-            self.on_drive_step(caller, step, false);
+            match step {
+                // Saved on the way out, as a driver's drop does: a refusal goes unheard.
+                DriveStep::Save(snapshot) => {
+                    self.check_secret_free(&format!("{snapshot:?}"));
+                    let _landed = self.store.fenced_save(snapshot);
+                }
+                step => self.on_drive_step(caller, step, false),
+            }
         }
     }
 
@@ -95,6 +126,7 @@ impl Shared {
                 let locked = self.store.lock.is_none() && !lock_fails;
                 if locked {
                     self.store.lock = Some(Holder::Us);
+                    (self.store.ours, self.store.lapsed) = (None, false);
                 } else {
                     self.now += span(wait); // waited for it in vain
                 }
@@ -102,9 +134,11 @@ impl Shared {
                 live.store_failed = self.coordinator.handle_store_lock(live.drive.as_mut().unwrap(), locked);
             }
             DriveStep::LoadStore => {
-                assert_eq!(self.store.lock, Some(Holder::Us), "a load without the store's lock");
+                let held = self.store.lock == Some(Holder::Us);
+                assert!(held || self.store.lapsed, "a load without the store's lock");
                 let before = self.current_token();
                 let loaded = self.store.snapshot();
+                self.store.ours = Some(self.store.version);
                 self.coordinator.handle_store_load(
                     self.callers[caller].drive_mut().unwrap(),
                     Ok(loaded.clone()),
@@ -116,14 +150,22 @@ impl Shared {
             }
             DriveStep::Save(snapshot) => {
                 self.check_secret_free(&format!("{snapshot:?}"));
-                self.store.save(snapshot, Holder::Us);
+                if !self.store.fenced_save(snapshot) {
+                    let drive = self.callers[caller].drive_mut().unwrap();
+                    self.coordinator.handle_store_refused(drive, clock);
+                }
             }
             DriveStep::Send(request) => self.send(caller, request),
             DriveStep::UnlockStore => {
-                assert_eq!(self.store.lock, Some(Holder::Us), "an unlock of a lock we do not hold");
-                self.store.lock = None;
+                // Compare-and-delete: a lapsed lease is not ours to release.
+                if self.store.lock == Some(Holder::Us) {
+                    self.store.lock = None;
+                } else {
+                    assert!(self.store.lapsed, "an unlock of a lock we never held");
+                }
             }
             DriveStep::Done => {
+                (self.store.ours, self.store.lapsed) = (None, false);
                 let live = self.live(caller);
                 live.drive = None;
                 if live.store_failed {
@@ -220,6 +262,13 @@ impl Shared {
             if let Event::TokensUpdated(snapshot) = event {
                 self.store.save(snapshot, Holder::Other);
             }
+        }
+    }
+
+    /// Our lease runs out while our drive holds the lock.
+    pub(super) fn lease_lapses(&mut self) {
+        if self.store.lock == Some(Holder::Us) {
+            (self.store.lock, self.store.lapsed) = (None, true);
         }
     }
 
