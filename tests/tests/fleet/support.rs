@@ -69,7 +69,7 @@ impl Counters {
 
 /// The fleet: its workers, their control directory, and how to start one more. Dropping it
 /// kills every worker still running (SIGKILL works on a stopped process too) and removes the
-/// control directory.
+/// control directory — or, when the test failed, keeps it for its stderr and status files.
 #[derive(Debug)]
 pub struct Fleet {
     pub control: PathBuf,
@@ -121,6 +121,39 @@ impl Fleet {
     /// Every live worker's counters.
     pub fn statuses(&self) -> BTreeMap<u32, Counters> {
         self.live_pids().into_iter().map(|pid| (pid, self.status(pid))).collect()
+    }
+
+    /// Every live worker's counters, from status files written after `after` (waits for them).
+    pub fn statuses_after(&self, after: SystemTime) -> BTreeMap<u32, Counters> {
+        wait_until("every worker to write its status", Duration::from_secs(5), || {
+            for pid in self.live_pids() {
+                let path = self.control.join(format!("status-{pid}.json"));
+                let written = std::fs::metadata(&path).and_then(|m| m.modified()).map_err(|e| e.to_string())?;
+                if written <= after {
+                    return Err(format!("worker {pid}'s status is older"));
+                }
+            }
+            Ok(())
+        });
+        self.statuses()
+    }
+
+    /// The oldest token generation a worker's clients hold, from its status file.
+    pub fn generation(&self, pid: u32) -> Option<u64> {
+        let path = self.control.join(format!("status-{pid}.json"));
+        let json: Value = std::fs::read_to_string(path).ok().and_then(|t| serde_json::from_str(&t).ok())?;
+        json["generation"].as_u64()
+    }
+
+    /// The first message a worker saw under each key (store and caller errors).
+    pub fn samples(&self, pid: u32) -> BTreeMap<String, String> {
+        let path = self.control.join(format!("status-{pid}.json"));
+        let json: Value =
+            std::fs::read_to_string(path).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
+        let samples = json["samples"]
+            .as_object()
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_owned())));
+        samples.into_iter().flatten().collect()
     }
 
     /// The stderr a worker wrote, for a failure message.
@@ -185,7 +218,11 @@ impl Drop for Fleet {
             let _ = worker.child.kill();
             let _ = worker.child.wait();
         }
-        let _ = std::fs::remove_dir_all(&self.control);
+        if std::thread::panicking() {
+            eprintln!("the workers' stderr and status files are kept in {}", self.control.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.control);
+        }
     }
 }
 
@@ -259,7 +296,8 @@ impl Summary {
     pub fn table(&self) -> String {
         let width = |f: fn(&(String, String, String)) -> &String| self.0.iter().map(|r| f(r).len()).max().unwrap_or(0);
         let (a, b) = (width(|r| &r.0).max(5), width(|r| &r.1).max(4));
-        let mut out = format!("| {:a$} | {:b$} | figure |\n|{}|{}|---|\n", "phase", "what", "-".repeat(a + 2), "-".repeat(b + 2));
+        let mut out =
+            format!("| {:a$} | {:b$} | figure |\n|{}|{}|---|\n", "phase", "what", "-".repeat(a + 2), "-".repeat(b + 2));
         for (phase, what, figure) in &self.0 {
             let _ = writeln!(out, "| {phase:a$} | {what:b$} | {figure} |");
         }

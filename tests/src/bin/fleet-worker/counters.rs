@@ -14,6 +14,9 @@ use tracing_subscriber::layer::{Context, Layer};
 #[derive(Debug, Default)]
 pub struct Counters {
     map: Mutex<BTreeMap<String, u64>>,
+    /// The first message seen under a key (an error's `Display`: never a secret), so that the
+    /// test can check what a user would read.
+    samples: Mutex<BTreeMap<String, String>>,
 }
 
 impl Counters {
@@ -30,19 +33,40 @@ impl Counters {
         }
     }
 
-    /// The counters now, as the JSON the test reads: `{"pid":..,"adapter":..,"done":..,"counters":{..}}`.
-    pub fn to_json(&self, adapter: &str, done: bool) -> String {
+    /// Adds one to `key` and keeps `message` if it is the first under `key`.
+    pub fn add_with_sample(&self, key: String, message: impl FnOnce() -> String) {
+        let mut samples = self.samples.lock().unwrap_or_else(PoisonError::into_inner);
+        samples.entry(key.clone()).or_insert_with(message);
+        drop(samples);
+        self.add(key);
+    }
+
+    /// The counters now, as the JSON the test reads: `{"pid":..,"adapter":..,"done":..,
+    /// "generation":..,"counters":{..},"samples":{..}}`, where `generation` is the oldest token
+    /// generation the process's clients hold.
+    pub fn to_json(&self, adapter: &str, done: bool, generation: Option<u64>) -> String {
         let counters = self.map.lock().unwrap_or_else(PoisonError::into_inner).clone();
-        serde_json::json!({"pid": std::process::id(), "adapter": adapter, "done": done, "counters": counters})
-            .to_string()
+        let samples = self.samples.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        let pid = std::process::id();
+        let json = serde_json::json!({
+            "pid": pid, "adapter": adapter, "done": done, "generation": generation,
+            "counters": counters, "samples": samples,
+        });
+        json.to_string()
     }
 
     /// Writes [`to_json`](Self::to_json) to `status-<pid>.json` in `control`, atomically (a
     /// temporary file renamed over it), so that the test never reads half a file.
-    pub fn write_status(&self, control: &Path, adapter: &str, done: bool) -> std::io::Result<()> {
+    pub fn write_status(
+        &self,
+        control: &Path,
+        adapter: &str,
+        done: bool,
+        generation: Option<u64>,
+    ) -> std::io::Result<()> {
         let pid = std::process::id();
         let temporary = control.join(format!(".status-{pid}.tmp"));
-        std::fs::write(&temporary, self.to_json(adapter, done))?;
+        std::fs::write(&temporary, self.to_json(adapter, done, generation))?;
         std::fs::rename(temporary, control.join(format!("status-{pid}.json")))
     }
 }

@@ -67,7 +67,10 @@ impl Faulty {
     fn count<T>(&self, operation: &str, outcome: &Result<T, StoreError>) {
         match outcome {
             Ok(_) => self.counters.add(format!("store.{operation}.ok")),
-            Err(error) => self.counters.add(format!("store.{operation}.{}", store_kind(error))),
+            Err(error) => {
+                let key = format!("store.{operation}.{}", store_kind(error));
+                self.counters.add_with_sample(key, || error.to_string());
+            }
         }
     }
 

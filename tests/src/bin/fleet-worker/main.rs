@@ -116,11 +116,14 @@ fn run() -> Result<(), String> {
     let stop = Arc::new(AtomicBool::new(false));
 
     let mut threads = Vec::new();
+    let mut sessions: Vec<Arc<dyn Fn() -> Option<u64> + Send + Sync>> = Vec::new();
     if ureq_threads > 0 {
         let client = auth_ureq::Client::builder(config.clone())
             .store(faulty())
             .build()
             .map_err(|e| format!("ureq client: {e}"))?;
+        let session = client.clone();
+        sessions.push(Arc::new(move || session.session().snapshot().map(|s| s.generation().as_u64())));
         for _ in 0..ureq_threads {
             let (client, counters, stop, url) = (client.clone(), Arc::clone(&counters), Arc::clone(&stop), url.clone());
             let pace = settings.pace;
@@ -137,6 +140,8 @@ fn run() -> Result<(), String> {
         let client = runtime
             .block_on(auth_reqwest::Client::builder(config.clone()).store(faulty()).build())
             .map_err(|e| format!("reqwest client: {e}"))?;
+        let session = client.clone();
+        sessions.push(Arc::new(move || session.session().snapshot().map(|s| s.generation().as_u64())));
         for _ in 0..reqwest_tasks {
             let (client, counters, stop, url) = (client.clone(), Arc::clone(&counters), Arc::clone(&stop), url.clone());
             let pace = settings.pace;
@@ -144,32 +149,47 @@ fn run() -> Result<(), String> {
         }
     }
 
-    monitor(&settings.control, &settings.adapter, &counters, &stop);
+    let generation = || sessions.iter().map(|s| s()).min().flatten();
+    monitor(&settings.control, &settings.adapter, &counters, &stop, &generation);
     for thread in threads {
         thread.join().map_err(|_| "a ureq thread panicked")?;
     }
     for task in tasks {
         runtime.block_on(task).map_err(|e| format!("a reqwest task failed: {e}"))?;
     }
-    counters.write_status(&settings.control, &settings.adapter, true).map_err(|e| format!("status file: {e}"))?;
-    println!("{}", counters.to_json(&settings.adapter, true));
+    let generation = generation();
+    counters
+        .write_status(&settings.control, &settings.adapter, true, generation)
+        .map_err(|e| format!("status file: {e}"))?;
+    println!("{}", counters.to_json(&settings.adapter, true, generation));
     Ok(())
 }
 
 /// The store every client of this process shares (each through its own [`Faulty`]).
 fn open_store(settings: &Settings, config: &Config) -> Result<Arc<dyn SessionStore>, String> {
     if settings.store.starts_with("redis://") || settings.store.starts_with("rediss://") {
-        let _ = (config, &settings.prefix, settings.lease, settings.store_timeout);
-        Err("FLEET_STORE: the Redis store is not built in yet".to_owned())
+        let store = auth_redis::RedisStore::builder(&settings.store)
+            .prefix(settings.prefix.as_str())
+            .lease(settings.lease)
+            .timeout(settings.store_timeout)
+            .build(config)
+            .map_err(|e| format!("redis store: {e}"))?;
+        Ok(Arc::new(store))
     } else {
         Ok(Arc::new(FileStore::new(&settings.store)))
     }
 }
 
 /// Writes the status file every 100 ms until `stop` appears in the control directory.
-fn monitor(control: &Path, adapter: &str, counters: &Counters, stop: &AtomicBool) {
+fn monitor(
+    control: &Path,
+    adapter: &str,
+    counters: &Counters,
+    stop: &AtomicBool,
+    generation: &dyn Fn() -> Option<u64>,
+) {
     loop {
-        if let Err(error) = counters.write_status(control, adapter, false) {
+        if let Err(error) = counters.write_status(control, adapter, false, generation()) {
             eprintln!("fleet-worker {}: status file: {error}", std::process::id());
         }
         if control.join("stop").exists() {
@@ -197,7 +217,8 @@ fn ureq_loop(client: &auth_ureq::Client, url: &str, counters: &Counters, stop: &
                 count_status(counters, status);
             }
             Err(error) => {
-                counters.add_all(["requests", &error_key(&error)]);
+                counters.add("requests");
+                counters.add_with_sample(error_key(&error), || error.to_string());
                 std::thread::sleep(AFTER_ERROR);
             }
         }
@@ -205,7 +226,13 @@ fn ureq_loop(client: &auth_ureq::Client, url: &str, counters: &Counters, stop: &
     }
 }
 
-async fn reqwest_loop(client: &auth_reqwest::Client, url: &str, counters: &Counters, stop: &AtomicBool, pace: Duration) {
+async fn reqwest_loop(
+    client: &auth_reqwest::Client,
+    url: &str,
+    counters: &Counters,
+    stop: &AtomicBool,
+    pace: Duration,
+) {
     while !stop.load(Ordering::SeqCst) {
         let request = match client.http_client().get(url).build() {
             Ok(request) => request,
@@ -218,7 +245,8 @@ async fn reqwest_loop(client: &auth_reqwest::Client, url: &str, counters: &Count
                 count_status(counters, status);
             }
             Err(error) => {
-                counters.add_all(["requests", &error_key(&error)]);
+                counters.add("requests");
+                counters.add_with_sample(error_key(&error), || error.to_string());
                 tokio::time::sleep(AFTER_ERROR).await;
             }
         }
