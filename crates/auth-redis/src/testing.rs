@@ -1,6 +1,7 @@
 //! A throwaway `redis-server` for tests (feature `testing`): on a free loopback port, in a
 //! temporary directory of its own, with an append-only file so that its data survives a
-//! [`restart`](RedisServer::restart). Tests use a real Redis, never a mock.
+//! [`restart`](RedisServer::restart); otherwise Redis's defaults (`appendfsync everysec`).
+//! Tests use a real Redis, never a mock.
 //!
 //! It needs Debian's `redis-server` package (`apt-get install redis-server`) on the `PATH`;
 //! without it, [`RedisServer::start`] fails with a message that says so (tests do not skip).
@@ -82,9 +83,25 @@ impl RedisServer {
         &self.dir
     }
 
-    /// Stops it (`SIGKILL`: every write was already on disk, `appendfsync always`). Harmless
-    /// when it is stopped already.
+    /// Stops it, as an operator does (`SHUTDOWN`: what was written is on disk, and comes back
+    /// with [`restart`](Self::restart)); if it does not exit within a few seconds (it is
+    /// paused, say), kills it. Harmless when it is stopped already.
     pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = self.resume_pid(child.id());
+            let _ = command(self.port, self.password.as_deref(), &["SHUTDOWN"]);
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < deadline && matches!(child.try_wait(), Ok(None)) {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Kills it (`SIGKILL`), as a crash does: with Redis's default `appendfsync everysec`,
+    /// writes of the last second may be lost, as they would be.
+    pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
@@ -108,6 +125,10 @@ impl RedisServer {
         self.signal("-CONT")
     }
 
+    fn resume_pid(&self, pid: u32) -> io::Result<()> {
+        Command::new("kill").arg("-CONT").arg(pid.to_string()).stderr(Stdio::null()).status().map(drop)
+    }
+
     fn signal(&self, signal: &str) -> io::Result<()> {
         let pid = self.pid();
         if pid == 0 {
@@ -123,7 +144,7 @@ impl RedisServer {
             .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
             .arg("--dir")
             .arg(&self.dir)
-            .args(["--appendonly", "yes", "--appendfsync", "always", "--save", ""])
+            .args(["--appendonly", "yes", "--save", ""])
             .args(["--daemonize", "no", "--logfile", "redis.log"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -179,25 +200,35 @@ fn free_port() -> io::Result<u16> {
 /// Whether the Redis on `port` is ready: it answers `PONG` (after `AUTH` when it has a
 /// password), not `-LOADING` (still reading its append-only file).
 fn ping(port: u16, password: Option<&str>) -> bool {
-    let reply = || -> io::Result<Vec<u8>> {
-        let mut stream = TcpStream::connect_timeout(&(Ipv4Addr::LOCALHOST, port).into(), Duration::from_millis(200))?;
-        stream.set_read_timeout(Some(Duration::from_millis(500)))?;
-        let mut request = Vec::new();
-        if let Some(password) = password {
-            request.extend_from_slice(format!("*2\r\n$4\r\nAUTH\r\n${}\r\n{password}\r\n", password.len()).as_bytes());
+    command(port, password, &["PING"]).is_ok_and(|reply| reply.ends_with(b"+PONG\r\n"))
+}
+
+/// Sends `args` as one command (after `AUTH` when there is a password) and returns the replies
+/// read until the command's own (or an error, or the connection's end).
+fn command(port: u16, password: Option<&str>, args: &[&str]) -> io::Result<Vec<u8>> {
+    let mut stream = TcpStream::connect_timeout(&(Ipv4Addr::LOCALHOST, port).into(), Duration::from_millis(200))?;
+    stream.set_read_timeout(Some(Duration::from_millis(500)))?;
+    let mut request = Vec::new();
+    let mut push = |args: &[&str]| {
+        request.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
+        for arg in args {
+            request.extend_from_slice(format!("${}\r\n{arg}\r\n", arg.len()).as_bytes());
         }
-        request.extend_from_slice(b"*1\r\n$4\r\nPING\r\n");
-        stream.write_all(&request)?;
-        let mut reply = Vec::new();
-        let mut chunk = [0u8; 64];
-        while !reply.ends_with(b"+PONG\r\n") && !reply.starts_with(b"-") {
-            let n = stream.read(&mut chunk)?;
-            if n == 0 {
-                break;
-            }
-            reply.extend_from_slice(&chunk[..n]);
-        }
-        Ok(reply)
     };
-    reply().is_ok_and(|reply| reply.ends_with(b"+PONG\r\n"))
+    if let Some(password) = password {
+        push(&["AUTH", password]);
+    }
+    push(args);
+    stream.write_all(&request)?;
+    let replies = if password.is_some() { 2 } else { 1 };
+    let mut reply = Vec::new();
+    let mut chunk = [0u8; 256];
+    while reply.iter().filter(|&&b| b == b'\n').count() < replies && !reply.starts_with(b"-") {
+        let n = stream.read(&mut chunk)?;
+        if n == 0 {
+            break;
+        }
+        reply.extend_from_slice(&chunk[..n]);
+    }
+    Ok(reply)
 }

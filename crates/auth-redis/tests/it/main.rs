@@ -3,6 +3,7 @@
 
 mod support;
 
+mod adapters;
 mod expiry_and_sealing;
 mod failures;
 mod fencing;
