@@ -325,30 +325,13 @@ impl BearerSession {
     /// Adopts what another session sharing the store wrote: a newer token pair, or the spend of
     /// the refresh token we hold. A snapshot of another owner is never adopted (SPEC.md §3a).
     pub(crate) fn adopt(&mut self, snapshot: Snapshot, now: Now) -> bool {
-        self.adopt_from_store(snapshot, now, false)
-    }
-
-    /// [`adopt`](Self::adopt); `after_refusal`: the store refused our write (fencing), so it is
-    /// the authority on our account, and a snapshot of our own generation wins too (another
-    /// host's login after it judged our refresh lost): the sharers converge on the one session
-    /// the store holds. A snapshot on another account is not taken then: that would undo,
-    /// behind its caller's back, a switch this host has just made; the next exchange's load
-    /// (before anything is sent) settles it.
-    pub(crate) fn adopt_from_store(&mut self, snapshot: Snapshot, now: Now, after_refusal: bool) -> bool {
         let now = self.observe(now);
         if self.in_flight.is_some() || snapshot.owner != self.owner {
             return false;
         }
-        if after_refusal && snapshot.account != self.account && self.tokens.token().is_some() {
-            return false;
-        }
-        let generation = self.tokens.generation();
-        if snapshot.generation > generation
-            || (after_refusal && snapshot.generation == generation)
-            || self.tokens.token().is_none()
-        {
+        if snapshot.generation > self.tokens.generation() || self.tokens.token().is_none() {
             let previous_generation = self.tokens.generation().as_u64();
-            if self.install_snapshot(snapshot, now) {
+            if self.install_snapshot(snapshot, now, false) {
                 let (generation, account) = (self.tokens.generation().as_u64(), trace::account(self.account));
                 tracing::info!(generation, previous_generation, account, "stored session adopted");
             }
@@ -365,12 +348,47 @@ impl BearerSession {
         spent
     }
 
-    /// Installs a snapshot's state; `now` is the monotonic instant of the latest reading.
-    /// Whether it did (a token that cannot be a header changes nothing).
-    pub(crate) fn install_snapshot(&mut self, snapshot: Snapshot, now: OffsetDateTime) -> bool {
+    /// Makes memory what the store holds, after the store refused a write of ours (fencing):
+    /// the store is the truth then, whatever the generations say, and holding on to a pair it
+    /// does not have would, at our next exchange, overwrite the pair another host saved under
+    /// its lease (the lease model, `model/lease.pml`, shows both). `None`: the store holds no
+    /// session, and neither do we then. Only on our account: a session on another would undo,
+    /// behind its caller's back, a switch this host has just made; the next exchange's load
+    /// settles that. Whether memory changed.
+    pub(crate) fn replace_from_store(&mut self, stored: Option<Snapshot>, now: Now) -> bool {
+        let now = self.observe(now);
+        if self.in_flight.is_some() {
+            return false;
+        }
+        let previous_generation = self.tokens.generation().as_u64();
+        match stored {
+            Some(snapshot) if snapshot.owner != self.owner => return false,
+            Some(snapshot) if snapshot.account != self.account && self.tokens.token().is_some() => return false,
+            Some(snapshot) => {
+                if !self.install_snapshot(snapshot, now, true) {
+                    return false;
+                }
+            }
+            None => self.tokens.forget(),
+        }
+        let (generation, account) = (self.tokens.generation().as_u64(), trace::account(self.account));
+        tracing::info!(
+            generation,
+            previous_generation,
+            account,
+            "session replaced by the stored one after a refused write"
+        );
+        true
+    }
+
+    /// Installs a snapshot's state; `now` is the monotonic instant of the latest reading;
+    /// `exact`: see [`Tokens::install_snapshot`]. Whether it did (a token that cannot be a
+    /// header changes nothing).
+    pub(crate) fn install_snapshot(&mut self, snapshot: Snapshot, now: OffsetDateTime, exact: bool) -> bool {
         // The snapshot says which account its token serves (None: the user's default).
         let account = snapshot.account;
-        let installed = self.tokens.install_snapshot(snapshot, now, &self.clock, &self.policy, &mut self.rng).is_ok();
+        let installed =
+            self.tokens.install_snapshot(snapshot, now, &self.clock, &self.policy, &mut self.rng, exact).is_ok();
         if installed {
             self.account = account;
             self.backoff.reset();

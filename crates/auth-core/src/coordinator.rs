@@ -45,7 +45,7 @@ use crate::token::TokenState;
 
 mod drive;
 
-pub use drive::{Drive, DriveStep};
+pub use drive::{Drive, DriveStep, Refusal};
 
 /// The longest a waiter sleeps before it looks at the session again, even when someone is
 /// driving (a driver blocked on another process's store lock keeps everyone waiting; waking

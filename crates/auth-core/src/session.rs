@@ -148,7 +148,7 @@ impl Session {
         if stored.pinned != owner.pinned {
             return Err(RestoreError::OtherAccount { stored: stored.pinned, configured: owner.pinned });
         }
-        bearer.install_snapshot(snapshot, now.monotonic());
+        bearer.install_snapshot(snapshot, now.monotonic(), false);
         // A stored token bound elsewhere than the pinned account must not serve it: move it
         // there first (relogin needs the password; masquerade works with the token).
         if let Some(pinned) = pinned
@@ -374,10 +374,10 @@ impl Session {
         }
     }
 
-    /// Adopts a snapshot re-loaded after the store refused a write: ties go to the store.
-    pub(crate) fn adopt_after_refusal(&mut self, snapshot: Snapshot, now: Now) -> bool {
+    /// Makes memory what the store holds, re-loaded after it refused a write (fencing).
+    pub(crate) fn replace_from_store(&mut self, stored: Option<Snapshot>, now: Now) -> bool {
         match &mut self.inner {
-            Inner::Bearer(b) => b.adopt_from_store(snapshot, now, true),
+            Inner::Bearer(b) => b.replace_from_store(stored, now),
             Inner::Static(_) => false,
         }
     }

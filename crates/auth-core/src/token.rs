@@ -217,7 +217,8 @@ impl Tokens {
 
     /// Puts a snapshot's pair in service, without the refresh token this session last spent;
     /// `now` is the monotonic instant of the latest reading of `clock`. A token that cannot be
-    /// a header changes nothing.
+    /// a header changes nothing. `exact`: the generation becomes the snapshot's, even if ours
+    /// was higher (memory is made what the store holds); otherwise it never goes back.
     pub(crate) fn install_snapshot(
         &mut self,
         snapshot: Snapshot,
@@ -225,6 +226,7 @@ impl Tokens {
         clock: &Timeline,
         policy: &RefreshPolicy,
         rng: &mut Rng,
+        exact: bool,
     ) -> Result<(), Malformed> {
         // Its instants are wall-clock times: placed on our monotonic timeline by the latest
         // reading of both clocks. A snapshot from the future (a clock was stepped back) is
@@ -232,7 +234,7 @@ impl Tokens {
         let sent_at = clock.monotonic_time_of(snapshot.sent_at).min(now);
         let header = bearer_header(&snapshot.token)?;
         let schedule = Schedule::new(policy, sent_at, snapshot.lifetime, rng.unit());
-        self.generation = snapshot.generation.max(self.generation);
+        self.generation = if exact { snapshot.generation } else { snapshot.generation.max(self.generation) };
         self.token =
             Some(Token { value: snapshot.token, header, generation: self.generation, schedule, invalidated: false });
         let spent_here =
@@ -243,6 +245,12 @@ impl Tokens {
             .filter(|t| !spent_here(t))
             .map(|token| Refresh { token, expires_at: refresh_expires_at });
         Ok(())
+    }
+
+    /// Drops the pair (the store it was shared through holds none any more); the generation
+    /// and the last spent refresh token are kept.
+    pub(crate) fn forget(&mut self) {
+        (self.token, self.refresh) = (None, None);
     }
 
     /// Learns from `snapshot` that another sharer spent our refresh token: our very token,
@@ -423,7 +431,7 @@ mod tests {
         assert!(tokens.refresh().is_none() && tokens.spend().is_none(), "spent once");
 
         let policy = RefreshPolicy::default();
-        tokens.install_snapshot(stored.clone(), at(1), &clock, &policy, &mut Rng::new(1)).expect("installed");
+        tokens.install_snapshot(stored.clone(), at(1), &clock, &policy, &mut Rng::new(1), false).expect("installed");
         assert!(tokens.refresh().is_none(), "the stale copy does not bring r1 back");
 
         assert!(tokens.unspend(spent), "not processed: back in service");

@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 
 use auth_core::{
     AccountId, AccountSwitch, AuthError, Call, ConfigBuilder, Coordinator, Drive, DriveStep, Exchange, MAX_WAIT, Ready,
-    Session, Snapshot, Step, TransientCause,
+    Refusal, Session, Snapshot, Step, TransientCause,
 };
 use http::{Response, StatusCode, Uri};
 use support::{BASE, bearer_config, start};
@@ -391,7 +391,7 @@ fn a_refresh_whose_spent_state_the_store_refuses_is_never_sent_and_the_store_win
     assert!(matches!(other.finish(&mut its_call), Ok(Ready::Response)));
     assert_eq!(other.sent, [Exchange::Refresh]);
     shared.store = other.store.clone();
-    shared.coordinator.handle_store_refused(&mut drive, shared.now);
+    shared.coordinator.handle_store_refused(&mut drive, Refusal::Fenced, shared.now);
     let mut steps = Vec::new();
     loop {
         match shared.next_step(&mut drive) {
@@ -425,9 +425,50 @@ fn new_tokens_the_store_refuses_give_way_to_the_session_it_holds() {
     let DriveStep::Save(ours) = shared.next_step(&mut drive) else { panic!("our new pair to save") };
     assert_eq!(ours.generation(), other.store.as_ref().unwrap().generation(), "a tie");
     shared.store = other.store.clone();
-    shared.coordinator.handle_store_refused(&mut drive, shared.now);
+    shared.coordinator.handle_store_refused(&mut drive, Refusal::Fenced, shared.now);
     assert!(matches!(shared.next_step(&mut drive), DriveStep::UnlockStore));
     assert!(matches!(shared.next_step(&mut drive), DriveStep::Done));
     let Step::Ready(Ready::Token(token)) = shared.poll(&mut call) else { panic!("a token") };
     assert_eq!(token.expose_secret(), "tok-11-secret", "the fleet converges on the stored session");
+}
+
+#[test]
+fn new_tokens_the_store_could_not_record_stay_in_memory() {
+    let mut shared = Shared::logged_in(bearer_config());
+    shared.advance(3600);
+    let mut call = Call::bearer_token();
+    let Step::Drive(mut drive) = shared.poll(&mut call) else { panic!("a refresh to drive") };
+    assert_eq!(shared.send(&mut drive), Some(Exchange::Refresh));
+    let answer = shared.answer();
+    shared.coordinator.handle_auth_response(&mut drive, Some(&answer), shared.now);
+    assert!(matches!(shared.next_step(&mut drive), DriveStep::Save(_)));
+    // The store did not answer: the pair that arrived is all there is, and it is kept.
+    shared.coordinator.handle_store_refused(&mut drive, Refusal::Unrecorded, shared.now);
+    assert!(matches!(shared.next_step(&mut drive), DriveStep::UnlockStore), "no re-load: nothing to learn");
+    assert!(matches!(shared.next_step(&mut drive), DriveStep::Done));
+    let Step::Ready(Ready::Token(token)) = shared.poll(&mut call) else { panic!("a token") };
+    assert_eq!(token.expose_secret(), "tok-2-secret");
+}
+
+#[test]
+fn after_a_refused_write_a_store_that_holds_no_session_leaves_none_in_memory() {
+    // Another host took the lock after our lease ran out and has not written yet (or the
+    // session was logged out): the pair we got is not the fleet's, and holding on to it would
+    // later overwrite the one that host saves.
+    let mut shared = Shared::logged_in(bearer_config());
+    shared.advance(3600);
+    let mut call = Call::bearer_token();
+    let Step::Drive(mut drive) = shared.poll(&mut call) else { panic!("a refresh to drive") };
+    assert_eq!(shared.send(&mut drive), Some(Exchange::Refresh));
+    let answer = shared.answer();
+    shared.coordinator.handle_auth_response(&mut drive, Some(&answer), shared.now);
+    assert!(matches!(shared.next_step(&mut drive), DriveStep::Save(_)));
+    shared.store = None;
+    shared.coordinator.handle_store_refused(&mut drive, Refusal::Fenced, shared.now);
+    assert!(matches!(shared.next_step(&mut drive), DriveStep::UnlockStore));
+    assert!(matches!(shared.next_step(&mut drive), DriveStep::Done));
+    assert!(shared.coordinator.session().snapshot().is_none(), "memory is what the store holds");
+    // The caller's token comes from the next exchange: a login, the fleet's new session.
+    assert!(matches!(shared.finish(&mut call), Ok(Ready::Token(_))));
+    assert_eq!(shared.sent, [Exchange::Login, Exchange::Refresh, Exchange::Login]);
 }

@@ -12,8 +12,8 @@ use std::fmt;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use auth_core::{
-    AccountId, AuthError, AuthRequest, Call, Coordinator, Drive, DriveStep, Now, Receipt, Scheme, Snapshot, Step,
-    TokenGeneration, TokenState,
+    AccountId, AuthError, AuthRequest, Call, Coordinator, Drive, DriveStep, Now, Receipt, Refusal, Scheme, Snapshot,
+    Step, TokenGeneration, TokenState,
 };
 use auth_store::{SessionStore, StoreError, StoreGuard};
 use http::{Response, StatusCode, Uri};
@@ -372,11 +372,15 @@ impl<W: Wake> Driving<W> {
             DriveStep::Save(snapshot) => {
                 let saved = store.save(&snapshot);
                 // Refused (another host overtook us), or not recorded where a lease may have
-                // lapsed meanwhile: the core withdraws an unsent refresh and re-loads.
-                let refused = matches!(saved, Err(StoreError::Fenced { .. } | StoreError::Unavailable { .. }));
+                // lapsed meanwhile: the core decides (an unsent refresh is withdrawn).
+                let refusal = match &saved {
+                    Err(StoreError::Fenced { .. }) => Some(Refusal::Fenced),
+                    Err(StoreError::Unavailable { .. }) => Some(Refusal::Unrecorded),
+                    _ => None,
+                };
                 self.hub.session.note_store(saved);
-                if refused {
-                    self.hub.tell(|coordinator, now| coordinator.handle_store_refused(drive, now));
+                if let Some(refusal) = refusal {
+                    self.hub.tell(|coordinator, now| coordinator.handle_store_refused(drive, refusal, now));
                 }
             }
             DriveStep::UnlockStore => drop(self.lock.take()),

@@ -9,10 +9,10 @@
 //!                                                   Finish: Save* (new tokens) ─▶ UnlockStore ─▶ Done
 //! ```
 //!
-//! A save the store refuses ([`Coordinator::handle_store_refused`]: another host overtook this
-//! one, or the store could not record it) turns the drive to `Reload`: the request is withdrawn
-//! unsent if it was the spent state's save, the store is loaded again and what it holds wins,
-//! then `Finish` (with nothing of ours left to save).
+//! A save the store did not take ([`Coordinator::handle_store_refused`]) turns the drive to
+//! `Reload` when it was the spent state's (the request is withdrawn unsent) or when another
+//! host overtook this one: the store is loaded again and memory becomes what it holds, then
+//! `Finish`, with nothing of ours left to save.
 //!
 //! Polling again after `Done`, or reporting a drop after it, is harmless: it says `Done` again.
 
@@ -66,6 +66,17 @@ enum Stage {
     Reloading,
     Finish,
     Done,
+}
+
+/// Why a store did not take a save ([`Coordinator::handle_store_refused`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// Another host has taken the session over since this one loaded it (its lease ran out):
+    /// the store refused the write (fencing).
+    Fenced,
+    /// The store could not be reached or did not answer in time: the write may or may not have
+    /// landed, and a lease may have run out meanwhile.
+    Unrecorded,
 }
 
 /// What the driver of an exchange does next ([`Coordinator::poll_drive`]).
@@ -177,35 +188,35 @@ impl Coordinator {
     /// or process is adopted before the session decides (SPEC.md §3: a spend is seen by every
     /// sharer).
     pub fn handle_store_load(&mut self, drive: &mut Drive, loaded: Result<Option<Snapshot>, ()>, now: impl Into<Now>) {
-        let (reload, now) = match drive.stage {
-            Stage::Loading => (false, now.into()),
-            Stage::Reloading => (true, now.into()),
+        let now = now.into();
+        match (&drive.stage, loaded) {
+            (Stage::Loading, Ok(Some(snapshot))) => {
+                let _adopted = self.session.adopt(snapshot, now);
+            }
+            (Stage::Reloading, Ok(stored)) => {
+                let _replaced = self.session.replace_from_store(stored, now);
+            }
+            (Stage::Loading | Stage::Reloading, _) => {}
             _ => return,
-        };
-        if let Ok(Some(snapshot)) = loaded {
-            let _adopted = if reload {
-                self.session.adopt_after_refusal(snapshot, now)
-            } else {
-                self.session.adopt(snapshot, now)
-            };
         }
-        drive.stage = if reload { Stage::Finish } else { Stage::Transmit };
+        drive.stage = if matches!(drive.stage, Stage::Reloading) { Stage::Finish } else { Stage::Transmit };
     }
 
-    /// Reports that the store refused the last [`DriveStep::Save`] because another host has
-    /// taken the session over since this one loaded it (fencing: its lease ran out), or could
-    /// not record it where its lock may not hold (a server that is down or did not answer).
+    /// Reports that the store did not take the last [`DriveStep::Save`], and why (a plain
+    /// failure of a local store, such as a full disk, is not reported: the drive goes on).
     ///
     /// If it was the spent state, saved before the request leaves, the request is withdrawn
     /// and never sent: a spend every sharer cannot see must not happen (SPEC.md §3); its
-    /// refresh token stays in memory. Either way nothing of this drive is saved any more: the
-    /// store is loaded again and what it holds is adopted, ties included (the sharers converge
-    /// on the session the store holds). Those who waited for the exchange look again.
-    pub fn handle_store_refused(&mut self, drive: &mut Drive, now: impl Into<Now>) {
+    /// refresh token goes back in memory. Then, and whenever the store refused a write
+    /// because another host overtook this one, nothing of this drive is saved any more: the
+    /// store is loaded again and memory becomes what it holds, on this session's account
+    /// (the sharers converge on one session). New tokens the store could merely not record
+    /// ([`Refusal::Unrecorded`]) stay in memory. Those who waited for the exchange look again.
+    pub fn handle_store_refused(&mut self, drive: &mut Drive, refusal: Refusal, now: impl Into<Now>) {
         let now = now.into();
-        match &drive.stage {
-            Stage::Spent(request) => self.session.withdraw(request.id(), now),
-            Stage::Finish => {}
+        match (&drive.stage, refusal) {
+            (Stage::Spent(request), _) => self.session.withdraw(request.id(), now),
+            (Stage::Finish, Refusal::Fenced) => {}
             _ => return,
         }
         // Our own later states would overwrite what the store holds now.

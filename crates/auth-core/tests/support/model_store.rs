@@ -152,7 +152,7 @@ impl Shared {
                 self.check_secret_free(&format!("{snapshot:?}"));
                 if !self.store.fenced_save(snapshot) {
                     let drive = self.callers[caller].drive_mut().unwrap();
-                    self.coordinator.handle_store_refused(drive, clock);
+                    self.coordinator.handle_store_refused(drive, auth_core::Refusal::Fenced, clock);
                 }
             }
             DriveStep::Send(request) => self.send(caller, request),
