@@ -146,6 +146,10 @@ fn copy_of(error: &StoreError) -> StoreError {
         StoreError::Busy { path, waited } => StoreError::Busy { path: path.clone(), waited: *waited },
         StoreError::Insecure { path, problem } => StoreError::Insecure { path: path.clone(), problem: *problem },
         StoreError::TooLarge { path, limit } => StoreError::TooLarge { path: path.clone(), limit: *limit },
+        StoreError::Fenced { store } => StoreError::Fenced { store: store.clone() },
+        StoreError::Unavailable { store, operation, reason } => {
+            StoreError::Unavailable { store: store.clone(), operation, reason: reason.clone() }
+        }
         other => StoreError::Io {
             operation: "use",
             path: std::path::PathBuf::new(),
@@ -666,5 +670,50 @@ mod tests {
         assert_eq!(lock[..2], ["lock", "busy"]);
         let kept = hub.session().last_store_error().expect("kept");
         assert!(matches!(*kept, StoreError::Busy { .. }), "{kept:?}");
+    }
+
+    /// A store server that is down.
+    #[derive(Debug)]
+    struct Down;
+
+    impl SessionStore for Down {
+        fn load(&self) -> Result<Option<Snapshot>, StoreError> {
+            Ok(None)
+        }
+        fn save(&self, _: &Snapshot) -> Result<(), StoreError> {
+            Ok(())
+        }
+        fn lock(&self, _: Duration) -> Result<StoreGuard, StoreError> {
+            Err(StoreError::Unavailable {
+                store: "redis://127.0.0.1:6379/".into(),
+                operation: "lock the session",
+                reason: "connection refused".into(),
+            })
+        }
+    }
+
+    /// A lock that cannot be taken because the store's server is down keeps its kind in the
+    /// copy the session keeps and in the event (not an `io` look-alike).
+    #[test]
+    fn an_unavailable_lock_keeps_its_kind_in_the_event_and_the_copy() {
+        let config = Config::bearer("http://127.0.0.1:9", "u", Password::new("p")).build().unwrap();
+        let clock = ManualClock::new(OffsetDateTime::UNIX_EPOCH);
+        let session = Session::new(config, 1, clock.now()).unwrap();
+        let hub = Arc::new(Hub::new(
+            Coordinator::new(session, true),
+            Arc::new(clock),
+            Some(Arc::new(Down)),
+            Count::default(),
+        ));
+        let events = store_events(|| {
+            let mut call = Call::request("http://127.0.0.1:9/reports".parse().unwrap(), true, None);
+            let Step::Drive(drive) = hub.poll(&mut call) else { panic!("a login to drive") };
+            let error = Driving::new(Arc::clone(&hub), drive).next_request().unwrap_err();
+            assert!(matches!(error, StoreError::Unavailable { .. }), "{error:?}");
+        });
+        let [lock] = &events[..] else { panic!("{events:?}") };
+        assert_eq!(lock[..2], ["lock", "unavailable"]);
+        let kept = hub.session().last_store_error().expect("kept");
+        assert!(matches!(*kept, StoreError::Unavailable { operation: "lock the session", .. }), "{kept:?}");
     }
 }
