@@ -416,12 +416,13 @@ impl<W: Wake> Drop for Driving<W> {
             }
         });
         let (hub, lock) = (Arc::clone(&self.hub), self.lock.take());
-        let Some(store) = hub.session.store.clone().filter(|_| !saves.is_empty()) else {
-            return; // `lock` drops here: nothing to save.
+        let Some(store) = hub.session.store.clone().filter(|_| !saves.is_empty() || lock.is_some()) else {
+            return;
         };
-        // Saving may block: where the driver allows it. Saved first, unlocked second, so the
-        // next holder reads our tokens. If the job never runs (a runtime shutting down), the
-        // lock is released all the same when it is dropped.
+        // Saving and unlocking may block (a file, a Redis round trip): where the driver allows
+        // it, never on an async runtime's thread. Saved first, unlocked second, so the next
+        // holder reads our tokens. If the job never runs (a runtime shutting down), the lock is
+        // released all the same when it is dropped.
         self.hub.wake.run_blocking(Box::new(move || {
             for snapshot in &saves {
                 hub.session.note_store(store.save(snapshot));

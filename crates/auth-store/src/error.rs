@@ -22,7 +22,7 @@ pub enum StoreError {
     },
     /// The file exists but does not hold a snapshot this version understands.
     #[error(
-        "session store: {} does not hold a valid session snapshot: {reason}; delete the file and log in again",
+        "session store: {} does not hold a valid session snapshot: {reason}; delete it (the file or key) and log in again",
         path.display()
     )]
     Corrupt {

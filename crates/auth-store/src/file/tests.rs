@@ -213,7 +213,7 @@ fn a_corrupt_file_error_names_the_file_and_how_to_recover() {
     let dir = TempDir::new("corrupt-recover");
     let (_, shown) = load_error(&dir, "{ not json");
     assert!(shown.contains(&dir.join("session.json").display().to_string()), "{shown}");
-    assert!(shown.contains("delete the file and log in again"), "{shown}");
+    assert!(shown.contains("delete it (the file or key) and log in again"), "{shown}");
 }
 
 #[test]
