@@ -181,7 +181,7 @@ impl Inner {
             None if seal::is_sealed(value) => return Err(Unsealed::NeedsKey),
             None => Zeroizing::new(value.to_vec()),
         };
-        Ok(serde_json::from_slice(&plain).map_err(|error| self.corrupt(describe_json(&error))))
+        Ok(serde_json::from_slice(&plain).map_err(|error| self.corrupt(auth_store::describe_corrupt(&plain, &error))))
     }
 
     pub(crate) fn unreadable(&self, why: Unsealed) -> StoreError {
@@ -211,14 +211,5 @@ impl Inner {
     pub(crate) fn end_turn(&self) {
         *locked(&self.local) = false;
         self.released.notify_one();
-    }
-}
-
-/// What is wrong with stored JSON, in fixed words: serde_json's syntax errors quote nothing,
-/// and the snapshot's own checks (auth-core) never quote a value.
-fn describe_json(error: &serde_json::Error) -> String {
-    match error.classify() {
-        serde_json::error::Category::Data => error.to_string(),
-        _ => format!("not JSON (line {}, column {})", error.line(), error.column()),
     }
 }

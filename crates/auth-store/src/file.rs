@@ -11,7 +11,7 @@ use auth_core::Snapshot;
 
 use crate::{SessionStore, StoreError, StoreGuard};
 
-mod corrupt;
+pub(crate) mod corrupt;
 mod trust;
 
 /// Stores a session snapshot in one file, e.g. `~/.local/state/ttauth/session.json`.

@@ -45,6 +45,14 @@ pub use error::{Insecurity, StoreError};
 pub use file::FileStore;
 pub use memory::MemoryStore;
 
+/// What is wrong with a stored snapshot that did not parse (`bytes`, which failed with
+/// `error`), in fixed words and a position: never serde's message, which quotes what it found,
+/// and in a session that is a token. For [`StoreError::Corrupt`]'s `reason`, in a store of
+/// one's own.
+pub fn describe_corrupt(bytes: &[u8], error: &serde_json::Error) -> String {
+    file::corrupt::describe(bytes, error)
+}
+
 /// Where a session's token state is kept between runs and shared between clients.
 ///
 /// Implementations must be safe to call from many threads; calls may block.

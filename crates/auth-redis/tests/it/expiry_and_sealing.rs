@@ -125,3 +125,28 @@ fn a_session_that_is_not_json_is_corrupt_and_replaced_by_the_next_write() {
     drop(guard);
     assert_eq!(store.load().unwrap(), Some(snapshot(1, "tok-1")));
 }
+
+#[test]
+fn a_session_with_a_field_of_the_wrong_type_is_corrupt_and_never_quoted() {
+    // Well-formed JSON whose value serde would quote in its message ("invalid type: string ...").
+    let redis = server();
+    let store = host(&redis);
+    let stored = serde_json::to_value(snapshot(1, "tok-1")).unwrap();
+    let mut fields = stored.as_object().unwrap().clone();
+    let key = fields.keys().find(|k| fields[k.as_str()].is_number()).unwrap().clone();
+    fields.insert(key, serde_json::Value::String("tok-secret-quoted".into()));
+    let value = serde_json::to_string(&fields).unwrap();
+    let _: () = redis::cmd("HSET")
+        .arg(store.session_key())
+        .arg("version")
+        .arg(1)
+        .arg("value")
+        .arg(value)
+        .query(&mut raw(&redis))
+        .unwrap();
+    let error = store.load().unwrap_err();
+    assert!(matches!(error, StoreError::Corrupt { .. }), "{error:?}");
+    let message = format!("{error} {error:?}");
+    assert!(message.contains("a field has the wrong type"), "{message}");
+    assert!(!message.contains("tok-secret-quoted"), "{message}");
+}

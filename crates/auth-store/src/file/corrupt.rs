@@ -8,7 +8,7 @@ use serde_json::error::Category;
 
 /// What is wrong with `bytes`, which failed to parse with `error`: fixed words and a position,
 /// never a value from the file.
-pub(super) fn describe(bytes: &[u8], error: &serde_json::Error) -> String {
+pub(crate) fn describe(bytes: &[u8], error: &serde_json::Error) -> String {
     let what = match error.classify() {
         Category::Eof if bytes.iter().all(u8::is_ascii_whitespace) => return "the file is empty".to_owned(),
         Category::Eof => "the JSON ends early, the file is cut short".to_owned(),
