@@ -28,6 +28,7 @@
 
 use std::fmt;
 use std::time::Duration;
+use time::OffsetDateTime;
 
 use http::{StatusCode, Uri};
 
@@ -56,6 +57,11 @@ pub const MAX_WAIT: Duration = Duration::from_secs(60);
 /// driving, nothing scheduled. It bounds what would otherwise be a spin.
 pub const IDLE_WAIT: Duration = Duration::from_secs(1);
 
+/// After the store could not be locked or written (a Redis down or slow), how long a refresh
+/// that no caller needs yet (the token still serves) leaves the store alone: without it, every
+/// answered request would try the store again, and wait for it when it hangs.
+pub const STORE_RETRY: Duration = Duration::from_secs(1);
+
 /// One session shared by many callers: the session, who drives its exchange, and whether a
 /// store keeps it. Put it behind one mutex; hold the mutex only while asking or telling it
 /// something, never during I/O.
@@ -72,6 +78,8 @@ pub struct Coordinator {
     serials: u64,
     /// Something waiters wait for has happened since the last `poll_wake`.
     wake: bool,
+    /// Until when (monotonic) a refresh nobody needs yet leaves a failing store alone.
+    store_retry_at: Option<OffsetDateTime>,
 }
 
 impl fmt::Debug for Coordinator {
@@ -216,7 +224,7 @@ impl Coordinator {
     /// keep, so this is ignored for Basic and Integrator).
     pub fn new(session: Session, persisted: bool) -> Coordinator {
         let persisted = persisted && session.bearer().is_some();
-        Coordinator { session, persisted, driving: None, serials: 0, wake: false }
+        Coordinator { session, persisted, driving: None, serials: 0, wake: false, store_retry_at: None }
     }
 
     /// The session (getters only: every change goes through the coordinator).
@@ -398,6 +406,9 @@ impl Coordinator {
     /// nobody drives.
     fn claim(&mut self, required: bool, now: Now) -> Option<Drive> {
         if self.driving.is_some() || !self.session.wants_transmit(now) {
+            return None;
+        }
+        if !required && self.store_retry_at.is_some_and(|at| now.monotonic() < at) {
             return None;
         }
         self.serials += 1;

@@ -284,7 +284,7 @@ pub use config::{
     AccountId, AccountSwitch, AuthEndpoints, BaseUrl, Config, ConfigBuilder, ConfigError, DEFAULT_BASE_URL,
     DEFAULT_MASQUERADE_PATH, RefreshPolicy, Scheme,
 };
-pub use coordinator::{Call, Coordinator, Drive, DriveStep, IDLE_WAIT, MAX_WAIT, Ready, Refusal, Step};
+pub use coordinator::{Call, Coordinator, Drive, DriveStep, IDLE_WAIT, MAX_WAIT, Ready, Refusal, STORE_RETRY, Step};
 pub use error::{AuthError, Malformed, ServerError, TransientCause};
 pub use request::{
     ApiVerdict, AuthRequest, Authorization, Credential, Event, Exchange, Receipt, RequestId, RetryAuthorization,

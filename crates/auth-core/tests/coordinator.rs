@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 
 use auth_core::{
     AccountId, AccountSwitch, AuthError, Call, ConfigBuilder, Coordinator, Drive, DriveStep, Exchange, MAX_WAIT, Ready,
-    Refusal, Session, Snapshot, Step, TransientCause,
+    Refusal, STORE_RETRY, Session, Snapshot, Step, TransientCause,
 };
 use http::{Response, StatusCode, Uri};
 use support::{BASE, bearer_config, start};
@@ -293,6 +293,28 @@ fn a_refresh_of_a_valid_token_whose_store_lock_fails_is_simply_over() {
     assert!(matches!(shared.coordinator.poll_drive(&mut drive, shared.now), DriveStep::Done));
     assert!(matches!(shared.poll(&mut call), Step::Ready(Ready::Response)));
     assert_eq!(shared.sent, [Exchange::Login], "nothing was sent");
+}
+
+#[test]
+fn after_a_failed_store_lock_a_refresh_nobody_needs_leaves_the_store_alone_for_a_while() {
+    // A Redis that is down: without a pause, every answered request would try it again (and
+    // wait for it, when it hangs).
+    let mut shared = Shared::logged_in(bearer_config());
+    shared.advance(3300);
+    let mut call = shared.request(None);
+    shared.attach(&mut call, StatusCode::OK);
+    let Step::Drive(mut drive) = shared.poll(&mut call) else { panic!("a refresh to drive") };
+    assert!(matches!(shared.coordinator.poll_drive(&mut drive, shared.now), DriveStep::LockStore(_)));
+    assert!(!shared.coordinator.handle_store_lock(&mut drive, false));
+    assert!(matches!(shared.coordinator.poll_drive(&mut drive, shared.now), DriveStep::Done));
+    assert!(matches!(shared.poll(&mut call), Step::Ready(Ready::Response)));
+    let mut next = shared.request(None);
+    shared.attach(&mut next, StatusCode::OK);
+    assert!(matches!(shared.poll(&mut next), Step::Ready(Ready::Response)), "no second attempt at once");
+    shared.now += time::Duration::try_from(STORE_RETRY).unwrap();
+    let mut later = shared.request(None);
+    shared.attach(&mut later, StatusCode::OK);
+    assert!(matches!(shared.poll(&mut later), Step::Drive(_)), "then the store is tried again");
 }
 
 #[test]

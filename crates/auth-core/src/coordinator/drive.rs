@@ -20,11 +20,12 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use http::Response;
+use time::OffsetDateTime;
 
-use super::Coordinator;
 #[cfg(doc)]
 use super::Step;
-use crate::clock::Now;
+use super::{Coordinator, STORE_RETRY};
+use crate::clock::{Now, later};
 use crate::request::{AuthRequest, Event, RequestId};
 use crate::snapshot::Snapshot;
 
@@ -41,13 +42,15 @@ pub struct Drive {
     stage: Stage,
     /// The store's lock is held.
     locked: bool,
+    /// When (monotonic) the lock was asked for.
+    lock_asked_at: Option<OffsetDateTime>,
     /// New snapshots, oldest first, not yet handed out to save.
     unsaved: VecDeque<Snapshot>,
 }
 
 impl Drive {
     pub(super) fn new(serial: u64, required: bool) -> Drive {
-        Drive { serial, required, stage: Stage::Start, locked: false, unsaved: VecDeque::new() }
+        Drive { serial, required, stage: Stage::Start, locked: false, lock_asked_at: None, unsaved: VecDeque::new() }
     }
 }
 
@@ -109,6 +112,7 @@ impl Coordinator {
             match std::mem::replace(&mut drive.stage, Stage::Finish) {
                 Stage::Start if self.persisted => {
                     drive.stage = Stage::Locking;
+                    drive.lock_asked_at = Some(now.monotonic());
                     let wait = if drive.required { self.session.auth_timeout() } else { Duration::ZERO };
                     return DriveStep::LockStore(wait);
                 }
@@ -180,6 +184,13 @@ impl Coordinator {
         }
         drive.locked = locked;
         drive.stage = if locked { Stage::Load } else { Stage::Finish };
+        if locked {
+            self.store_retry_at = None;
+        } else if !drive.required {
+            // Whoever holds the lock is refreshing, or the store is failing: either way the
+            // token serves, and the next answered request need not try again at once.
+            self.store_retry_at = drive.lock_asked_at.map(|at| later(at, STORE_RETRY));
+        }
         !locked && drive.required
     }
 
@@ -214,6 +225,9 @@ impl Coordinator {
     /// ([`Refusal::Unrecorded`]) stay in memory. Those who waited for the exchange look again.
     pub fn handle_store_refused(&mut self, drive: &mut Drive, refusal: Refusal, now: impl Into<Now>) {
         let now = now.into();
+        if refusal == Refusal::Unrecorded {
+            self.store_retry_at = Some(later(now.monotonic(), STORE_RETRY));
+        }
         match (&drive.stage, refusal) {
             (Stage::Spent(request), _) => self.session.withdraw(request.id(), now),
             (Stage::Finish, Refusal::Fenced) => {}
