@@ -391,6 +391,27 @@ fn a_drive_dropped_before_its_send_gives_its_request_up_at_once() {
 
 // ----- a store shared by hosts: fencing (a save refused because another host overtook) ------
 
+/// Logged in (`tok-1`), an hour later: the caller asking for a bearer token drives the refresh,
+/// which is out (its spent state saved).
+fn refresh_out() -> (Shared, Call, Drive) {
+    let mut shared = Shared::logged_in(bearer_config());
+    shared.advance(3600);
+    let mut call = Call::bearer_token();
+    let Step::Drive(mut drive) = shared.poll(&mut call) else { panic!("a refresh to drive") };
+    assert_eq!(shared.send(&mut drive), Some(Exchange::Refresh));
+    (shared, call, drive)
+}
+
+impl Shared {
+    /// The server answers the drive's refresh; the new pair is handed out to save (not saved).
+    fn answered_until_save(&mut self, drive: &mut Drive) -> Snapshot {
+        let answer = self.answer();
+        self.coordinator.handle_auth_response(drive, Some(&answer), self.now);
+        let DriveStep::Save(pair) = self.next_step(drive) else { panic!("the new pair to save") };
+        pair
+    }
+}
+
 /// Another host sharing `store`, whose server issues `tok-11`, `tok-12`, ... at `now`.
 fn other_host(store: Option<Snapshot>, now: OffsetDateTime) -> Shared {
     let mut other = Shared::new(bearer_config());
@@ -431,20 +452,14 @@ fn a_refresh_whose_spent_state_the_store_refuses_is_never_sent_and_the_store_win
 
 #[test]
 fn new_tokens_the_store_refuses_give_way_to_the_session_it_holds() {
-    let mut shared = Shared::logged_in(bearer_config());
-    shared.advance(3600);
-    let mut call = Call::bearer_token();
-    let Step::Drive(mut drive) = shared.poll(&mut call) else { panic!("a refresh to drive") };
-    assert_eq!(shared.send(&mut drive), Some(Exchange::Refresh));
+    let (mut shared, mut call, mut drive) = refresh_out();
     // Paused past our lease while the refresh was out: another host found the refresh token
     // spent with no answer recorded, judged the pair lost and logged in (the same generation).
     let mut other = other_host(shared.store.clone(), shared.now);
     let mut its_call = other.request(None);
     assert!(matches!(other.finish(&mut its_call), Ok(Ready::Response)));
     assert_eq!(other.sent, [Exchange::Login]);
-    let answer = shared.answer();
-    shared.coordinator.handle_auth_response(&mut drive, Some(&answer), shared.now);
-    let DriveStep::Save(ours) = shared.next_step(&mut drive) else { panic!("our new pair to save") };
+    let ours = shared.answered_until_save(&mut drive);
     assert_eq!(ours.generation(), other.store.as_ref().unwrap().generation(), "a tie");
     shared.store = other.store.clone();
     shared.coordinator.handle_store_refused(&mut drive, Refusal::Fenced, shared.now);
@@ -456,14 +471,8 @@ fn new_tokens_the_store_refuses_give_way_to_the_session_it_holds() {
 
 #[test]
 fn new_tokens_the_store_could_not_record_stay_in_memory() {
-    let mut shared = Shared::logged_in(bearer_config());
-    shared.advance(3600);
-    let mut call = Call::bearer_token();
-    let Step::Drive(mut drive) = shared.poll(&mut call) else { panic!("a refresh to drive") };
-    assert_eq!(shared.send(&mut drive), Some(Exchange::Refresh));
-    let answer = shared.answer();
-    shared.coordinator.handle_auth_response(&mut drive, Some(&answer), shared.now);
-    assert!(matches!(shared.next_step(&mut drive), DriveStep::Save(_)));
+    let (mut shared, mut call, mut drive) = refresh_out();
+    shared.answered_until_save(&mut drive);
     // The store did not answer: the pair that arrived is all there is, and it is kept.
     shared.coordinator.handle_store_refused(&mut drive, Refusal::Unrecorded, shared.now);
     assert!(matches!(shared.next_step(&mut drive), DriveStep::UnlockStore), "no re-load: nothing to learn");
@@ -477,14 +486,8 @@ fn after_a_refused_write_a_store_that_holds_no_session_leaves_none_in_memory() {
     // Another host took the lock after our lease ran out and has not written yet (or the
     // session was logged out): the pair we got is not the fleet's, and holding on to it would
     // later overwrite the one that host saves.
-    let mut shared = Shared::logged_in(bearer_config());
-    shared.advance(3600);
-    let mut call = Call::bearer_token();
-    let Step::Drive(mut drive) = shared.poll(&mut call) else { panic!("a refresh to drive") };
-    assert_eq!(shared.send(&mut drive), Some(Exchange::Refresh));
-    let answer = shared.answer();
-    shared.coordinator.handle_auth_response(&mut drive, Some(&answer), shared.now);
-    assert!(matches!(shared.next_step(&mut drive), DriveStep::Save(_)));
+    let (mut shared, mut call, mut drive) = refresh_out();
+    shared.answered_until_save(&mut drive);
     shared.store = None;
     shared.coordinator.handle_store_refused(&mut drive, Refusal::Fenced, shared.now);
     assert!(matches!(shared.next_step(&mut drive), DriveStep::UnlockStore));

@@ -128,7 +128,7 @@ impl SharedSession {
 
     /// Records (and tells) that the store operation `operation` failed.
     fn store_failed(&self, operation: &'static str, error: StoreError) {
-        tracing::warn!(operation, kind = store_error_kind(&error), %error, "session store failed");
+        tracing::warn!(operation, kind = error.kind(), %error, "session store failed");
         self.lock().store_error = Some(Arc::new(error));
     }
 }
@@ -155,20 +155,6 @@ fn copy_of(error: &StoreError) -> StoreError {
             path: std::path::PathBuf::new(),
             source: std::io::Error::other(other.to_string()),
         },
-    }
-}
-
-/// The `kind` field of a store failure.
-fn store_error_kind(error: &StoreError) -> &'static str {
-    match error {
-        StoreError::Io { .. } => "io",
-        StoreError::Corrupt { .. } => "corrupt",
-        StoreError::Busy { .. } => "busy",
-        StoreError::Insecure { .. } => "insecure",
-        StoreError::TooLarge { .. } => "too_large",
-        StoreError::Fenced { .. } => "fenced",
-        StoreError::Unavailable { .. } => "unavailable",
-        _ => "other",
     }
 }
 

@@ -96,6 +96,20 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// A short, stable name of the error's kind, for log fields and metrics: `io`,
+    /// `corrupt`, `busy`, `insecure`, `too_large`, `fenced` or `unavailable`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            StoreError::Io { .. } => "io",
+            StoreError::Corrupt { .. } => "corrupt",
+            StoreError::Busy { .. } => "busy",
+            StoreError::Insecure { .. } => "insecure",
+            StoreError::TooLarge { .. } => "too_large",
+            StoreError::Fenced { .. } => "fenced",
+            StoreError::Unavailable { .. } => "unavailable",
+        }
+    }
+
     /// A store call that could not run at all: the async runtime whose blocking pool it was
     /// sent to is shutting down.
     pub fn runtime_gone() -> StoreError {

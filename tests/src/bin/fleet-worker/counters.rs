@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Mutex, PoisonError};
 
-use auth_store::StoreError;
 use tracing::field::{Field, Visit};
 use tracing_subscriber::layer::{Context, Layer};
 
@@ -68,20 +67,6 @@ impl Counters {
         let temporary = control.join(format!(".status-{pid}.tmp"));
         std::fs::write(&temporary, self.to_json(adapter, done, generation))?;
         std::fs::rename(temporary, control.join(format!("status-{pid}.json")))
-    }
-}
-
-/// The name of a store error's kind, for counter keys.
-pub fn store_kind(error: &StoreError) -> &'static str {
-    match error {
-        StoreError::Io { .. } => "io",
-        StoreError::Corrupt { .. } => "corrupt",
-        StoreError::Busy { .. } => "busy",
-        StoreError::Insecure { .. } => "insecure",
-        StoreError::TooLarge { .. } => "too_large",
-        StoreError::Fenced { .. } => "fenced",
-        StoreError::Unavailable { .. } => "unavailable",
-        _ => "other",
     }
 }
 

@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use auth_store::{SessionStore, Snapshot, StoreError, StoreGuard};
 
-use crate::counters::{Counters, store_kind};
+use crate::counters::Counters;
 
 /// Where a client's exchange stands, as far as the store has seen it.
 #[derive(Debug, Default)]
@@ -68,7 +68,7 @@ impl Faulty {
         match outcome {
             Ok(_) => self.counters.add(format!("store.{operation}.ok")),
             Err(error) => {
-                let key = format!("store.{operation}.{}", store_kind(error));
+                let key = format!("store.{operation}.{}", error.kind());
                 self.counters.add_with_sample(key, || error.to_string());
             }
         }

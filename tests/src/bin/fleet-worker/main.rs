@@ -36,7 +36,7 @@ use auth_core::{Config, Password};
 use auth_store::{FileStore, SessionStore};
 use tracing_subscriber::layer::{Layer, SubscriberExt};
 
-use crate::counters::{Counters, EventCounter, store_kind, variant_name};
+use crate::counters::{Counters, EventCounter, variant_name};
 use crate::fault::Faulty;
 
 /// What the environment says.
@@ -263,7 +263,7 @@ fn error_key<T>(error: &auth_driver::Error<T>) -> String {
     match error {
         auth_driver::Error::Transport(_) => "error.transport".to_owned(),
         auth_driver::Error::Auth(auth) => format!("error.auth.{}", variant_name(&format!("{auth:?}"))),
-        auth_driver::Error::Store(store) => format!("error.store.{}", store_kind(store)),
+        auth_driver::Error::Store(store) => format!("error.store.{}", store.kind()),
         auth_driver::Error::Config(_) => "error.config".to_owned(),
         auth_driver::Error::Restore(_) => "error.restore".to_owned(),
         _ => "error.other".to_owned(),
