@@ -6,6 +6,10 @@
 //! 2. Refresh storm: 1,000 tasks hammering across a token's refresh window: requests per
 //!    second, the refreshes the emulator served (must be 1), and the p99 latency of callers
 //!    during the stale window against a steady period.
+//! 3. Sharing: 2 tasks (on the runtime's 2 worker threads) sending through one
+//!    `auth_reqwest::Client` against 2 tasks with a raw `reqwest::Client` each, interleaved in
+//!    rounds in the same run: the shared client's requests per second as a share of the raw
+//!    pair's (goal: at least 95 %).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -25,6 +29,7 @@ fn main() {
     let emu = Emulator::start();
     runtime.block_on(overhead(&emu));
     runtime.block_on(storm(&emu));
+    runtime.block_on(shared(&emu));
 }
 
 fn config(emu: &Emulator) -> Config {
@@ -123,5 +128,65 @@ async fn storm(emu: &Emulator) {
          {rejected_in_flight}, p99 stale/steady = {:.2}",
         emu.refreshes_served(),
         stale.as_secs_f64() / steady.as_secs_f64()
+    );
+}
+
+/// Requests each of the two tasks sends per round of `shared`.
+const SHARED_PER_TASK: usize = 1_000;
+
+async fn shared(emu: &Emulator) {
+    let client = Client::builder(config(emu)).build().await.expect("client");
+    let token = client.bearer_token().await.expect("token");
+    let header = format!("Bearer {}", token.expose_secret());
+    let url = format!("{}/reports/call-data", emu.url());
+    let raw_clients: Vec<reqwest::Client> =
+        (0..2).map(|_| auth_reqwest::http_client_builder(&config(emu)).build().expect("raw client")).collect();
+
+    // Two tasks start together and send `n` requests each; the round lasts until both are done.
+    async fn round<F: Future<Output = ()> + Send + 'static>(tasks: [F; 2]) -> Duration {
+        let start = Instant::now();
+        let [a, b] = tasks.map(tokio::spawn);
+        a.await.expect("task");
+        b.await.expect("task");
+        start.elapsed()
+    }
+    let raw = |n: usize| {
+        std::array::from_fn::<_, 2, _>(|task| {
+            let (raw_client, header, url) = (raw_clients[task].clone(), header.clone(), url.clone());
+            async move {
+                for _ in 0..n {
+                    let response = raw_client.get(&url).header("Authorization", &header).send().await.expect("raw");
+                    let _ = response.bytes().await.expect("body");
+                }
+            }
+        })
+    };
+    let shared = |n: usize| {
+        std::array::from_fn::<_, 2, _>(|_| {
+            let (client, url) = (client.clone(), url.clone());
+            async move {
+                for _ in 0..n {
+                    let request = http::Request::get(&url).body(Vec::new()).expect("request");
+                    let response = reqwest::Response::from(client.send(request).await.expect("shared"));
+                    let _ = response.bytes().await.expect("body");
+                }
+            }
+        })
+    };
+    round(raw(200)).await; // warm both: connections, caches
+    round(shared(200)).await;
+    let (mut raw_total, mut shared_total) = (Duration::ZERO, Duration::ZERO);
+    for _ in 0..ROUNDS {
+        raw_total += round(raw(SHARED_PER_TASK)).await;
+        shared_total += round(shared(SHARED_PER_TASK)).await;
+        emu.clear_journal();
+    }
+    let requests = (2 * SHARED_PER_TASK * ROUNDS) as f64;
+    let (raw_rate, shared_rate) = (requests / raw_total.as_secs_f64(), requests / shared_total.as_secs_f64());
+    println!(
+        "shared/reqwest: 2 tasks x {} requests: two raw clients {raw_rate:.0} req/s, one shared client \
+         {shared_rate:.0} req/s = {:.1} % (goal >= 95 %)",
+        SHARED_PER_TASK * ROUNDS,
+        100.0 * shared_rate / raw_rate
     );
 }

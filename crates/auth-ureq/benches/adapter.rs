@@ -5,6 +5,9 @@
 //! 2. Refresh storm: 32 threads hammering across a token's refresh window: requests per second,
 //!    the refreshes the emulator served (must be 1), and the p99 latency of callers during the
 //!    stale window against a steady period.
+//! 3. Sharing: 2 threads sending through one `auth_ureq::Client` against 2 threads with a raw
+//!    `ureq::Agent` each, interleaved in rounds in the same run: the shared client's requests per
+//!    second as a share of the raw pair's (goal: at least 95 %).
 
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
@@ -23,6 +26,7 @@ fn main() {
     let emu = Emulator::start();
     overhead(&emu);
     storm(&emu);
+    shared(&emu);
 }
 
 fn config(emu: &Emulator) -> Config {
@@ -118,5 +122,60 @@ fn storm(emu: &Emulator) {
         "storm/ureq: refreshes during the stale window = {refreshes}, requests resent after the rotation = \
          {rejected_in_flight}, p99 stale/steady = {:.2}",
         stale.as_secs_f64() / steady.as_secs_f64()
+    );
+}
+
+/// Requests each of the two threads sends per round of `shared`.
+const SHARED_PER_THREAD: usize = 1_000;
+
+fn shared(emu: &Emulator) {
+    let client = Client::builder(config(emu)).build().expect("client");
+    let token = client.bearer_token().expect("token");
+    let header = format!("Bearer {}", token.expose_secret());
+    let url = format!("{}/reports/call-data", emu.url());
+    let agents: [ureq::Agent; 2] =
+        std::array::from_fn(|_| ureq::Agent::config_builder().http_status_as_error(false).build().into());
+
+    // Two threads start together and send `n` requests each; the round lasts until both are done.
+    let round = |send: &(dyn Fn(usize) + Sync), n: usize| {
+        let barrier = Barrier::new(2);
+        let start = Instant::now();
+        std::thread::scope(|scope| {
+            for thread in 0..2 {
+                let barrier = &barrier;
+                scope.spawn(move || {
+                    barrier.wait();
+                    for _ in 0..n {
+                        send(thread);
+                    }
+                });
+            }
+        });
+        start.elapsed()
+    };
+    let raw = |thread: usize| {
+        let mut response = agents[thread].get(&url).header("Authorization", &header).call().expect("raw");
+        let _ = response.body_mut().read_to_vec().expect("body");
+    };
+    let shared = |_thread: usize| {
+        let request = http::Request::get(&url).body(()).expect("request");
+        let mut response = client.send(request).expect("shared");
+        let _ = response.body_mut().read_to_vec().expect("body");
+    };
+    round(&raw, 200); // warm both: connections, caches
+    round(&shared, 200);
+    let (mut raw_total, mut shared_total) = (Duration::ZERO, Duration::ZERO);
+    for _ in 0..ROUNDS {
+        raw_total += round(&raw, SHARED_PER_THREAD);
+        shared_total += round(&shared, SHARED_PER_THREAD);
+        emu.clear_journal();
+    }
+    let requests = (2 * SHARED_PER_THREAD * ROUNDS) as f64;
+    let (raw_rate, shared_rate) = (requests / raw_total.as_secs_f64(), requests / shared_total.as_secs_f64());
+    println!(
+        "shared/ureq: 2 threads x {} requests: two raw agents {raw_rate:.0} req/s, one shared client \
+         {shared_rate:.0} req/s = {:.1} % (goal >= 95 %)",
+        SHARED_PER_THREAD * ROUNDS,
+        100.0 * shared_rate / raw_rate
     );
 }
