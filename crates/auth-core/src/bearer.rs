@@ -33,16 +33,18 @@ mod realtime;
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::sync::Arc;
 
 use http::{StatusCode, Uri};
 use time::OffsetDateTime;
 
 use crate::backoff::Backoff;
-use crate::clock::{Now, Timeline};
+use crate::clock::{Now, Timeline, from_unix_nanos};
 use crate::config::{AccountId, AccountSwitch, BaseUrl, Config, RefreshPolicy};
 use crate::error::AuthError;
 use crate::request::{
-    ApiVerdict, Authorization, Credential, Event, Receipt, RetryAuthorization, RetryPermit, TokenGeneration,
+    ApiVerdict, Authorization, Credential, Event, Issued, Ledger, Receipt, RetryAuthorization, RetryPermit,
+    TokenGeneration,
 };
 use crate::rng::Rng;
 use crate::secret::Password;
@@ -74,8 +76,9 @@ pub struct BearerSession {
     /// After transient failures, or too many tokens stale on arrival: when to try again.
     backoff: Backoff,
     fatal: Option<AuthError>,
-    /// Credentials handed out whose API answer has not been reported yet.
-    outstanding: u64,
+    /// Credentials handed out whose API answer has not come back yet, shared with their
+    /// holders so that a plain answer is settled without the session ([`Ledger::settle`]).
+    issued: Issued,
     events: VecDeque<Event>,
 }
 
@@ -116,7 +119,7 @@ impl BearerSession {
             next_id: 0,
             backoff: Backoff::new(),
             fatal: None,
-            outstanding: 0,
+            issued: Issued::new(),
             events: VecDeque::new(),
         }
     }
@@ -131,7 +134,7 @@ impl BearerSession {
     /// Whether `poll_transmit` would emit an auth request at `now`. A getter: it changes
     /// nothing (an exchange past its deadline counts as given up, as `poll_transmit` would find).
     pub fn wants_transmit(&self, now: impl Into<Now>) -> bool {
-        let now = now.into().monotonic().max(self.clock.now());
+        let now = from_unix_nanos(now.into().monotonic_nanos().max(self.clock.now_nanos()));
         let given_up = self.in_flight.as_ref().is_some_and(|f| f.deadline <= now);
         !given_up && matches!(self.next_exchange(now), Wanted::Send(_))
     }
@@ -148,8 +151,8 @@ impl BearerSession {
 
     /// The current token's state at `now`, or `None` without a token in service.
     pub fn token_state(&self, now: impl Into<Now>) -> Option<TokenState> {
-        let now = now.into().monotonic().max(self.clock.now());
-        self.tokens.valid().map(|t| t.schedule.state(now))
+        let now = now.into().monotonic_nanos().max(self.clock.now_nanos());
+        self.tokens.valid().map(|t| t.schedule.state_at(now))
     }
 
     /// Whether an auth request is in flight.
@@ -191,11 +194,54 @@ impl BearerSession {
 
     // ----- commands ------------------------------------------------------------------------
 
+    #[inline]
     pub(crate) fn authorize(&mut self, uri: &Uri, now: Now) -> Result<Authorization, AuthError> {
         if !self.base.same_origin(uri) {
             return Err(AuthError::ForeignOrigin);
         }
-        self.credential(now).map(|ready| match ready {
+        // The fast path of nearly every request, integers only: a token in service, nothing in
+        // flight (so no deadline to check), no failure, no switch.
+        let now_nanos = self.clock.observe(now);
+        if self.in_flight.is_none()
+            && self.fatal.is_none()
+            && matches!(self.switches.state, SwitchState::Idle)
+            && let Some(credential) = self.hand_out(now_nanos)
+        {
+            return Ok(Authorization::Ready(credential));
+        }
+        Ok(match self.credential_slow(now)? {
+            Some(credential) => Authorization::Ready(credential),
+            None => Authorization::Pending,
+        })
+    }
+
+    /// The fast path of [`authorize`](Self::authorize) alone: the credential when nothing is
+    /// going on (`None`: ask `authorize`, which decides the rest).
+    #[inline]
+    pub(crate) fn ready_credential(&mut self, uri: &Uri, now: Now) -> Option<Credential> {
+        if !self.base.same_origin(uri) {
+            return None;
+        }
+        let now_nanos = self.clock.observe(now);
+        if self.in_flight.is_none() && self.fatal.is_none() && matches!(self.switches.state, SwitchState::Idle) {
+            return self.hand_out(now_nanos);
+        }
+        None
+    }
+
+    /// [`ready_credential`](Self::ready_credential) for a request its gate admitted.
+    #[inline]
+    pub(crate) fn ready_credential_admitted(&mut self, now: Now) -> Option<Credential> {
+        let now_nanos = self.clock.observe(now);
+        if self.in_flight.is_none() && self.fatal.is_none() && matches!(self.switches.state, SwitchState::Idle) {
+            return self.hand_out(now_nanos);
+        }
+        None
+    }
+
+    /// [`authorize`](Self::authorize) for a request its gate admitted.
+    pub(crate) fn authorize_admitted(&mut self, now: Now) -> Result<Authorization, AuthError> {
+        Ok(match self.credential(now)? {
             Some(credential) => Authorization::Ready(credential),
             None => Authorization::Pending,
         })
@@ -203,6 +249,20 @@ impl BearerSession {
 
     /// The current credential, or `None` while an exchange must complete first.
     pub(crate) fn credential(&mut self, now: Now) -> Result<Option<Credential>, AuthError> {
+        let now_nanos = self.clock.observe(now);
+        if self.in_flight.is_none()
+            && self.fatal.is_none()
+            && matches!(self.switches.state, SwitchState::Idle)
+            && let Some(credential) = self.hand_out(now_nanos)
+        {
+            return Ok(Some(credential));
+        }
+        self.credential_slow(now)
+    }
+
+    /// [`credential`](Self::credential) when something is going on.
+    #[inline(never)]
+    fn credential_slow(&mut self, now: Now) -> Result<Option<Credential>, AuthError> {
         let now = self.observe(now);
         if let Some(fatal) = &self.fatal {
             return Err(fatal.clone());
@@ -210,13 +270,10 @@ impl BearerSession {
         if let Some(refusal) = self.switches.refusal() {
             return Err(refusal.clone());
         }
-        let now_nanos = self.clock.now_nanos();
         if matches!(self.switches.state, SwitchState::Idle)
-            && let Some(token) = self.tokens.usable_at(now_nanos)
+            && let Some(credential) = self.hand_out(self.clock.now_nanos())
         {
-            self.outstanding += 1;
-            let receipt = Receipt { generation: token.generation, account: self.account, retry: false };
-            return Ok(Some(Credential { header: token.header.clone(), account_param: None, receipt }));
+            return Ok(Some(credential));
         }
         if self.in_flight.is_some() {
             return Ok(None);
@@ -234,6 +291,16 @@ impl BearerSession {
         }
     }
 
+    /// The token in service as a credential, if it may still be attached at `now_nanos`.
+    #[inline]
+    fn hand_out(&mut self, now_nanos: i128) -> Option<Credential> {
+        // A fresh token's plain answer needs nothing from the session: a stale one's caller
+        // drives the refresh after its answer (`Coordinator::poll_call`).
+        let (token, quiet) = self.tokens.usable_at(now_nanos)?;
+        let receipt = Receipt { generation: token.generation, ledger: self.issued.count_out(), flags: u8::from(quiet) };
+        Some(Credential { header: token.header.clone(), account: self.account, account_param: false, receipt })
+    }
+
     /// A credential for the one resend after a 401/403, spending `permit`: its answer is final.
     pub(crate) fn authorize_retry(
         &mut self,
@@ -243,7 +310,7 @@ impl BearerSession {
     ) -> Result<RetryAuthorization, AuthError> {
         Ok(match self.authorize(uri, now)? {
             Authorization::Ready(mut credential) => {
-                credential.receipt.retry = true;
+                credential.receipt.flags |= Receipt::RETRY;
                 tracing::debug!(generation = credential.generation().as_u64(), "resend permit used");
                 RetryAuthorization::Ready(credential)
             }
@@ -264,13 +331,17 @@ impl BearerSession {
             // Already there: done at once (and a refusal not yet collected is acknowledged).
             tracing::info!(account = account.0, in_force, "account switch requested");
             tracing::info!(account = account.0, generation = self.tokens.generation().as_u64(), "account switch done");
-            return Ok(self.switches.issue(account, None));
+            let ticket = self.switches.issue(account, None);
+            self.note_switching();
+            return Ok(ticket);
         }
         if self.switch_strategy == AccountSwitch::Relogin && self.password.is_none() {
             return Err(AuthError::PasswordRequired);
         }
         tracing::info!(account = account.0, in_force, "account switch requested");
-        Ok(self.switches.issue(account, Some(now)))
+        let ticket = self.switches.issue(account, Some(now));
+        self.note_switching();
+        Ok(ticket)
     }
 
     /// How the switch of `ticket` stands: `None` while it (or a later switch that supersedes
@@ -301,15 +372,15 @@ impl BearerSession {
     }
 
     pub(crate) fn handle_api_response(&mut self, receipt: Receipt, status: StatusCode) -> ApiVerdict {
-        self.outstanding = self.outstanding.saturating_sub(1);
+        let _watched = self.issued.ledger.take_back(&receipt);
         // SPEC.md §5a: 401 and 403 both mean "maybe expired"; the resend's answer is final, so
         // it never condemns a token twice.
-        let rejected = status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN;
+        let rejected = crate::request::rejects(status);
         if rejected {
-            let (generation, resend) = (receipt.generation.as_u64(), receipt.retry);
+            let (generation, resend) = (receipt.generation.as_u64(), receipt.is_retry());
             tracing::info!(status = status.as_u16(), generation, resend, "API rejected the token");
         }
-        if receipt.retry || !rejected {
+        if receipt.is_retry() || !rejected {
             return ApiVerdict::Accept;
         }
         // Only the current generation is invalidated; a newer token already replaced an older one.
@@ -318,8 +389,23 @@ impl BearerSession {
     }
 
     pub(crate) fn release(&mut self, receipt: Receipt) {
-        let Receipt { .. } = receipt;
-        self.outstanding = self.outstanding.saturating_sub(1);
+        let _watched = self.issued.ledger.take_back(&receipt);
+    }
+
+    /// The books of the credentials out.
+    pub(crate) fn ledger(&self) -> &Arc<Ledger> {
+        &self.issued.ledger
+    }
+
+    /// Credentials handed out and not back yet.
+    pub(crate) fn outstanding(&self) -> u64 {
+        self.issued.outstanding()
+    }
+
+    /// Tells the books whether a switch is under way, whenever that may have changed: while one
+    /// is, a credential settled without the session says so, to wake who waits for it.
+    pub(crate) fn note_switching(&self) {
+        self.issued.ledger.watch(self.switches.pending().is_some());
     }
 
     /// Adopts what another session sharing the store wrote: a newer token pair, or the spend of

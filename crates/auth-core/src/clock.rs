@@ -11,9 +11,10 @@
 //! the two clocks at the latest reading. The helpers do saturating arithmetic so that no input,
 //! however absurd, can make the session panic.
 
+use std::fmt;
 use std::time::Duration;
 
-use time::{OffsetDateTime, UtcOffset};
+use time::OffsetDateTime;
 
 /// A reading of the driver's clocks, the `now` of every time-dependent call (SPEC.md §3a).
 ///
@@ -27,96 +28,134 @@ use time::{OffsetDateTime, UtcOffset};
 /// A plain [`OffsetDateTime`] converts into a `Now` whose two readings are equal: fine for tests
 /// and for drivers whose clock does not jump, but a driver that reads
 /// `OffsetDateTime::now_utc()` for both inherits every step of the wall clock.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+///
+/// Both readings are kept as integers, the monotonic one as Unix nanoseconds and the wall one as
+/// its offset from it: a driver that reads its clocks as integers
+/// ([`from_unix_nanos`](Self::from_unix_nanos)) hands them over without any calendar
+/// arithmetic, and the session compares integers on the per-request path. They become dates
+/// only when asked for ([`monotonic`](Self::monotonic), [`wall`](Self::wall)), saturating at
+/// the ends of what an `OffsetDateTime` can hold.
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Now {
-    monotonic: OffsetDateTime,
-    wall: OffsetDateTime,
+    monotonic: i128,
+    /// `wall - monotonic`, in nanoseconds.
+    offset: i128,
 }
 
 impl Now {
     /// A reading of both clocks.
     pub fn new(monotonic: OffsetDateTime, wall: OffsetDateTime) -> Now {
-        Now { monotonic, wall }
+        Now::from_unix_nanos(monotonic.unix_timestamp_nanos(), wall.unix_timestamp_nanos())
+    }
+
+    /// A reading of both clocks, each in nanoseconds since the Unix epoch: the cheap way for a
+    /// driver to hand over its readings.
+    pub fn from_unix_nanos(monotonic: i128, wall: i128) -> Now {
+        Now { monotonic, offset: wall.saturating_sub(monotonic) }
+    }
+
+    /// A reading as the monotonic clock, in nanoseconds since the Unix epoch, and the wall
+    /// clock's offset from it (`wall - monotonic`, in nanoseconds): the cheapest way for a
+    /// driver that keeps that offset (as `auth_driver::SystemClock` does) to hand a reading over.
+    #[inline]
+    pub fn from_offset_nanos(monotonic: i128, wall_offset: i128) -> Now {
+        Now { monotonic, offset: wall_offset }
     }
 
     /// The monotonic reading.
     pub fn monotonic(&self) -> OffsetDateTime {
-        self.monotonic
+        from_unix_nanos(self.monotonic)
     }
 
     /// The wall-clock reading.
     pub fn wall(&self) -> OffsetDateTime {
-        self.wall
+        from_unix_nanos(self.wall_nanos())
+    }
+
+    /// The monotonic reading in nanoseconds since the Unix epoch.
+    pub fn monotonic_nanos(&self) -> i128 {
+        self.monotonic
+    }
+
+    /// The wall-clock reading in nanoseconds since the Unix epoch.
+    pub fn wall_nanos(&self) -> i128 {
+        self.monotonic.saturating_add(self.offset)
+    }
+}
+
+impl fmt::Debug for Now {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Now").field("monotonic", &self.monotonic()).field("wall", &self.wall()).finish()
     }
 }
 
 impl From<OffsetDateTime> for Now {
     /// Both clocks at `t`.
     fn from(t: OffsetDateTime) -> Now {
-        Now { monotonic: t, wall: t }
+        Now { monotonic: t.unix_timestamp_nanos(), offset: 0 }
     }
 }
 
+/// The date `nanos` after the Unix epoch, in UTC, saturating at the ends of representable time.
+pub(crate) fn from_unix_nanos(nanos: i128) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap_or_else(|_| {
+        let end = if nanos < 0 { time::PrimitiveDateTime::MIN } else { time::PrimitiveDateTime::MAX };
+        end.assume_utc()
+    })
+}
+
 /// The latest monotonic instant the session has been told about, and how the wall clock
-/// related to it then.
+/// related to it then. Kept as integers: observing a reading is a comparison and a store or
+/// two, and the dates are worked out only when something asks for them.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Timeline {
-    latest: OffsetDateTime,
-    /// `latest` as Unix nanoseconds: comparing integers keeps the per-request path cheap.
-    latest_nanos: i128,
-    /// The latest reading, whose `wall - monotonic` places wall-clock times on the monotonic
-    /// timeline. Kept as read: the offset is worked out only when a stamp needs it, not on
-    /// every call (the per-request path).
-    reading: Now,
+    /// The latest monotonic instant, in Unix nanoseconds.
+    latest: i128,
+    /// `wall - monotonic` of the latest reading, which places wall-clock times on the
+    /// monotonic timeline.
+    offset: i128,
 }
 
 impl Timeline {
     pub(crate) fn new(now: Now) -> Self {
-        Timeline { latest: utc(now.monotonic), latest_nanos: now.monotonic.unix_timestamp_nanos(), reading: now }
+        Timeline { latest: now.monotonic, offset: now.offset }
     }
 
-    /// Records `now` and returns the monotonic instant to act on: `now`'s, or the latest one
-    /// seen if `now`'s is earlier. The wall clock may go anywhere.
-    pub(crate) fn observe(&mut self, now: Now) -> OffsetDateTime {
-        let nanos = now.monotonic.unix_timestamp_nanos();
-        if nanos > self.latest_nanos {
-            self.latest = utc(now.monotonic);
-            self.latest_nanos = nanos;
+    /// Records `now` and returns the monotonic instant to act on, in Unix nanoseconds: `now`'s,
+    /// or the latest one seen if `now`'s is earlier. The wall clock may go anywhere.
+    #[inline]
+    pub(crate) fn observe(&mut self, now: Now) -> i128 {
+        if now.monotonic > self.latest {
+            self.latest = now.monotonic;
         }
-        self.reading = now;
+        self.offset = now.offset;
         self.latest
     }
 
     /// The latest monotonic instant.
     pub(crate) fn now(&self) -> OffsetDateTime {
-        self.latest
+        from_unix_nanos(self.latest)
     }
 
     /// [`now`](Self::now) as Unix nanoseconds.
     pub(crate) fn now_nanos(&self) -> i128 {
-        self.latest_nanos
+        self.latest
     }
 
     /// The wall-clock time of the monotonic instant `t`, by the latest reading.
     pub(crate) fn wall_time_of(&self, t: OffsetDateTime) -> OffsetDateTime {
-        shifted(t, offset_of(self.reading))
+        from_unix_nanos(t.unix_timestamp_nanos().saturating_add(self.offset()))
     }
 
     /// The monotonic instant of the wall-clock time `t`, by the latest reading.
     pub(crate) fn monotonic_time_of(&self, t: OffsetDateTime) -> OffsetDateTime {
-        shifted(t, -offset_of(self.reading))
+        from_unix_nanos(t.unix_timestamp_nanos().saturating_sub(self.offset()))
     }
-}
 
-/// `wall - monotonic`. Cannot overflow: `time::Duration` spans far more than the distance
-/// between any two representable dates.
-fn offset_of(now: Now) -> time::Duration {
-    now.wall - now.monotonic
-}
-
-/// Normalises to UTC (snapshots and logs are easier to read that way).
-pub(crate) fn utc(t: OffsetDateTime) -> OffsetDateTime {
-    t.checked_to_offset(UtcOffset::UTC).unwrap_or(t)
+    /// `wall - monotonic` of the latest reading, in nanoseconds.
+    fn offset(&self) -> i128 {
+        self.offset
+    }
 }
 
 /// `t + d`, saturating at the end of representable time.
@@ -150,8 +189,10 @@ mod tests {
     fn time_never_moves_backwards() {
         let t0 = OffsetDateTime::UNIX_EPOCH;
         let mut clock = Timeline::new(t0.into());
-        assert_eq!(clock.observe(later(t0, Duration::from_secs(10)).into()), later(t0, Duration::from_secs(10)));
-        assert_eq!(clock.observe(t0.into()), later(t0, Duration::from_secs(10)));
+        clock.observe(later(t0, Duration::from_secs(10)).into());
+        assert_eq!(clock.now(), later(t0, Duration::from_secs(10)));
+        clock.observe(t0.into());
+        assert_eq!(clock.now(), later(t0, Duration::from_secs(10)));
     }
 
     #[test]
@@ -159,10 +200,12 @@ mod tests {
         let t0 = OffsetDateTime::UNIX_EPOCH;
         let year = time::Duration::days(365);
         let mut clock = Timeline::new(t0.into());
-        assert_eq!(clock.observe(Now::new(t0, t0 + year)), t0, "the monotonic clock did not move");
+        clock.observe(Now::new(t0, t0 + year));
+        assert_eq!(clock.now(), t0, "the monotonic clock did not move");
         assert_eq!(clock.wall_time_of(t0), t0 + year);
         assert_eq!(clock.monotonic_time_of(t0 + year), t0);
-        assert_eq!(clock.observe(Now::new(t0, t0 - year)), t0);
+        clock.observe(Now::new(t0, t0 - year));
+        assert_eq!(clock.now(), t0);
         assert_eq!(clock.wall_time_of(t0), t0 - year);
     }
 
@@ -176,7 +219,8 @@ mod tests {
         assert_eq!(shifted(start, time::Duration::MIN), start);
         let mut clock = Timeline::new(Now::new(start, end));
         assert_eq!(clock.wall_time_of(end), end);
-        assert_eq!(clock.observe(Now::new(end, start)), end);
+        clock.observe(Now::new(end, start));
+        assert_eq!(clock.now(), end);
         assert_eq!(clock.monotonic_time_of(end), end);
     }
 }

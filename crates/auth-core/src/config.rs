@@ -242,6 +242,11 @@ pub enum ConfigError {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BaseUrl {
     scheme: UriScheme,
+    /// Where `http` keeps its spelling of `scheme` (`http` or `https`, static text), for the
+    /// per-request check: a URI of that scheme hands out the very same text.
+    scheme_text: usize,
+    /// The length of that text.
+    scheme_len: usize,
     authority: Authority,
     /// Path prefix without a trailing slash ("" for the root).
     prefix: String,
@@ -266,7 +271,8 @@ impl BaseUrl {
             return Err(ConfigError::InvalidBaseUrl { reason: "a query string is not allowed" });
         }
         let prefix = uri.path().trim_end_matches('/').to_owned();
-        Ok(BaseUrl { scheme, authority, prefix })
+        let (scheme_text, scheme_len) = (scheme.as_str().as_ptr() as usize, scheme.as_str().len());
+        Ok(BaseUrl { scheme, scheme_text, scheme_len, authority, prefix })
     }
 
     /// The absolute URL of `path` (which starts with `/`) under this base.
@@ -279,19 +285,57 @@ impl BaseUrl {
 
     /// Whether `uri` points at this API's origin (scheme, host and port; RFC 6454). Credentials
     /// are only ever attached to such requests.
+    #[inline]
     pub fn same_origin(&self, uri: &Uri) -> bool {
         let (Some(scheme), Some(authority)) = (uri.scheme(), uri.authority()) else {
             return false;
         };
-        if scheme != &self.scheme {
+        // This runs on every request: URIs built from the base URL have the very same scheme
+        // and authority text, so compare that first (inline, without a call into `memcmp`),
+        // and parse host and port only otherwise. `http` spells the two schemes it knows in
+        // static text (in lower case, whatever the URI said), so the same scheme comes with the
+        // same address and length; any other address goes the long way.
+        let text = scheme.as_str();
+        (text.as_ptr() as usize == self.scheme_text
+            && text.len() == self.scheme_len
+            && same_bytes(authority.as_str().as_bytes(), self.authority.as_str().as_bytes()))
+            || self.same_origin_slow(scheme, authority)
+    }
+
+    #[inline(never)]
+    fn same_origin_slow(&self, scheme: &UriScheme, authority: &Authority) -> bool {
+        scheme == &self.scheme
+            && (authority.as_str().eq_ignore_ascii_case(self.authority.as_str())
+                || (authority.host().eq_ignore_ascii_case(self.authority.host())
+                    && effective_port(scheme, authority) == effective_port(&self.scheme, &self.authority)))
+    }
+
+    /// Whether `target` points at this API's origin, like [`same_origin`](Self::same_origin)
+    /// for a URL of any type ([`Target`](crate::Target)).
+    #[inline]
+    pub fn admits<T: crate::gate::Target + ?Sized>(&self, target: &T) -> bool {
+        let (Some(scheme), Some(authority)) = (target.scheme(), target.authority()) else {
+            return false;
+        };
+        // The same text is the usual case (URLs built from the base URL): compared inline.
+        let base = self.authority.as_str();
+        (same_scheme(scheme.as_bytes(), self.scheme.as_str().as_bytes())
+            && same_bytes(authority.as_bytes(), base.as_bytes()))
+            || self.admits_slow(scheme, authority)
+    }
+
+    /// [`admits`](Self::admits) for text that differs: letter case, an explicit default port.
+    #[inline(never)]
+    fn admits_slow(&self, scheme: &str, authority: &str) -> bool {
+        if !scheme.eq_ignore_ascii_case(self.scheme.as_str()) {
             return false;
         }
-        // This runs on every request: URIs built from the base URL have the very same
-        // authority text, so compare that first and parse host and port only otherwise.
-        authority.as_str() == self.authority.as_str()
-            || authority.as_str().eq_ignore_ascii_case(self.authority.as_str())
-            || (authority.host().eq_ignore_ascii_case(self.authority.host())
-                && effective_port(scheme, authority) == effective_port(&self.scheme, &self.authority))
+        if authority.eq_ignore_ascii_case(self.authority.as_str()) {
+            return true;
+        }
+        let (host, port) = split_authority(authority);
+        host.eq_ignore_ascii_case(self.authority.host())
+            && port.or_else(|| default_port(&self.scheme)) == effective_port(&self.scheme, &self.authority)
     }
 
     /// `scheme://host[:port]`, for messages.
@@ -312,6 +356,63 @@ impl BaseUrl {
 impl From<BaseUrl> for Uri {
     fn from(base: BaseUrl) -> Uri {
         Uri::builder().scheme(base.scheme).authority(base.authority).path_and_query("/").build().unwrap_or_default()
+    }
+}
+
+/// `a == b`, eight bytes at a time: an authority is short, and comparing it word by word
+/// costs less than the call into `memcmp` that `==` on slices makes (the words may overlap).
+#[inline]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    let word = |s: &[u8], at: usize| s.get(at..).and_then(<[u8]>::first_chunk::<8>).map(|w| u64::from_ne_bytes(*w));
+    match n {
+        8..=16 => word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8),
+        17..=24 => word(a, 0) == word(b, 0) && word(a, 8) == word(b, 8) && word(a, n - 8) == word(b, n - 8),
+        _ => a == b,
+    }
+}
+
+/// The host and port of an authority's text (`userinfo@` dropped; an IPv6 host keeps its
+/// brackets, as `http::uri::Authority::host` gives it). A port that is not a number is no port:
+/// the host then never matches.
+fn split_authority(authority: &str) -> (&str, Option<u16>) {
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, rest)| rest);
+    let split_at = match host_port.rfind(']') {
+        Some(end) => host_port[end..].find(':').map(|at| end + at),
+        None => host_port.rfind(':'),
+    };
+    match split_at {
+        Some(at) if at + 1 == host_port.len() => (&host_port[..at], None),
+        Some(at) => match host_port[at + 1..].parse() {
+            Ok(port) => (&host_port[..at], Some(port)),
+            Err(_) => (host_port, None),
+        },
+        None => (host_port, None),
+    }
+}
+
+/// The port a URL of `scheme` means when it names none.
+fn default_port(scheme: &UriScheme) -> Option<u16> {
+    if scheme == &UriScheme::HTTPS {
+        Some(443)
+    } else if scheme == &UriScheme::HTTP {
+        Some(80)
+    } else {
+        None
+    }
+}
+
+/// [`same_bytes`] for a scheme (`http`, `https`): four bytes at a time.
+#[inline]
+fn same_scheme(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    let half = |s: &[u8], at: usize| s.get(at..).and_then(<[u8]>::first_chunk::<4>).map(|w| u32::from_ne_bytes(*w));
+    match n {
+        4..=7 if n == b.len() => half(a, 0) == half(b, 0) && half(a, n - 4) == half(b, n - 4),
+        _ => a == b,
     }
 }
 
@@ -612,6 +713,32 @@ mod tests {
         }
         for uri in no {
             assert!(!base.same_origin(&uri.parse().unwrap()), "{uri}");
+        }
+    }
+
+    #[test]
+    fn an_authority_splits_into_host_and_port() {
+        assert_eq!(split_authority("api.example:8443"), ("api.example", Some(8443)));
+        assert_eq!(split_authority("api.example"), ("api.example", None));
+        assert_eq!(split_authority("api.example:"), ("api.example", None));
+        assert_eq!(split_authority("u:p@api.example:1"), ("api.example", Some(1)));
+        assert_eq!(split_authority("[::1]:8080"), ("[::1]", Some(8080)));
+        assert_eq!(split_authority("[::1]"), ("[::1]", None));
+        assert_eq!(split_authority("api.example:x"), ("api.example:x", None));
+    }
+
+    #[test]
+    fn same_bytes_finds_a_difference_anywhere_at_any_length() {
+        let text = b"api.teletracker.net:8443.example.org";
+        for len in 0..=text.len() {
+            let a = &text[..len];
+            assert!(same_bytes(a, a), "{len}");
+            assert!(!same_bytes(a, &text[..len.saturating_sub(1)]) || len == 0, "{len}: lengths differ");
+            for at in 0..len {
+                let mut b = a.to_vec();
+                b[at] ^= 0x20;
+                assert!(!same_bytes(a, &b), "{len}: byte {at} differs");
+            }
         }
     }
 

@@ -27,6 +27,7 @@
 //! ```
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 use time::OffsetDateTime;
 
@@ -35,9 +36,10 @@ use http::{StatusCode, Uri};
 use crate::clock::Now;
 use crate::config::AccountId;
 use crate::error::AuthError;
+use crate::gate::{Admitted, Gate};
 use crate::realtime::RealtimeAuthRequest;
 use crate::request::{
-    ApiVerdict, Authorization, Credential, Receipt, RetryAuthorization, RetryPermit, TokenGeneration,
+    ApiVerdict, Authorization, Credential, Ledger, Receipt, RetryAuthorization, RetryPermit, Settled, TokenGeneration,
 };
 use crate::secret::BearerToken;
 use crate::session::Session;
@@ -100,10 +102,19 @@ fn bearer(session: &mut Session) -> Result<&mut crate::BearerSession, AuthError>
 /// What a caller asked for.
 #[derive(Debug)]
 enum Want {
-    Request { uri: Uri, replayable: bool, expect: Option<AccountId> },
+    Request { target: RequestTarget, replayable: bool, expect: Option<AccountId> },
     Token,
     Realtime,
     Switch(SwitchTicket),
+}
+
+/// Where an API request goes.
+#[derive(Debug)]
+enum RequestTarget {
+    /// Judged by the session at each attempt ([`Call::request`]).
+    Uri(Uri),
+    /// Judged once by the session's [`Gate`] ([`Gate::request`]).
+    Admitted(Admitted),
 }
 
 /// Where an API request's call stands.
@@ -141,7 +152,31 @@ impl Call {
     /// one (someone switched it), the call fails with [`AuthError::AccountChanged`] and nothing
     /// is sent.
     pub fn request(uri: Uri, replayable: bool, expect: Option<AccountId>) -> Call {
-        Call::new(Want::Request { uri, replayable, expect }, false)
+        Call::new(Want::Request { target: RequestTarget::Uri(uri), replayable, expect }, false)
+    }
+
+    /// An API request that a [`Gate`] admitted.
+    pub(crate) fn admitted(admitted: Admitted, replayable: bool, expect: Option<AccountId>) -> Call {
+        Call::new(Want::Request { target: RequestTarget::Admitted(admitted), replayable, expect }, false)
+    }
+
+    /// The URI of an API request made with [`Call::request`] (`None` for the other calls, and
+    /// for one a [`Gate`] made): a driver may rebuild the one resend from it rather than keep a
+    /// copy of its own.
+    pub fn uri(&self) -> Option<&Uri> {
+        match &self.want {
+            Want::Request { target: RequestTarget::Uri(uri), .. } => Some(uri),
+            _ => None,
+        }
+    }
+
+    /// What the gate found, for a call it made.
+    #[cfg(test)]
+    pub(crate) fn admitted_as(&self) -> Option<Admitted> {
+        match &self.want {
+            Want::Request { target: RequestTarget::Admitted(admitted), .. } => Some(*admitted),
+            _ => None,
+        }
     }
 
     /// A currently valid bearer token (refreshed first when a refresh is due).
@@ -177,6 +212,32 @@ pub enum Step {
     Ready(Ready),
     /// The call failed; nothing more to do.
     Failed(AuthError),
+}
+
+impl Ledger {
+    /// Settles, without the coordinator (and so without its lock), the answer to the request
+    /// of `call` that carried `receipt`, when the coordinator would accept it as it is and has
+    /// nothing more to do for the call: a Basic or Integrator answer, or an answer that is no
+    /// 401/403 (or came through a redirect) to a request whose token was fresh when it left.
+    /// The call is then [ready](Ready::Response). `Err`: the coordinator must hear this answer
+    /// (a rejection may earn the one resend; a stale token's caller drives its refresh):
+    /// report it with [`Coordinator::handle_api_response`].
+    pub fn settle(
+        &self,
+        call: &mut Call,
+        receipt: Receipt,
+        status: StatusCode,
+        redirected: bool,
+    ) -> Result<Settled, Receipt> {
+        let rejected = !redirected && crate::request::rejects(status);
+        let plain = receipt.ledger == 0 || (receipt.is_quiet() && !rejected);
+        if !plain || !matches!((&call.want, &call.phase), (Want::Request { .. }, Phase::Sent)) {
+            return Err(receipt);
+        }
+        let settled = self.release(receipt)?;
+        call.phase = Phase::Done;
+        Ok(settled)
+    }
 }
 
 /// What a finished call yields.
@@ -279,8 +340,30 @@ impl Coordinator {
     // ----- a caller's steps ----------------------------------------------------------------
 
     /// What `call`'s caller does next.
+    #[inline]
     pub fn poll_call(&mut self, call: &mut Call, now: impl Into<Now>) -> Step {
         let now = now.into();
+        // The fast path of nearly every request: its first attempt, a token in service, nothing
+        // going on (what `value` would find, without its detours).
+        if let (Phase::Start, Want::Request { target, expect, .. }) = (&call.phase, &call.want)
+            && expect.is_none_or(|expected| self.session.account() == Some(expected))
+            && let Some(credential) = match target {
+                RequestTarget::Admitted(admitted) if admitted.session == self.session.ledger().id => {
+                    self.session.ready_credential_admitted(now)
+                }
+                RequestTarget::Admitted(_) => None,
+                RequestTarget::Uri(uri) => self.session.ready_credential(uri, now),
+            }
+        {
+            call.phase = Phase::Sent;
+            return Step::Attach(credential);
+        }
+        self.poll_call_slow(call, now)
+    }
+
+    /// [`poll_call`](Self::poll_call) past its fast path.
+    #[inline(never)]
+    fn poll_call_slow(&mut self, call: &mut Call, now: Now) -> Step {
         if matches!(call.phase, Phase::Answered) {
             call.phase = Phase::Done;
             // A token in its refresh window was used as it was: the caller that just got its
@@ -347,6 +430,24 @@ impl Coordinator {
         self.session.release(receipt);
     }
 
+    /// Reports that a credential came back without the coordinator ([`Ledger::settle`] or
+    /// [`Ledger::release`] said [`Settled::Wake`]): a switch may have waited for it.
+    pub fn handle_return(&mut self) {
+        self.note_return();
+    }
+
+    /// What the session admits to its credentials ([`Gate`]): keep it outside the mutex and
+    /// make each API request's call with it.
+    pub fn gate(&self) -> Gate {
+        self.session.gate()
+    }
+
+    /// The books of the credentials out (the session's [`Ledger`]): share them with the callers,
+    /// outside the mutex, to settle plain answers without it.
+    pub fn ledger(&self) -> &Arc<Ledger> {
+        self.session.ledger()
+    }
+
     /// A credential came back: a masquerade switch may have waited for it.
     fn note_return(&mut self) {
         if self.session.bearer().is_some_and(|b| b.pending_switch().is_some()) {
@@ -358,22 +459,44 @@ impl Coordinator {
     /// complete first.
     fn value(&mut self, call: &mut Call, now: Now) -> Result<Option<Step>, AuthError> {
         Ok(match &call.want {
-            Want::Request { uri, expect, .. } => {
-                let credential = match std::mem::replace(&mut call.phase, Phase::Sent) {
-                    Phase::Retry(permit) => match self.session.authorize_retry(uri, permit, now)? {
-                        RetryAuthorization::Ready(credential) => Some(credential),
-                        RetryAuthorization::Pending(permit) => {
-                            call.phase = Phase::Retry(permit);
-                            None
+            Want::Request { target, expect, .. } => {
+                // A gate of another session judged it: its origin is unknown here.
+                let admitted = match target {
+                    RequestTarget::Admitted(admitted) if admitted.session != self.session.ledger().id => {
+                        return Err(AuthError::ForeignOrigin);
+                    }
+                    RequestTarget::Admitted(admitted) => Some(admitted.account_param),
+                    RequestTarget::Uri(_) => None,
+                };
+                let credential = match (std::mem::replace(&mut call.phase, Phase::Sent), target) {
+                    (Phase::Retry(permit), target) => {
+                        let authorization = match (admitted, target) {
+                            (Some(param), _) => self.session.authorize_retry_admitted(param, permit, now)?,
+                            (None, RequestTarget::Uri(uri)) => self.session.authorize_retry(uri, permit, now)?,
+                            (None, RequestTarget::Admitted(_)) => return Err(AuthError::ForeignOrigin),
+                        };
+                        match authorization {
+                            RetryAuthorization::Ready(credential) => Some(credential),
+                            RetryAuthorization::Pending(permit) => {
+                                call.phase = Phase::Retry(permit);
+                                None
+                            }
                         }
-                    },
-                    phase => match self.session.authorize(uri, now)? {
-                        Authorization::Ready(credential) => Some(credential),
-                        Authorization::Pending => {
-                            call.phase = phase;
-                            None
+                    }
+                    (phase, target) => {
+                        let authorization = match (admitted, target) {
+                            (Some(param), _) => self.session.authorize_admitted(param, now)?,
+                            (None, RequestTarget::Uri(uri)) => self.session.authorize(uri, now)?,
+                            (None, RequestTarget::Admitted(_)) => return Err(AuthError::ForeignOrigin),
+                        };
+                        match authorization {
+                            Authorization::Ready(credential) => Some(credential),
+                            Authorization::Pending => {
+                                call.phase = phase;
+                                None
+                            }
                         }
-                    },
+                    }
                 };
                 match (credential, *expect) {
                     (Some(credential), Some(expected)) if credential.account() != Some(expected) => {

@@ -264,6 +264,7 @@ mod clock;
 mod config;
 mod coordinator;
 mod error;
+mod gate;
 pub mod realtime;
 mod request;
 mod rng;
@@ -286,9 +287,10 @@ pub use config::{
 };
 pub use coordinator::{Call, Coordinator, Drive, DriveStep, IDLE_WAIT, MAX_WAIT, Ready, Refusal, STORE_RETRY, Step};
 pub use error::{AuthError, Malformed, ServerError, TransientCause};
+pub use gate::{Gate, Target, UrlParts};
 pub use request::{
-    ApiVerdict, AuthRequest, Authorization, Credential, Event, Exchange, Receipt, RequestId, RetryAuthorization,
-    RetryPermit, TokenGeneration,
+    ApiVerdict, AuthRequest, Authorization, Credential, Event, Exchange, Ledger, Receipt, RequestId,
+    RetryAuthorization, RetryPermit, Settled, TokenGeneration, rejects,
 };
 pub use secret::{BearerToken, Password, RefreshToken, Secret};
 pub use session::{RestoreError, Session};

@@ -2,10 +2,12 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use http::header::AUTHORIZATION;
 use http::uri::PathAndQuery;
-use http::{HeaderValue, Request, Uri};
+use http::{HeaderValue, Request, StatusCode, Uri};
 
 use crate::config::AccountId;
 use crate::snapshot::Snapshot;
@@ -134,7 +136,11 @@ pub enum RetryAuthorization {
 /// answer, exactly once.
 pub struct Credential {
     pub(crate) header: HeaderValue,
-    pub(crate) account_param: Option<AccountId>,
+    /// The account the request acts on.
+    pub(crate) account: Option<AccountId>,
+    /// Whether `account` goes into the query string (a pinned Basic or Integrator account that
+    /// the request does not name itself).
+    pub(crate) account_param: bool,
     pub(crate) receipt: Receipt,
 }
 
@@ -152,29 +158,40 @@ impl Credential {
     /// The account the request will act on: the bearer token's account, or the pinned Basic or
     /// Integrator account (`None`: the user's default account, or the one the request names).
     pub fn account(&self) -> Option<AccountId> {
-        self.receipt.account
+        self.account
+    }
+
+    /// Whether a 401/403 answer to the request may earn a resend ([`Receipt::may_retry`]): only
+    /// then does a driver keep a copy of the request for it.
+    pub fn may_retry(&self) -> bool {
+        self.receipt.may_retry()
     }
 
     /// The `account_id` this credential adds to the request's query string, if any.
+    #[inline]
     pub fn account_param(&self) -> Option<AccountId> {
-        self.account_param
+        self.account.filter(|_| self.account_param)
     }
 
     /// Sets the `Authorization` header and adds the account parameter, if any, moving the header
     /// into the request. Returns the receipt to report the answer with.
+    #[inline]
     pub fn attach<B>(self, request: &mut Request<B>) -> Receipt {
-        if let Some(account) = self.account_param {
+        let Credential { header, account, account_param, receipt } = self;
+        if let (Some(account), true) = (account, account_param) {
             *request.uri_mut() = with_account_param(request.uri(), account);
         }
-        request.headers_mut().insert(AUTHORIZATION, self.header);
-        self.receipt
+        request.headers_mut().insert(AUTHORIZATION, header);
+        receipt
     }
 
     /// The header, the account parameter and the receipt, for a request type other than
     /// [`http::Request`]: set `Authorization` to the header and append `account_id=<account>` to
     /// the query string, exactly as [`attach`](Self::attach) does.
+    #[inline]
     pub fn into_parts(self) -> (HeaderValue, Option<AccountId>, Receipt) {
-        (self.header, self.account_param, self.receipt)
+        let account = self.account_param();
+        (self.header, account, self.receipt)
     }
 }
 
@@ -182,6 +199,7 @@ impl fmt::Debug for Credential {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Credential")
             .field("header", &"[redacted]")
+            .field("account", &self.account)
             .field("account_param", &self.account_param)
             .field("receipt", &self.receipt)
             .finish()
@@ -190,18 +208,43 @@ impl fmt::Debug for Credential {
 
 /// The proof that a credential went out with a request: report the API's answer with it,
 /// exactly once ([`Session::handle_api_response`](crate::Session::handle_api_response), or
-/// [`Session::release`](crate::Session::release) when no answer came). Not `Clone`: a report
+/// [`Session::release`](crate::Session::release) when no answer came), or settle it without the
+/// session when the answer needs nothing from it ([`Ledger::settle`]). Not `Clone`: a report
 /// consumes it, so no request is reported twice.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(PartialEq, Eq)]
 #[must_use = "report the answer with `Session::handle_api_response` or `Session::release`"]
 pub struct Receipt {
     pub(crate) generation: TokenGeneration,
-    pub(crate) account: Option<AccountId>,
-    /// The one resend after a 401/403: its answer is final (SPEC.md §5a).
-    pub(crate) retry: bool,
+    /// The [`Ledger`] that counts this credential (`0`: none; Basic and Integrator credentials
+    /// are not counted).
+    pub(crate) ledger: u64,
+    /// [`Receipt::QUIET`] and [`Receipt::RETRY`] (one byte: it is written on every request).
+    pub(crate) flags: u8,
+}
+
+impl fmt::Debug for Receipt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Receipt")
+            .field("generation", &self.generation)
+            .field("ledger", &self.ledger)
+            .field("retry", &self.is_retry())
+            .field("quiet", &self.is_quiet())
+            .finish()
+    }
 }
 
 impl Receipt {
+    /// The token was fresh when it was handed out: an answer the session would accept as it is
+    /// needs nothing from the session ([`Ledger::settle`]). Bit 0, so that `u8::from(fresh)`
+    /// is the flags of a first attempt.
+    pub(crate) const QUIET: u8 = 1;
+    /// The one resend after a 401/403: its answer is final (SPEC.md §5a).
+    pub(crate) const RETRY: u8 = 2;
+
+    pub(crate) fn is_quiet(&self) -> bool {
+        self.flags & Receipt::QUIET != 0
+    }
+
     /// The generation of the token the request carried.
     pub fn generation(&self) -> TokenGeneration {
         self.generation
@@ -209,7 +252,110 @@ impl Receipt {
 
     /// Whether this was the one resend after [`ApiVerdict::RetryOnce`] (its answer is final).
     pub fn is_retry(&self) -> bool {
-        self.retry
+        self.flags & Receipt::RETRY != 0
+    }
+
+    /// Whether a 401/403 answer to this request may earn a resend: a bearer credential's first
+    /// attempt. A driver keeps what the resend needs (a copy of the request) only then.
+    pub fn may_retry(&self) -> bool {
+        self.ledger != 0 && !self.is_retry()
+    }
+}
+
+/// The books of the credentials a session handed out and that have not come back yet, shared
+/// (an `Arc`, from [`Session::ledger`](crate::Session::ledger)) with the callers who hold them,
+/// so that an answer the session would accept as it is can be settled without the session's
+/// lock ([`settle`](Self::settle), [`release`](Self::release)). A masquerade switch waits for
+/// these books to balance (SPEC.md §4); while one waits, settling a credential says so
+/// ([`Settled::Wake`]).
+#[derive(Debug)]
+pub struct Ledger {
+    pub(crate) id: u64,
+    /// Credentials that came back (those handed out are counted by the session, under its
+    /// lock: [`Issued`]).
+    pub(crate) returned: AtomicU64,
+    /// A switch is under way: someone may wait for credentials to come back.
+    pub(crate) watched: AtomicBool,
+}
+
+/// The session's side of its [`Ledger`]: the credentials it handed out, counted under the
+/// session's lock (a plain increment on the per-request path).
+#[derive(Debug)]
+pub(crate) struct Issued {
+    pub(crate) ledger: Arc<Ledger>,
+    /// `ledger.id`, kept at hand.
+    pub(crate) id: u64,
+    pub(crate) count: u64,
+}
+
+impl Issued {
+    pub(crate) fn new() -> Issued {
+        let ledger = Ledger::new();
+        Issued { id: ledger.id, ledger, count: 0 }
+    }
+
+    /// Counts a credential out; the receipt's books.
+    #[inline]
+    pub(crate) fn count_out(&mut self) -> u64 {
+        self.count += 1;
+        self.id
+    }
+
+    /// How many credentials are out (handed out, not reported, settled or released).
+    pub(crate) fn outstanding(&self) -> u64 {
+        self.count.saturating_sub(self.ledger.returned.load(Ordering::SeqCst))
+    }
+}
+
+/// What settling a credential without the session came to ([`Ledger::settle`],
+/// [`Ledger::release`]).
+#[derive(Debug, PartialEq, Eq)]
+#[must_use]
+pub enum Settled {
+    /// Done; nobody waits for it.
+    Quiet,
+    /// Done, and a caller may be waiting for credentials to come back (an account switch): tell
+    /// the coordinator ([`Coordinator::handle_return`](crate::Coordinator::handle_return)), then
+    /// wake the waiters if it says so.
+    Wake,
+}
+
+impl Ledger {
+    pub(crate) fn new() -> Arc<Ledger> {
+        /// Ledger ids, so that a receipt is only ever settled in its own session's books.
+        static IDS: AtomicU64 = AtomicU64::new(1);
+        let id = IDS.fetch_add(1, Ordering::Relaxed);
+        Arc::new(Ledger { id, returned: AtomicU64::new(0), watched: AtomicBool::new(false) })
+    }
+
+    /// Takes `receipt` back into the books, if they count it. Whether someone may wait for it.
+    pub(crate) fn take_back(&self, receipt: &Receipt) -> bool {
+        if receipt.ledger != self.id {
+            return false;
+        }
+        // Count it back, then look: a switch that starts meanwhile sets `watched` before it
+        // counts what is out, so either it sees this credential back or this sees it watching.
+        self.returned.fetch_add(1, Ordering::SeqCst);
+        self.watched.load(Ordering::SeqCst)
+    }
+
+    /// Releases, without the session, a credential whose request got no answer we may judge
+    /// the token by (a transport error, a cancelled caller), as
+    /// [`Session::release`](crate::Session::release) would. `Err`: the receipt is another
+    /// session's; it is given back.
+    pub fn release(&self, receipt: Receipt) -> Result<Settled, Receipt> {
+        match receipt.ledger {
+            0 => Ok(Settled::Quiet),
+            id if id == self.id => Ok(if self.take_back(&receipt) { Settled::Wake } else { Settled::Quiet }),
+            _ => Err(receipt),
+        }
+    }
+
+    /// Marks whether a switch is under way (under the session's lock).
+    pub(crate) fn watch(&self, switching: bool) {
+        if self.watched.load(Ordering::Relaxed) != switching {
+            self.watched.store(switching, Ordering::SeqCst);
+        }
     }
 }
 
@@ -249,10 +395,10 @@ pub(crate) struct AccountParam<'a> {
     pub(crate) documented: bool,
 }
 
-/// Every parameter of `uri`'s query string whose decoded name is `account_id` in any letter
-/// case (`account_id`, `account%5Fid`, `ACCOUNT_ID`), in order.
-pub(crate) fn account_params(uri: &Uri) -> impl Iterator<Item = AccountParam<'_>> {
-    uri.query().unwrap_or_default().split('&').filter_map(|pair| {
+/// Every parameter of a query string whose decoded name is `account_id` in any letter case
+/// (`account_id`, `account%5Fid`, `ACCOUNT_ID`), in order.
+pub(crate) fn account_params(query: Option<&str>) -> impl Iterator<Item = AccountParam<'_>> {
+    query.unwrap_or_default().split('&').filter_map(|pair| {
         let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
         let name = form_decode(name);
         name.eq_ignore_ascii_case("account_id")
@@ -284,6 +430,13 @@ fn form_decode(text: &str) -> Cow<'_, str> {
         }
     }
     Cow::Owned(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// Whether an API answer with `status` is a verdict on the token it carried: 401 or 403, both
+/// "maybe expired" (SPEC.md §5a). Only such an answer needs to know whether it came through a
+/// redirect (then it is not judged), so a driver need not find out for any other.
+pub fn rejects(status: StatusCode) -> bool {
+    status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN
 }
 
 /// What the caller must do with an API response that used a [`Credential`] (SPEC.md §5a).
@@ -330,7 +483,7 @@ mod tests {
 
     fn params(uri: &str) -> Vec<(String, bool)> {
         let uri: Uri = uri.parse().unwrap();
-        account_params(&uri).map(|p| (p.value.into_owned(), p.documented)).collect()
+        account_params(uri.query()).map(|p| (p.value.into_owned(), p.documented)).collect()
     }
 
     #[test]

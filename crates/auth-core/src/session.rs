@@ -1,14 +1,18 @@
 //! [`Session`]: one type, one code path for adapters, whatever the scheme.
 
+use std::sync::Arc;
+
 use http::{Response, StatusCode, Uri};
 use time::OffsetDateTime;
 
 use crate::bearer::BearerSession;
 use crate::clock::Now;
-use crate::config::{AccountId, Config, ConfigError, Scheme};
+use crate::config::{AccountId, BaseUrl, Config, ConfigError, Scheme};
 use crate::error::AuthError;
+use crate::gate::Gate;
 use crate::request::{
-    ApiVerdict, AuthRequest, Authorization, Event, Receipt, RequestId, RetryAuthorization, RetryPermit,
+    ApiVerdict, AuthRequest, Authorization, Credential, Event, Ledger, Receipt, RequestId, RetryAuthorization,
+    RetryPermit,
 };
 use crate::snapshot::Snapshot;
 use crate::static_auth::StaticAuth;
@@ -197,11 +201,37 @@ impl Session {
     /// Whether credentials may be attached to a request for `uri` (same scheme, host and port
     /// as the configured base URL). Middleware uses this to pass other requests through.
     pub fn is_api_origin(&self, uri: &Uri) -> bool {
-        let base = match &self.inner {
+        self.base_url().same_origin(uri)
+    }
+
+    /// What this session admits to its credentials, decided without it: the API origin and the
+    /// account rules ([`Gate`]). Keep it outside the session's lock and make each request's
+    /// [`Call`](crate::Call) with it.
+    pub fn gate(&self) -> Gate {
+        let rules = match &self.inner {
+            Inner::Bearer(_) => None,
+            Inner::Static(s) => Some(s.rules().clone()),
+        };
+        Gate::new(self.base_url().clone(), rules, self.ledger().id)
+    }
+
+    /// The configured base URL: credentials go only to its origin. It never changes, so a
+    /// driver may keep a copy to check origins without the session.
+    pub fn base_url(&self) -> &BaseUrl {
+        match &self.inner {
             Inner::Bearer(b) => b.base_url(),
             Inner::Static(s) => s.base_url(),
-        };
-        base.same_origin(uri)
+        }
+    }
+
+    /// The books of the credentials handed out and not back yet, to share with their holders:
+    /// an answer the session would accept as it is can be settled there, without the session
+    /// ([`Ledger::settle`](crate::Ledger::settle)).
+    pub fn ledger(&self) -> &Arc<Ledger> {
+        match &self.inner {
+            Inner::Bearer(b) => b.ledger(),
+            Inner::Static(s) => s.ledger(),
+        }
     }
 
     /// The account in effect: the bearer token's account, or the pinned Basic/Integrator one.
@@ -230,10 +260,56 @@ impl Session {
     ///
     /// Credentials are only ever given for the configured API origin
     /// ([`AuthError::ForeignOrigin`] otherwise), and never for a token at or past its cutoff.
+    #[inline]
     pub fn authorize(&mut self, uri: &Uri, now: impl Into<Now>) -> Result<Authorization, AuthError> {
         match &mut self.inner {
             Inner::Bearer(b) => b.authorize(uri, now.into()),
             Inner::Static(s) => s.authorize(uri).map(Authorization::Ready),
+        }
+    }
+
+    /// [`authorize`](Self::authorize)'s fast path alone: a bearer credential when nothing is
+    /// going on, `None` otherwise (then `authorize` decides).
+    #[inline]
+    pub(crate) fn ready_credential(&mut self, uri: &Uri, now: Now) -> Option<Credential> {
+        match &mut self.inner {
+            Inner::Bearer(b) => b.ready_credential(uri, now),
+            Inner::Static(_) => None,
+        }
+    }
+
+    /// The credential of a request its [`Gate`] admitted (`account_param`: it gets the pinned
+    /// account), like [`authorize`](Self::authorize) without the checks the gate made.
+    pub(crate) fn authorize_admitted(&mut self, account_param: bool, now: Now) -> Result<Authorization, AuthError> {
+        match &mut self.inner {
+            Inner::Bearer(b) => b.authorize_admitted(now),
+            Inner::Static(s) => Ok(Authorization::Ready(s.credential(account_param))),
+        }
+    }
+
+    /// [`authorize_retry`](Self::authorize_retry) for a request its [`Gate`] admitted.
+    pub(crate) fn authorize_retry_admitted(
+        &mut self,
+        account_param: bool,
+        permit: RetryPermit,
+        now: Now,
+    ) -> Result<RetryAuthorization, AuthError> {
+        Ok(match self.authorize_admitted(account_param, now)? {
+            Authorization::Ready(mut credential) => {
+                credential.receipt.flags |= Receipt::RETRY;
+                tracing::debug!(generation = credential.generation().as_u64(), "resend permit used");
+                RetryAuthorization::Ready(credential)
+            }
+            Authorization::Pending => RetryAuthorization::Pending(permit),
+        })
+    }
+
+    /// [`ready_credential`](Self::ready_credential) for a request its [`Gate`] admitted.
+    #[inline]
+    pub(crate) fn ready_credential_admitted(&mut self, now: Now) -> Option<Credential> {
+        match &mut self.inner {
+            Inner::Bearer(b) => b.ready_credential_admitted(now),
+            Inner::Static(_) => None,
         }
     }
 
@@ -250,7 +326,7 @@ impl Session {
         match &mut self.inner {
             Inner::Bearer(b) => b.authorize_retry(uri, permit, now.into()),
             Inner::Static(s) => s.authorize(uri).map(|mut credential| {
-                credential.receipt.retry = true;
+                credential.receipt.flags |= Receipt::RETRY;
                 RetryAuthorization::Ready(credential)
             }),
         }

@@ -25,6 +25,7 @@
 //! Values are compared as account numbers (`042` is `42`), or as text when they are none.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -32,22 +33,24 @@ use http::{HeaderValue, Uri};
 
 use crate::config::{AccountId, BaseUrl, Config, Scheme};
 use crate::error::AuthError;
-use crate::request::{Credential, Receipt, TokenGeneration, account_params};
+use crate::request::{Credential, Ledger, Receipt, TokenGeneration, account_params};
 
 /// The `Authorization` header for Basic or Integrator credentials, with the account rules.
 pub(crate) struct StaticAuth {
     base: BaseUrl,
-    scheme: Scheme,
+    rules: AccountRules,
     header: HeaderValue,
-    account: Option<AccountId>,
+    /// Never counts anything (Basic and Integrator credentials need no books), but a session
+    /// has one whatever its scheme.
+    ledger: Arc<Ledger>,
 }
 
 impl std::fmt::Debug for StaticAuth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StaticAuth")
             .field("origin", &self.base.origin())
-            .field("scheme", &self.scheme)
-            .field("account", &self.account)
+            .field("scheme", &self.rules.scheme)
+            .field("account", &self.rules.account)
             .finish_non_exhaustive()
     }
 }
@@ -64,7 +67,8 @@ impl StaticAuth {
         // Base64 output and a scheme word are always valid header text.
         let mut header = HeaderValue::from_str(&encoded).unwrap_or_else(|_| HeaderValue::from_static(""));
         header.set_sensitive(true);
-        StaticAuth { base: config.base, scheme: config.scheme, header, account: config.account }
+        let rules = AccountRules { scheme: config.scheme, account: config.account };
+        StaticAuth { base: config.base, rules, header, ledger: Ledger::new() }
     }
 
     /// The configured base URL.
@@ -74,12 +78,22 @@ impl StaticAuth {
 
     /// The scheme (Basic or Integrator).
     pub(crate) fn scheme(&self) -> Scheme {
-        self.scheme
+        self.rules.scheme
     }
 
     /// The pinned account, if any.
     pub(crate) fn account(&self) -> Option<AccountId> {
-        self.account
+        self.rules.account
+    }
+
+    /// The account rules, which never change.
+    pub(crate) fn rules(&self) -> &AccountRules {
+        &self.rules
+    }
+
+    /// The session's books (which count nothing here).
+    pub(crate) fn ledger(&self) -> &Arc<Ledger> {
+        &self.ledger
     }
 
     /// The credential for a request to `uri`, applying SPEC.md §1's account rules to every
@@ -88,16 +102,32 @@ impl StaticAuth {
         if !self.base.same_origin(uri) {
             return Err(AuthError::ForeignOrigin);
         }
-        let account_param = self.account_param(uri)?;
-        let receipt = Receipt { generation: TokenGeneration::default(), account: self.account, retry: false };
-        Ok(Credential { header: self.header.clone(), account_param, receipt })
+        Ok(self.credential(self.rules.param(uri.query())?.is_some()))
     }
 
-    /// The `account_id` to add to a request for `uri`, or why it must not be sent.
-    fn account_param(&self, uri: &Uri) -> Result<Option<AccountId>, AuthError> {
+    /// The credential for a request already admitted ([`crate::Gate`]): `account_param` says
+    /// whether it gets the pinned account in its query string.
+    pub(crate) fn credential(&self, account_param: bool) -> Credential {
+        // Not counted, and always quiet: a Basic or Integrator answer never changes anything.
+        let receipt = Receipt { generation: TokenGeneration::default(), ledger: 0, flags: Receipt::QUIET };
+        Credential { header: self.header.clone(), account: self.rules.account, account_param, receipt }
+    }
+}
+
+/// SPEC.md §1's account rules for Basic and Integrator requests (see the module docs): the
+/// scheme and the pinned account, which never change.
+#[derive(Clone, Debug)]
+pub(crate) struct AccountRules {
+    scheme: Scheme,
+    account: Option<AccountId>,
+}
+
+impl AccountRules {
+    /// The `account_id` to add to a request with this query string, or why it must not be sent.
+    pub(crate) fn param(&self, query: Option<&str>) -> Result<Option<AccountId>, AuthError> {
         let mut first: Option<Cow<'_, str>> = None;
         let mut documented: Option<Cow<'_, str>> = None;
-        for param in account_params(uri) {
+        for param in account_params(query) {
             match (self.account, &first) {
                 (Some(pinned), _) if param.value.parse::<AccountId>() != Ok(pinned) => {
                     return Err(AuthError::AccountConflict { requested: shown(&param.value), pinned });

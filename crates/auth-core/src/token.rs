@@ -46,6 +46,8 @@ pub(crate) struct Schedule {
     pub(crate) stale_at: OffsetDateTime,
     /// From here on the token is expired (never attached).
     pub(crate) cutoff_at: OffsetDateTime,
+    /// `stale_at` as Unix nanoseconds, for the per-request check.
+    pub(crate) stale_nanos: i128,
     /// `cutoff_at` as Unix nanoseconds, for the per-request check.
     pub(crate) cutoff_nanos: i128,
 }
@@ -67,20 +69,27 @@ impl Schedule {
         let stale_at = earlier(expires_at, stale_margin.saturating_add(jitter)).max(later(sent_at, half));
         let cutoff_margin = policy.cutoff_margin_max.min(lifetime.mul_f64(policy.cutoff_margin_fraction));
         let cutoff_at = earlier(expires_at, cutoff_margin);
+        let stale_at = stale_at.min(cutoff_at);
         Schedule {
             sent_at,
             lifetime,
             expires_at,
-            stale_at: stale_at.min(cutoff_at),
+            stale_at,
             cutoff_at,
+            stale_nanos: stale_at.unix_timestamp_nanos(),
             cutoff_nanos: cutoff_at.unix_timestamp_nanos(),
         }
     }
 
     pub(crate) fn state(&self, now: OffsetDateTime) -> TokenState {
-        if now >= self.cutoff_at {
+        self.state_at(now.unix_timestamp_nanos())
+    }
+
+    /// [`state`](Self::state) for an instant in Unix nanoseconds (the per-request path).
+    pub(crate) fn state_at(&self, now_nanos: i128) -> TokenState {
+        if now_nanos >= self.cutoff_nanos {
             TokenState::Expired
-        } else if now >= self.stale_at {
+        } else if now_nanos >= self.stale_nanos {
             TokenState::Stale
         } else {
             TokenState::Fresh
@@ -96,16 +105,42 @@ pub(crate) struct Token {
     pub(crate) schedule: Schedule,
     /// An API call with this generation came back 401/403: never hand it out again.
     pub(crate) invalidated: bool,
+    /// Until when it may be attached, in Unix nanoseconds: its cutoff, or never once
+    /// invalidated (one comparison on the per-request path).
+    usable_until: i128,
+    /// Until when it is fresh, likewise: when it turns stale, or never once invalidated.
+    fresh_until: i128,
 }
 
 impl Token {
+    fn new(value: BearerToken, header: HeaderValue, generation: TokenGeneration, schedule: Schedule) -> Token {
+        let (usable_until, fresh_until) = (schedule.cutoff_nanos, schedule.stale_nanos);
+        Token { value, header, generation, schedule, invalidated: false, usable_until, fresh_until }
+    }
+
+    /// Never hands it out again.
+    fn invalidate(&mut self) {
+        self.invalidated = true;
+        self.usable_until = i128::MIN;
+        self.fresh_until = i128::MIN;
+    }
+
     fn usable(&self, now: OffsetDateTime) -> bool {
         !self.invalidated && self.schedule.state(now) != TokenState::Expired
     }
 
-    /// [`usable`](Self::usable) for an instant in Unix nanoseconds (the per-request path).
-    fn usable_at(&self, now_nanos: i128) -> bool {
-        !self.invalidated && now_nanos < self.schedule.cutoff_nanos
+    /// [`usable`](Self::usable) for an instant in Unix nanoseconds (the per-request path):
+    /// `Some(fresh)`, or `None` when it may not be attached.
+    #[inline]
+    fn usable_at(&self, now_nanos: i128) -> Option<bool> {
+        // Fresh is the common case: one comparison.
+        if now_nanos < self.fresh_until {
+            Some(true)
+        } else if now_nanos < self.usable_until {
+            Some(false)
+        } else {
+            None
+        }
     }
 }
 
@@ -158,9 +193,12 @@ impl Tokens {
         self.token.as_ref().filter(|t| t.usable(now))
     }
 
-    /// [`usable`](Self::usable) for an instant in Unix nanoseconds (the per-request path).
-    pub(crate) fn usable_at(&self, now_nanos: i128) -> Option<&Token> {
-        self.token.as_ref().filter(|t| t.usable_at(now_nanos))
+    /// [`usable`](Self::usable) for an instant in Unix nanoseconds (the per-request path),
+    /// and whether it is still fresh then.
+    #[inline]
+    pub(crate) fn usable_at(&self, now_nanos: i128) -> Option<(&Token, bool)> {
+        let token = self.token.as_ref()?;
+        Some((token, token.usable_at(now_nanos)?))
     }
 
     /// The token in service if it is the one of `generation`.
@@ -209,8 +247,7 @@ impl Tokens {
         let refresh_expires_at =
             grant.refresh_expiration.map(|server| offset.map_or(server, |offset| shifted(server, -offset)));
         self.generation = self.generation.next();
-        self.token =
-            Some(Token { value: grant.token, header, generation: self.generation, schedule, invalidated: false });
+        self.token = Some(Token::new(grant.token, header, self.generation, schedule));
         self.refresh = grant.refresh_token.map(|token| Refresh { token, expires_at: refresh_expires_at });
         Ok(schedule)
     }
@@ -235,8 +272,7 @@ impl Tokens {
         let header = bearer_header(&snapshot.token)?;
         let schedule = Schedule::new(policy, sent_at, snapshot.lifetime, rng.unit());
         self.generation = if exact { snapshot.generation } else { snapshot.generation.max(self.generation) };
-        self.token =
-            Some(Token { value: snapshot.token, header, generation: self.generation, schedule, invalidated: false });
+        self.token = Some(Token::new(snapshot.token, header, self.generation, schedule));
         let spent_here =
             |t: &RefreshToken| self.last_spent.as_ref().is_some_and(|s| s.expose_secret() == t.expose_secret());
         let refresh_expires_at = snapshot.refresh_expires_at.map(|t| clock.monotonic_time_of(t));
@@ -296,14 +332,14 @@ impl Tokens {
     /// Never hands out the token of `generation` again, if it is still the one in service.
     pub(crate) fn invalidate(&mut self, generation: TokenGeneration) {
         if let Some(token) = self.token.as_mut().filter(|t| t.generation == generation) {
-            token.invalidated = true;
+            token.invalidate();
         }
     }
 
     /// Never hands out the token in service again.
     pub(crate) fn invalidate_current(&mut self) {
         if let Some(token) = self.token.as_mut() {
-            token.invalidated = true;
+            token.invalidate();
         }
     }
 }
@@ -399,7 +435,7 @@ mod tests {
         assert_eq!(tokens.generation(), TokenGeneration(1));
         assert_eq!(tokens.refresh().and_then(|r| r.expires_at), Some(at(7200)));
         assert_eq!(
-            tokens.usable_at(at(3589).unix_timestamp_nanos()).map(|t| t.header.to_str().ok()),
+            tokens.usable_at(at(3589).unix_timestamp_nanos()).map(|(t, _)| t.header.to_str().ok()),
             Some(Some("Bearer t1"))
         );
         assert!(tokens.usable_at(at(3590).unix_timestamp_nanos()).is_none(), "never at or past its cutoff");

@@ -5,10 +5,11 @@
 mod support;
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use auth_core::{
-    AccountId, AccountSwitch, AuthError, Call, ConfigBuilder, Coordinator, Drive, DriveStep, Exchange, MAX_WAIT, Ready,
-    Refusal, STORE_RETRY, Session, Snapshot, Step, TransientCause,
+    AccountId, AccountSwitch, AuthError, Call, ConfigBuilder, Coordinator, Drive, DriveStep, Exchange, Ledger,
+    MAX_WAIT, Ready, Receipt, Refusal, STORE_RETRY, Session, Settled, Snapshot, Step, TransientCause,
 };
 use http::{Response, StatusCode, Uri};
 use support::{BASE, bearer_config, start};
@@ -496,4 +497,132 @@ fn after_a_refused_write_a_store_that_holds_no_session_leaves_none_in_memory() {
     // The caller's token comes from the next exchange: a login, the fleet's new session.
     assert!(matches!(shared.finish(&mut call), Ok(Ready::Token(_))));
     assert_eq!(shared.sent, [Exchange::Login, Exchange::Refresh, Exchange::Login]);
+}
+
+// ----- answers settled without the coordinator (its lock) ----------------------------------
+
+impl Shared {
+    /// The credential `call` gets now, attached; its receipt.
+    fn sent_receipt(&mut self, call: &mut Call) -> Receipt {
+        let Step::Attach(credential) = self.poll(call) else { panic!("expected a credential") };
+        credential.attach(&mut http::Request::new(()))
+    }
+
+    fn ledger(&self) -> Arc<Ledger> {
+        Arc::clone(self.coordinator.ledger())
+    }
+}
+
+#[test]
+fn a_plain_answer_to_a_fresh_tokens_request_needs_no_coordinator() {
+    let mut shared = Shared::logged_in(bearer_config());
+    let _ = shared.coordinator.poll_wake(); // the login's end
+    let ledger = shared.ledger();
+    for (status, redirected) in [(StatusCode::OK, false), (StatusCode::NOT_FOUND, false), (StatusCode::FORBIDDEN, true)]
+    {
+        let mut call = shared.request(None);
+        let receipt = shared.sent_receipt(&mut call);
+        assert_eq!(ledger.settle(&mut call, receipt, status, redirected), Ok(Settled::Quiet), "{status}");
+        assert!(matches!(shared.poll(&mut call), Step::Ready(Ready::Response)), "the call is done");
+    }
+    assert!(!shared.coordinator.poll_wake(), "nobody to wake");
+}
+
+#[test]
+fn a_rejection_or_a_stale_tokens_answer_goes_to_the_coordinator() {
+    let mut shared = Shared::logged_in(bearer_config());
+    let ledger = shared.ledger();
+    let mut call = shared.request(None);
+    let receipt = shared.sent_receipt(&mut call);
+    let Err(receipt) = ledger.settle(&mut call, receipt, StatusCode::UNAUTHORIZED, false) else {
+        panic!("a 401 may earn the resend: the coordinator must hear it")
+    };
+    shared.coordinator.handle_api_response(&mut call, receipt, StatusCode::UNAUTHORIZED, false, shared.now);
+    assert!(matches!(shared.poll(&mut call), Step::Drive(_)), "the rejected token is replaced first");
+
+    let mut shared = Shared::logged_in(bearer_config());
+    let ledger = shared.ledger();
+    shared.advance(3300); // stale: the caller drives the refresh after its answer
+    let mut call = shared.request(None);
+    let receipt = shared.sent_receipt(&mut call);
+    let Err(receipt) = ledger.settle(&mut call, receipt, StatusCode::OK, false) else {
+        panic!("a stale token's caller drives its refresh: the coordinator must hear the answer")
+    };
+    shared.coordinator.handle_api_response(&mut call, receipt, StatusCode::OK, false, shared.now);
+    assert!(matches!(shared.poll(&mut call), Step::Drive(_)));
+}
+
+#[test]
+fn a_receipt_is_settled_only_in_its_own_sessions_books() {
+    let mut shared = Shared::logged_in(bearer_config());
+    let other = Shared::logged_in(bearer_config());
+    let mut call = shared.request(None);
+    let receipt = shared.sent_receipt(&mut call);
+    let Err(receipt) = other.ledger().settle(&mut call, receipt, StatusCode::OK, false) else {
+        panic!("settled in another session's books")
+    };
+    let Err(receipt) = other.ledger().release(receipt) else { panic!("released in another session's books") };
+    assert_eq!(shared.ledger().settle(&mut call, receipt, StatusCode::OK, false), Ok(Settled::Quiet));
+}
+
+#[test]
+fn a_masquerade_waits_for_settled_credentials_and_their_return_wakes_it() {
+    let mut shared = Shared::logged_in(masquerade());
+    let ledger = shared.ledger();
+    let mut request = shared.request(None);
+    let receipt = shared.sent_receipt(&mut request); // out, on the old account
+    let mut switch = shared.coordinator.switch_account(AccountId(2002), shared.now).unwrap();
+    assert!(shared.coordinator.poll_wake());
+    assert!(matches!(shared.poll(&mut switch), Step::Wait(_)), "the masquerade waits for the request");
+    // Its plain answer comes back without the coordinator, and says someone may wait for it.
+    assert_eq!(ledger.settle(&mut request, receipt, StatusCode::OK, false), Ok(Settled::Wake));
+    shared.coordinator.handle_return();
+    assert!(shared.coordinator.poll_wake(), "the waiters are woken");
+    shared.script.push_back(masquerade_ok());
+    let Step::Drive(drive) = shared.poll(&mut switch) else { panic!("the masquerade goes now") };
+    shared.run(drive);
+    assert!(matches!(shared.poll(&mut switch), Step::Ready(Ready::Switched(AccountId(2002)))));
+    // Switched: settling is quiet again.
+    let mut next = shared.request(Some(2002));
+    let receipt = shared.sent_receipt(&mut next);
+    assert_eq!(ledger.release(receipt), Ok(Settled::Quiet));
+}
+
+#[test]
+fn a_basic_answer_is_always_settled_and_its_retry_is_never_asked() {
+    let config = auth_core::Config::basic(BASE, "u", auth_core::Password::new("p"));
+    let session = Session::new(config.build().unwrap(), 1, start()).unwrap();
+    let mut coordinator = Coordinator::new(session, false);
+    let ledger = Arc::clone(coordinator.ledger());
+    let mut call = Call::request(format!("{BASE}/reports").parse().unwrap(), true, None);
+    let Step::Attach(credential) = coordinator.poll_call(&mut call, start()) else { panic!("a credential") };
+    let receipt = credential.attach(&mut http::Request::new(()));
+    assert!(!receipt.may_retry(), "Basic: no resend, so no copy to keep");
+    assert_eq!(ledger.settle(&mut call, receipt, StatusCode::UNAUTHORIZED, false), Ok(Settled::Quiet));
+    assert!(matches!(coordinator.poll_call(&mut call, start()), Step::Ready(Ready::Response)));
+}
+
+// ----- calls made by the session's gate ----------------------------------------------------
+
+#[test]
+fn a_call_made_by_the_gate_is_served_like_any_request_and_resent_once() {
+    let mut shared = Shared::logged_in(bearer_config());
+    let gate = shared.coordinator.gate();
+    let mut call = gate.request(&shared.uri, true, None).unwrap();
+    assert!(call.uri().is_none(), "the call keeps no URL");
+    assert_eq!(shared.attach(&mut call, StatusCode::UNAUTHORIZED), ("Bearer tok-1-secret".to_owned(), false));
+    let Step::Drive(drive) = shared.poll(&mut call) else { panic!("the rejected token is replaced") };
+    shared.run(drive);
+    assert_eq!(shared.attach(&mut call, StatusCode::OK), ("Bearer tok-2-secret".to_owned(), true));
+    assert!(matches!(shared.poll(&mut call), Step::Ready(Ready::Response)));
+}
+
+#[test]
+fn a_call_made_by_another_sessions_gate_gets_no_credential() {
+    let mut shared = Shared::logged_in(bearer_config());
+    let other = Shared::logged_in(bearer_config());
+    let mut call = other.coordinator.gate().request(&shared.uri, true, None).unwrap();
+    assert!(matches!(shared.poll(&mut call), Step::Failed(AuthError::ForeignOrigin)));
+    let foreign: Uri = "https://evil.example/reports".parse().unwrap();
+    assert!(matches!(shared.coordinator.gate().request(&foreign, true, None), Err(AuthError::ForeignOrigin)));
 }

@@ -7,9 +7,9 @@
 //! wall clock alone to play a clock stepped by NTP or a resumed VM.
 
 use std::fmt;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use auth_core::Now;
 use time::OffsetDateTime;
@@ -22,12 +22,14 @@ pub trait Clock: Send + Sync + fmt::Debug {
 
 /// The operating system's clocks: [`Instant`] for the monotonic reading (expressed as the wall
 /// clock at the first reading in this process plus the time elapsed since, so it reads like a
-/// date), [`OffsetDateTime::now_utc`] for the wall clock.
+/// date), the system's wall clock for the other.
 ///
-/// The two are read one after the other, so their difference would wobble by microseconds from
-/// one reading to the next, and every stamp derived from it with them. The wall reading is
-/// therefore the monotonic one plus an offset that only changes when the real wall clock has
-/// moved more than [`WALL_TOLERANCE`] away from it (a step, or drift piling up).
+/// A reading costs one read of the monotonic clock and integer arithmetic: the wall reading is
+/// the monotonic one plus an offset, and the wall clock itself is looked at only every
+/// [`WALL_CHECK`] (of monotonic time). The offset follows it when it has moved more than
+/// [`WALL_TOLERANCE`] away (a step, or drift piling up); so a step of the wall clock shows in the
+/// readings within `WALL_CHECK`, and the difference of the two readings does not wobble by
+/// microseconds from one reading to the next.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SystemClock;
 
@@ -35,29 +37,53 @@ pub struct SystemClock;
 /// offset follows it.
 pub const WALL_TOLERANCE: Duration = Duration::from_secs(1);
 
+/// How often (in monotonic time) [`SystemClock`] looks at the wall clock.
+pub const WALL_CHECK: Duration = Duration::from_millis(100);
+
+/// The wall clock now, in nanoseconds since the Unix epoch (negative before it).
+fn wall_nanos() -> i128 {
+    match SystemTime::now().duration_since(UNIX_EPOCH) {
+        Ok(since) => i128::try_from(since.as_nanos()).unwrap_or(i128::MAX),
+        Err(before) => -i128::try_from(before.duration().as_nanos()).unwrap_or(i128::MAX),
+    }
+}
+
+/// Looks at the wall clock: the offset to use from now on (`offset` unless the wall clock moved
+/// more than [`WALL_TOLERANCE`] away from `monotonic + offset`), and when to look next.
+#[cold]
+fn check_wall(elapsed: u64, monotonic: i128, offset: i64) -> i64 {
+    let check = u64::try_from(WALL_CHECK.as_nanos()).unwrap_or(u64::MAX);
+    NEXT_CHECK.store(elapsed.saturating_add(check), Ordering::Relaxed);
+    let wall = wall_nanos();
+    let tolerance = i128::try_from(WALL_TOLERANCE.as_nanos()).unwrap_or(i128::MAX);
+    if (wall - (monotonic + i128::from(offset))).abs() <= tolerance {
+        return offset;
+    }
+    let adopted = wall - monotonic;
+    let adopted = i64::try_from(adopted).unwrap_or(if adopted < 0 { i64::MIN } else { i64::MAX });
+    OFFSET_NANOS.store(adopted, Ordering::Relaxed);
+    adopted
+}
+
+/// `wall - monotonic` of [`SystemClock`], in nanoseconds, as last adopted.
+static OFFSET_NANOS: AtomicI64 = AtomicI64::new(0);
+/// When (monotonic nanoseconds since the first reading) [`SystemClock`] looks at the wall clock
+/// next.
+static NEXT_CHECK: AtomicU64 = AtomicU64::new(0);
+
 impl Clock for SystemClock {
     fn now(&self) -> Now {
-        static ORIGIN: OnceLock<(Instant, OffsetDateTime)> = OnceLock::new();
-        /// `wall - monotonic`, in nanoseconds, as last adopted.
-        static OFFSET_NANOS: AtomicI64 = AtomicI64::new(0);
-        let (instant, origin) = *ORIGIN.get_or_init(|| (Instant::now(), OffsetDateTime::now_utc()));
-        let monotonic = time::Duration::try_from(instant.elapsed())
-            .ok()
-            .and_then(|elapsed| origin.checked_add(elapsed))
-            .unwrap_or(origin);
-        let wall = OffsetDateTime::now_utc();
-        let mut offset = time::Duration::nanoseconds(OFFSET_NANOS.load(Ordering::Relaxed));
-        let drift = (wall - monotonic) - offset;
-        if drift.unsigned_abs() > WALL_TOLERANCE {
-            offset = wall - monotonic;
-            let nanos = i64::try_from(offset.whole_nanoseconds()).unwrap_or(if offset.is_negative() {
-                i64::MIN
-            } else {
-                i64::MAX
-            });
-            OFFSET_NANOS.store(nanos, Ordering::Relaxed);
+        /// The first reading: the instant, and the wall clock then.
+        static ORIGIN: OnceLock<(Instant, i128)> = OnceLock::new();
+        let (instant, origin) = *ORIGIN.get_or_init(|| (Instant::now(), wall_nanos()));
+        // Nanoseconds fit an `i128` many times over (a `u64` of them is 584 years): no overflow.
+        let elapsed = u64::try_from(instant.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        let monotonic = origin + i128::from(elapsed);
+        let mut offset = OFFSET_NANOS.load(Ordering::Relaxed);
+        if elapsed >= NEXT_CHECK.load(Ordering::Relaxed) {
+            offset = check_wall(elapsed, monotonic, offset);
         }
-        Now::new(monotonic, saturating_add(monotonic, offset))
+        Now::from_offset_nanos(monotonic, i128::from(offset))
     }
 }
 

@@ -12,8 +12,8 @@ use std::fmt;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use auth_core::{
-    AccountId, AuthError, AuthRequest, Call, Coordinator, Drive, DriveStep, Now, Receipt, Refusal, Scheme, Snapshot,
-    Step, TokenGeneration, TokenState,
+    AccountId, AuthError, AuthRequest, Call, Coordinator, Drive, DriveStep, Gate, Ledger, Now, Ready, Receipt, Refusal,
+    Scheme, Settled, Snapshot, Step, TokenGeneration, TokenState,
 };
 use auth_store::{SessionStore, StoreError, StoreGuard};
 use http::{Response, StatusCode, Uri};
@@ -52,6 +52,12 @@ pub struct SharedSession {
     state: Mutex<State>,
     clock: Arc<dyn Clock>,
     store: Option<Arc<dyn SessionStore>>,
+    /// The coordinator's books of the credentials out, where plain answers are settled without
+    /// the mutex.
+    ledger: Arc<Ledger>,
+    /// What the session admits to its credentials, which never changes: origins are checked,
+    /// and requests' calls made, without the mutex.
+    gate: Gate,
 }
 
 impl fmt::Debug for SharedSession {
@@ -83,10 +89,15 @@ impl SharedSession {
         ask(&self.lock().coordinator, now)
     }
 
+    /// Asks the coordinator something that does not depend on the time.
+    fn peek<R>(&self, ask: impl FnOnce(&Coordinator) -> R) -> R {
+        ask(&self.lock().coordinator)
+    }
+
     /// The bearer token state for persistence (`None` for Basic/Integrator and before the
     /// first login). It holds the tokens: treat it as a secret.
     pub fn snapshot(&self) -> Option<Snapshot> {
-        self.read(|coordinator, _| coordinator.session().snapshot())
+        self.peek(|coordinator| coordinator.session().snapshot())
     }
 
     /// Why the last store operation failed, if it did (cleared by the next successful save):
@@ -100,12 +111,12 @@ impl SharedSession {
 
     /// The authentication scheme.
     pub fn scheme(&self) -> Scheme {
-        self.read(|coordinator, _| coordinator.session().scheme())
+        self.peek(|coordinator| coordinator.session().scheme())
     }
 
     /// The account in effect: the bearer token's account or the pinned one.
     pub fn account(&self) -> Option<AccountId> {
-        self.read(|coordinator, _| coordinator.session().account())
+        self.peek(|coordinator| coordinator.session().account())
     }
 
     /// Where the bearer token stands now (`None` without a token, or for Basic/Integrator).
@@ -113,9 +124,15 @@ impl SharedSession {
         self.read(|coordinator, now| coordinator.token_state(now))
     }
 
-    /// Whether credentials go to requests for `uri` (the configured API origin).
+    /// Whether credentials go to requests for `uri` (the configured API origin). Takes no lock.
     pub fn is_api_origin(&self, uri: &Uri) -> bool {
-        self.read(|coordinator, _| coordinator.session().is_api_origin(uri))
+        self.gate.admits(uri)
+    }
+
+    /// What the session admits to its credentials: make each API request's call with it
+    /// ([`Gate::request`]). Takes no lock.
+    pub fn gate(&self) -> &Gate {
+        &self.gate
     }
 
     /// Records the outcome of a save.
@@ -175,8 +192,10 @@ impl<W> fmt::Debug for Hub<W> {
 impl<W: Wake> Hub<W> {
     /// Shares `coordinator`.
     pub fn new(coordinator: Coordinator, clock: Arc<dyn Clock>, store: Option<Arc<dyn SessionStore>>, wake: W) -> Self {
+        let ledger = Arc::clone(coordinator.ledger());
+        let gate = coordinator.gate();
         let state = Mutex::new(State { coordinator, store_error: None });
-        Hub { session: SharedSession { state, clock, store }, wake }
+        Hub { session: SharedSession { state, clock, store, ledger, gate }, wake }
     }
 
     /// The session, as its users see it.
@@ -225,6 +244,7 @@ impl<W: Wake> Hub<W> {
     }
 
     /// Tracks the credential `receipt` until its answer is reported.
+    #[inline]
     pub fn outstanding(&self, receipt: Receipt) -> Outstanding<'_, W> {
         Outstanding { hub: self, receipt: Some(receipt) }
     }
@@ -261,14 +281,23 @@ pub struct Outstanding<'a, W: Wake> {
 impl<W: Wake> Outstanding<'_, W> {
     /// Reports the answer (`redirected`: its final hop went out without our header, so it is not
     /// judged) and asks what the caller does next, in one look at the session: the one resend,
-    /// the refresh of a stale token, or done. A [`Step::Wait`] must be waited as after
-    /// [`Hub::poll`].
+    /// the refresh of a stale token, or done. A plain answer to a fresh token's request is
+    /// settled without the session's mutex ([`Ledger::settle`]): the call is then done. A
+    /// [`Step::Wait`] must be waited as after [`Hub::poll`].
+    #[inline]
     pub fn report(mut self, call: &mut Call, status: StatusCode, redirected: bool) -> Step {
-        let receipt = self.receipt.take();
-        self.hub.tell(|coordinator, now| {
-            if let Some(receipt) = receipt {
-                coordinator.handle_api_response(call, receipt, status, redirected, now);
+        let Some(receipt) = self.receipt.take() else {
+            return self.hub.poll(call);
+        };
+        let receipt = match self.hub.session.ledger.settle(call, receipt, status, redirected) {
+            Ok(settled) => {
+                self.hub.settled(settled);
+                return Step::Ready(Ready::Response);
             }
+            Err(receipt) => receipt,
+        };
+        self.hub.tell(|coordinator, now| {
+            coordinator.handle_api_response(call, receipt, status, redirected, now);
             coordinator.poll_call(call, now)
         })
     }
@@ -277,7 +306,20 @@ impl<W: Wake> Outstanding<'_, W> {
 impl<W: Wake> Drop for Outstanding<'_, W> {
     fn drop(&mut self) {
         if let Some(receipt) = self.receipt.take() {
-            self.hub.tell(|coordinator, _| coordinator.release(receipt));
+            match self.hub.session.ledger.release(receipt) {
+                Ok(settled) => self.hub.settled(settled),
+                Err(receipt) => self.hub.tell(|coordinator, _| coordinator.release(receipt)),
+            }
+        }
+    }
+}
+
+impl<W: Wake> Hub<W> {
+    /// A credential came back without the mutex; if someone may wait for it, the coordinator
+    /// hears of it and says whom to wake.
+    fn settled(&self, settled: Settled) {
+        if settled == Settled::Wake {
+            self.tell(|coordinator, _| coordinator.handle_return());
         }
     }
 }

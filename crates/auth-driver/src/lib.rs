@@ -45,13 +45,19 @@
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+mod attempt;
 mod builder;
 mod clock;
 mod error;
 pub mod exports;
 mod hub;
+#[cfg(feature = "tokio")]
+mod on_tokio;
 
+pub use attempt::{Attempts, ResendParts, Sending, fingerprint, uri_identity, with_uri_text};
 pub use builder::{Adapter, ClientBuilder, Parts};
-pub use clock::{Clock, ManualClock, SystemClock, WALL_TOLERANCE};
+pub use clock::{Clock, ManualClock, SystemClock, WALL_CHECK, WALL_TOLERANCE};
 pub use error::Error;
 pub use hub::{Driving, Hub, Outstanding, SharedSession, Wake};
+#[cfg(feature = "tokio")]
+pub use on_tokio::{Changed, on_blocking_pool};

@@ -6,6 +6,11 @@
 //! 2. Refresh storm: 1,000 tasks hammering across a token's refresh window: requests per
 //!    second, the refreshes the emulator served (must be 1), and the p99 latency of callers
 //!    during the stale window against a steady period.
+//! 3. Sharing: 2 tasks sending through one shared client (`execute`, reqwest's types as the raw
+//!    clients; and `send`, `http` types), against 2 with a raw `reqwest::Client` each (and, for
+//!    reference, 2 sharing one raw client), interleaved in rounds in the same run: requests per
+//!    second as a share of the raw pair's, the median over the rounds (goal for the shared
+//!    client: at least 95 %).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -25,6 +30,7 @@ fn main() {
     let emu = Emulator::start();
     runtime.block_on(overhead(&emu));
     runtime.block_on(storm(&emu));
+    runtime.block_on(shared(&emu));
 }
 
 fn config(emu: &Emulator) -> Config {
@@ -123,5 +129,85 @@ async fn storm(emu: &Emulator) {
          {rejected_in_flight}, p99 stale/steady = {:.2}",
         emu.refreshes_served(),
         stale.as_secs_f64() / steady.as_secs_f64()
+    );
+}
+
+/// Requests each of the two tasks sends per round of `shared`, and its rounds.
+const SHARED_PER_TASK: usize = 500;
+const SHARED_ROUNDS: usize = 30;
+
+/// Who sends in a round of `shared`.
+#[derive(Clone, Copy)]
+enum Sender {
+    TwoRaw,
+    OneRaw,
+    /// `Client::execute` (reqwest's types, as the raw clients).
+    OneClient,
+    /// `Client::send` (`http` types in and out).
+    OneClientSend,
+}
+
+async fn shared(emu: &Emulator) {
+    let client = Client::builder(config(emu)).build().await.expect("client");
+    let token = client.bearer_token().await.expect("token");
+    let header = format!("Bearer {}", token.expose_secret());
+    let url = format!("{}/reports/call-data", emu.url());
+    let raw_clients: [reqwest::Client; 2] =
+        std::array::from_fn(|_| auth_reqwest::http_client_builder(&config(emu)).build().expect("raw client"));
+
+    // Two tasks start together and send `n` requests each; the round lasts until both are done.
+    let round = |sender: Sender, n: usize| {
+        let tasks: [_; 2] = std::array::from_fn(|task| {
+            let raw = raw_clients[if matches!(sender, Sender::TwoRaw) { task } else { 0 }].clone();
+            let (client, header, url) = (client.clone(), header.clone(), url.clone());
+            tokio::spawn(async move {
+                for _ in 0..n {
+                    let response = match sender {
+                        Sender::TwoRaw | Sender::OneRaw => {
+                            raw.get(&url).header("Authorization", &header).send().await.expect("raw")
+                        }
+                        Sender::OneClient => {
+                            let request = client.http_client().get(&url).build().expect("request");
+                            client.execute(request).await.expect("shared")
+                        }
+                        Sender::OneClientSend => {
+                            let request = http::Request::get(&url).body(Vec::new()).expect("request");
+                            reqwest::Response::from(client.send(request).await.expect("shared"))
+                        }
+                    };
+                    let _ = response.bytes().await.expect("body");
+                }
+            })
+        });
+        async move {
+            let start = Instant::now();
+            for task in tasks {
+                task.await.expect("task");
+            }
+            start.elapsed().as_secs_f64()
+        }
+    };
+    let senders = [Sender::TwoRaw, Sender::OneRaw, Sender::OneClient, Sender::OneClientSend];
+    for sender in senders {
+        round(sender, 200).await; // warm all: connections, caches
+    }
+    // Each round runs the three in turn; the shares are medians over the rounds, so that a
+    // round the machine was busy in counts for little.
+    let mut shares: [Vec<f64>; 3] = [Vec::new(), Vec::new(), Vec::new()];
+    for _ in 0..SHARED_ROUNDS {
+        let two = round(Sender::TwoRaw, SHARED_PER_TASK).await;
+        for (share, sender) in shares.iter_mut().zip(&senders[1..]) {
+            share.push(two / round(*sender, SHARED_PER_TASK).await);
+        }
+        emu.clear_journal();
+    }
+    let [raw_share, client_share, send_share] = shares.map(|mut share| {
+        share.sort_by(f64::total_cmp);
+        100.0 * share[share.len() / 2]
+    });
+    println!(
+        "shared/reqwest: 2 tasks, {SHARED_ROUNDS} rounds of 2 x {SHARED_PER_TASK} requests, requests per second \
+         against two raw clients (median): one shared raw client {raw_share:.1} %, one shared client \
+         {client_share:.1} % with execute (goal >= 95 %), {send_share:.1} % with send"
     );
 }

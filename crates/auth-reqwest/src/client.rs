@@ -1,17 +1,16 @@
 //! [`Client`]: a `reqwest::Client` plus a shared session, safe to use from many tasks.
 
-use std::pin::{Pin, pin};
+use std::pin::Pin;
 use std::sync::Arc;
 
 use auth_core::realtime::RealtimeAuthRequest;
-use auth_core::{
-    AccountId, AuthError, AuthRequest, BearerToken, Call, Config, Drive, DriveStep, MAX_AUTH_BODY, Ready, Step,
+use auth_core::{AccountId, AuthError, AuthRequest, BearerToken, Call, Config, MAX_AUTH_BODY, Ready, Step, UrlParts};
+use auth_driver::{
+    Adapter, Attempts, Changed, Hub, Parts, SharedSession, fingerprint, on_blocking_pool, with_uri_text,
 };
-use auth_driver::{Adapter, Driving, Hub, Parts, SharedSession, Wake};
-use auth_store::StoreError;
 use http::header::AUTHORIZATION;
 use http::{HeaderValue, Uri};
-use tokio::sync::Notify;
+use reqwest::ResponseBuilderExt;
 
 use crate::error::Error;
 use crate::http_client::http_client_builder;
@@ -27,30 +26,12 @@ pub struct Client {
     hub: Arc<Hub<Changed>>,
     http: reqwest::Client,
     /// The account this handle's requests are for ([`Client::on_account`]).
-    expect: Option<AccountId>,
+    pub(crate) expect: Option<AccountId>,
 }
 
 /// Configures a [`Client`]; from [`Client::builder`]. Its HTTP client
 /// ([`http`](auth_driver::ClientBuilder::http)) is a [`reqwest::Client`]; `build()` is `async`.
 pub type ClientBuilder = auth_driver::ClientBuilder<Client>;
-
-/// The tasks' wake-up: a [`Notify`] whose waiters register before they look at the session.
-#[derive(Debug, Default)]
-pub(crate) struct Changed(Notify);
-
-impl Wake for Changed {
-    fn wake_all(&self) {
-        self.0.notify_waiters();
-    }
-
-    /// A drop guard's store work goes to the blocking pool when a runtime is there.
-    fn run_blocking(&self, job: Box<dyn FnOnce() + Send>) {
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => drop(runtime.spawn_blocking(job)),
-            Err(_) => job(),
-        }
-    }
-}
 
 impl Adapter for Client {
     type Http = reqwest::Client;
@@ -67,15 +48,6 @@ impl Adapter for Client {
             };
             Ok(Client { hub: Arc::new(parts.start(stored, Changed::default())?), http, expect: None })
         })
-    }
-}
-
-/// Runs `job` on the blocking pool; a panic in it is the caller's.
-async fn on_blocking_pool<T: Send + 'static>(job: impl FnOnce() -> T + Send + 'static) -> Result<T, StoreError> {
-    match tokio::task::spawn_blocking(job).await {
-        Ok(out) => Ok(out),
-        Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
-        Err(_) => Err(StoreError::runtime_gone()),
     }
 }
 
@@ -141,59 +113,73 @@ impl Client {
         &self,
         request: http::Request<B>,
     ) -> Result<http::Response<reqwest::Body>, Error> {
-        let request = reqwest::Request::try_from(request).map_err(Error::Transport)?;
-        let response = self.execute(request).await?;
-        Ok(http::Response::from(response))
+        let (parts, body) = request.into_parts();
+        let body = body.into();
+        let call = self.hub.session().gate().request(&parts.uri, replayable(Some(&body)), self.expect)?;
+        let mut request = reqwest::Request::new(parts.method, url_of(&parts.uri)?);
+        *request.headers_mut() = parts.headers;
+        *request.version_mut() = parts.version;
+        *request.body_mut() = Some(body);
+        let response = self.run(call, request, Direct(&self.http)).await?.map_err(Error::Transport)?;
+        Ok(with_url(response))
     }
 
     /// [`send`](Self::send) for a [`reqwest::Request`] (from `reqwest::Client::get(..).build()`
-    /// or `RequestBuilder::build`), returning a [`reqwest::Response`]. The retry needs
-    /// [`reqwest::Request::try_clone`] to succeed (it does unless the body is a stream).
+    /// or `RequestBuilder::build`), returning a [`reqwest::Response`]. The retry needs the body to
+    /// be in memory ([`reqwest::Body::as_bytes`]), not a stream.
     pub async fn execute(&self, request: reqwest::Request) -> Result<reqwest::Response, Error> {
-        let Some(uri) = self.api_uri(request.url()) else {
-            return Err(AuthError::ForeignOrigin.into());
-        };
-        self.run(uri, request, Direct(&self.http)).await?.map_err(Error::Transport)
+        let call = self.hub.session().gate().request(&parts(request.url()), replayable(request.body()), self.expect)?;
+        self.run(call, request, Direct(&self.http)).await?.map_err(Error::Transport)
     }
 
-    /// The caller's loop for one API request to `uri`: each attempt the session allows goes out
-    /// through `send` with the credential applied, and its answer is reported. Returns the last
+    /// The caller's loop for one API request: each attempt the session allows goes out through
+    /// `via` with the credential applied, and its answer is reported. Returns the last
     /// attempt's outcome.
     pub(crate) async fn run<A: Attempt>(
         &self,
-        uri: Uri,
+        mut call: Call,
         request: reqwest::Request,
         mut via: A,
     ) -> Result<Result<reqwest::Response, A::Error>, Error> {
-        let mut spare = request.try_clone();
-        let mut call = Call::request(uri, spare.is_some(), self.expect);
-        let mut unsent = Some(request);
-        let mut last = None;
+        let replayable = replayable(request.body());
+        let mut attempts = Attempts::new(request);
+        let mut last: Option<Result<reqwest::Response, A::Error>> = None;
         let mut step = self.hub.poll(&mut call);
         loop {
             step = match step {
                 Step::Attach(credential) => {
+                    // The resend goes where its rejection came from (judged, and so resent,
+                    // only when no redirect led to it).
+                    let answered = last.as_ref().and_then(|outcome| outcome.as_ref().ok());
+                    let keep = |first: &reqwest::Request| replayable.then(|| Resend::of(first)).flatten();
+                    let Some(mut request) = attempts.next(&credential, keep, |kept| Some(kept.to(answered?))) else {
+                        break; // The session allowed more attempts than the body can be sent.
+                    };
                     drop(last.take()); // A rejected first answer frees its connection.
                     let (header, account, receipt) = credential.into_parts();
                     let sent = self.hub.outstanding(receipt);
-                    let Some(mut request) = unsent.take().or_else(|| spare.take()) else {
-                        break; // The session allowed more attempts than it was told the body had.
-                    };
                     apply(header, account, &mut request);
-                    let url = request.url().clone();
+                    let asked = fingerprint(request.url().as_str());
                     let outcome = via.send(request).await;
                     let Ok(response) = &outcome else {
                         return Ok(outcome); // No answer: `sent` drops and is released.
                     };
-                    let (status, redirected) = (response.status(), response.url() != &url);
-                    last = Some(outcome);
-                    sent.report(&mut call, status, redirected)
+                    let status = response.status();
+                    let redirected = auth_core::rejects(status) && fingerprint(response.url().as_str()) != asked;
+                    match sent.report(&mut call, status, redirected) {
+                        Step::Ready(_) => return Ok(outcome),
+                        step => {
+                            last = Some(outcome);
+                            step
+                        }
+                    }
                 }
                 Step::Drive(drive) => {
-                    self.drive(drive).await?;
+                    let http = self.http.clone();
+                    self.hub.drive(drive, move |request| send_auth(http.clone(), request)).await?;
                     self.hub.poll(&mut call)
                 }
-                Step::Wait(_) => self.wait(&mut call).await,
+                Step::Wait(_) => self.hub.wait(&mut call).await,
                 Step::Failed(error) => return Err(error.into()),
                 Step::Ready(_) => break,
             };
@@ -203,71 +189,9 @@ impl Client {
     }
 
     /// A call that yields a value (a token, a handshake, a switch).
-    async fn finish(&self, mut call: Call) -> Result<Ready, Error> {
-        let mut step = self.hub.poll(&mut call);
-        loop {
-            step = match step {
-                Step::Ready(ready) => return Ok(ready),
-                Step::Failed(error) => return Err(error.into()),
-                Step::Drive(drive) => {
-                    self.drive(drive).await?;
-                    self.hub.poll(&mut call)
-                }
-                Step::Wait(_) | Step::Attach(_) => self.wait(&mut call).await,
-            };
-        }
-    }
-
-    /// Waits for the session to change, then says what the caller does next. The wake-up is
-    /// registered before the session is looked at again, so a driver that finishes between that
-    /// look and the wait still wakes us.
-    async fn wait(&self, call: &mut Call) -> Step {
-        let mut changed = pin!(self.hub.waker().0.notified());
-        changed.as_mut().enable();
-        match self.hub.poll(call) {
-            Step::Wait(at_most) => {
-                drop(tokio::time::timeout(at_most, changed).await);
-                self.hub.poll(call)
-            }
-            step => step,
-        }
-    }
-
-    /// Drives one exchange on a task of its own, which this caller awaits: if the caller is
-    /// cancelled, the exchange still completes (its answer is handled, the rotated tokens kept
-    /// and saved). Store steps run on the blocking pool.
-    async fn drive(&self, drive: Drive) -> Result<(), Error> {
-        // Built before the spawn, so that even a task that never runs (a runtime shutting down)
-        // drops it and finishes the exchange.
-        let mut driving = Driving::new(Arc::clone(&self.hub), drive);
+    async fn finish(&self, call: Call) -> Result<Ready, Error> {
         let http = self.http.clone();
-        let task = tokio::spawn(async move {
-            loop {
-                match driving.step() {
-                    DriveStep::Send(request) => {
-                        let answer = send_auth(&http, request).await;
-                        driving.answer(answer.as_ref());
-                    }
-                    DriveStep::Done => return Ok(()),
-                    store_step => {
-                        let (back, outcome) = on_blocking_pool(move || {
-                            let outcome = driving.store_step(store_step);
-                            (driving, outcome)
-                        })
-                        .await?;
-                        driving = back;
-                        outcome?;
-                    }
-                }
-            }
-        });
-        match task.await {
-            Ok(outcome) => outcome,
-            // The guard has finished the exchange; the panic is the caller's too.
-            Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
-            // The runtime is shutting down; the guard has finished. The session says the rest.
-            Err(_) => Ok(()),
-        }
+        self.hub.finish(call, move |request| send_auth(http.clone(), request)).await
     }
 
     /// A currently valid bearer token, for callers that attach it themselves. Logs in or
@@ -318,11 +242,9 @@ impl Client {
         self.hub.session()
     }
 
-    /// `url` as an `http::Uri`, if it is on the configured API origin. A URL that `http` cannot
-    /// parse is treated as foreign: credentials go only where the origin is proven.
-    pub(crate) fn api_uri(&self, url: &reqwest::Url) -> Option<Uri> {
-        let uri = Uri::try_from(url.as_str()).ok()?;
-        self.hub.session().is_api_origin(&uri).then_some(uri)
+    /// What the session admits to its credentials.
+    pub(crate) fn gate(&self) -> &auth_core::Gate {
+        self.hub.session().gate()
     }
 }
 
@@ -354,7 +276,7 @@ impl Attempt for Direct<'_> {
 /// Sends one auth request and reads its answer with the core's size limit. `None`: no answer
 /// (transport error, or an answer that did not come from the URL asked, which a client of the
 /// caller's own may have redirected). A status is an answer, not an error.
-async fn send_auth(http: &reqwest::Client, request: AuthRequest) -> Option<http::Response<Vec<u8>>> {
+async fn send_auth(http: reqwest::Client, request: AuthRequest) -> Option<http::Response<Vec<u8>>> {
     let timeout = request.timeout();
     let mut request = reqwest::Request::try_from(request.into_request()).ok()?;
     *request.timeout_mut() = Some(timeout);
@@ -376,6 +298,71 @@ async fn send_auth(http: &reqwest::Client, request: AuthRequest) -> Option<http:
     *answer.version_mut() = response.version();
     *answer.headers_mut() = response.headers().clone();
     Some(answer)
+}
+
+/// A URL's parts, as the session's gate judges them.
+pub(crate) fn parts(url: &reqwest::Url) -> UrlParts<'_> {
+    UrlParts { scheme: url.scheme(), authority: url.authority(), query: url.query() }
+}
+
+/// Whether a request with `body` can be sent again: no body, or one in memory.
+pub(crate) fn replayable(body: Option<&reqwest::Body>) -> bool {
+    body.is_none_or(|body| body.as_bytes().is_some())
+}
+
+/// What the one resend of a reqwest request needs besides its URL (which its rejection gives
+/// back): kept only while a resend may follow. Headers are copied only if there are any, and
+/// the timeout set only if there is one (reqwest's own `try_clone` does both always).
+struct Resend {
+    method: http::Method,
+    version: http::Version,
+    headers: Option<http::HeaderMap>,
+    body: Option<reqwest::Body>,
+    timeout: Option<std::time::Duration>,
+}
+
+impl Resend {
+    fn of(request: &reqwest::Request) -> Option<Resend> {
+        // reqwest's `Body::try_clone` is its own: a body in memory is copied.
+        let body = match request.body() {
+            Some(body) => Some(reqwest::Body::from(body.as_bytes()?.to_vec())),
+            None => None,
+        };
+        let headers = Some(request.headers()).filter(|headers| !headers.is_empty()).cloned();
+        let (method, version, timeout) = (request.method().clone(), request.version(), request.timeout().copied());
+        Some(Resend { method, version, headers, body, timeout })
+    }
+
+    fn to(self, answered: &reqwest::Response) -> reqwest::Request {
+        let mut request = reqwest::Request::new(self.method, answered.url().clone());
+        *request.version_mut() = self.version;
+        *request.headers_mut() = self.headers.unwrap_or_default();
+        *request.body_mut() = self.body;
+        if self.timeout.is_some() {
+            *request.timeout_mut() = self.timeout;
+        }
+        request
+    }
+}
+
+/// `uri` as a reqwest URL: its parts put together and parsed once (not printed first).
+fn url_of(uri: &Uri) -> Result<reqwest::Url, Error> {
+    with_uri_text(uri, reqwest::Url::parse).or_else(|_| {
+        // Not a URL to reqwest: its own conversion says why.
+        let request = http::Request::get(uri.clone()).body("").map_err(|_| AuthError::ForeignOrigin)?;
+        reqwest::Request::try_from(request).map(|request| request.url().clone()).map_err(Error::Transport)
+    })
+}
+
+/// `response` in `http` types, keeping its URL where `reqwest::Response::from` finds it again
+/// (reqwest's own conversion drops it: `url()` would then show a placeholder).
+fn with_url(response: reqwest::Response) -> http::Response<reqwest::Body> {
+    let url = response.url().clone();
+    let mut response = http::Response::from(response);
+    if let Ok(carrier) = http::Response::builder().url(url).body(()) {
+        response.extensions_mut().extend(carrier.into_parts().0.extensions);
+    }
+    response
 }
 
 /// Sets the `Authorization` header and adds the pinned account, exactly as

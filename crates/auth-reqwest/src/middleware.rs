@@ -5,7 +5,9 @@ use http::Extensions;
 use reqwest::{Request, Response};
 use reqwest_middleware::{Middleware, Next};
 
-use crate::client::{Attempt, Client};
+use auth_core::AuthError;
+
+use crate::client::{Attempt, Client, parts, replayable};
 
 /// A [`reqwest_middleware::Middleware`] that authenticates the requests of a
 /// [`ClientWithMiddleware`](reqwest_middleware::ClientWithMiddleware) you built, with the
@@ -15,8 +17,8 @@ use crate::client::{Attempt, Client};
 /// For each request whose origin is the configured API origin it authorizes the request
 /// (waiting for or driving a login/refresh through the *client's* `reqwest::Client`), passes it
 /// down the chain with the `Authorization` header and the pinned `account_id`, reports the
-/// status to the session, and retries a 401/403 once — down the chain again — when
-/// [`Request::try_clone`] succeeds (not for a streamed body). Requests to any other origin pass
+/// status to the session, and retries a 401/403 once — down the chain again — when the body is
+/// in memory ([`reqwest::Body::as_bytes`]; not a stream). Requests to any other origin pass
 /// through untouched, without credentials. If the session cannot authorize a request, the error
 /// is [`reqwest_middleware::Error::Middleware`] holding a [`crate::Error`].
 ///
@@ -69,13 +71,16 @@ impl Middleware for AuthMiddleware {
         extensions: &mut Extensions,
         next: Next<'_>,
     ) -> reqwest_middleware::Result<Response> {
-        let Some(uri) = self.client.api_uri(request.url()) else {
-            return next.run(request, extensions).await;
+        let gate = self.client.gate().request(&parts(request.url()), replayable(request.body()), self.client.expect);
+        let call = match gate {
+            Err(AuthError::ForeignOrigin) => return next.run(request, extensions).await,
+            Err(error) => return Err(reqwest_middleware::Error::middleware(crate::Error::from(error))),
+            Ok(call) => call,
         };
         // Every attempt (the resend too) goes down the chain.
         let chain = Chain { next, extensions };
         self.client
-            .run(uri, request, chain)
+            .run(call, request, chain)
             .await
             .unwrap_or_else(|error| Err(reqwest_middleware::Error::middleware(error)))
     }

@@ -7,7 +7,7 @@ use std::sync::{Arc, Condvar};
 use auth_core::AuthError;
 use auth_core::realtime::RealtimeAuthRequest;
 use auth_core::{AccountId, AuthRequest, BearerToken, Call, Config, Drive, MAX_AUTH_BODY, Ready, Step};
-use auth_driver::{Adapter, Driving, Hub, Parts, SharedSession};
+use auth_driver::{Adapter, Attempts, Driving, Hub, Parts, ResendParts, Sending, SharedSession, uri_identity};
 use http::{Request, Response, StatusCode};
 use ureq::config::RedirectAuthHeaders;
 use ureq::{Agent, AsSendBody, Body, ResponseExt};
@@ -25,6 +25,10 @@ use crate::middleware::AuthMiddleware;
 pub struct Client {
     hub: Arc<Hub<Condvar>>,
     agent: Agent,
+    /// The agent's own settings are not the ones every request needs (statuses as responses,
+    /// no `Authorization` on a redirect): each request overrides them. Not so for the default
+    /// agent, configured that way once.
+    override_settings: bool,
     /// The account this handle's requests are for ([`Client::on_account`]).
     pub(crate) expect: Option<AccountId>,
 }
@@ -37,42 +41,36 @@ pub type ClientBuilder = auth_driver::ClientBuilder<Client>;
 /// answer, `Error::StatusCode`, when the agent turns statuses into errors).
 pub(crate) type Outcome = Result<Response<Body>, ureq::Error>;
 
-/// Marks the requests this crate has already authorized (auth exchanges, `Client::send`, the
-/// middleware's retry), so that an [`AuthMiddleware`] installed on the same agent lets them
-/// through untouched.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct PassThrough;
-
 impl Adapter for Client {
     type Http = Agent;
     type Built = Result<Client, Error>;
 
     fn build(mut parts: Parts<Self>) -> Result<Client, Error> {
         let agent = parts.http.take().unwrap_or_else(default_agent);
+        let config = agent.config();
+        let override_settings =
+            config.http_status_as_error() || config.redirect_auth_headers() != RedirectAuthHeaders::Never;
         let stored = match &parts.store {
             Some(store) => store.load()?,
             None => None,
         };
-        Ok(Client { hub: Arc::new(parts.start(stored, Condvar::new())?), agent, expect: None })
+        let hub = Arc::new(parts.start(stored, Condvar::new())?);
+        Ok(Client { hub, agent, override_settings, expect: None })
     }
 }
 
 /// The agent used when none is given: statuses are responses, redirects drop `Authorization`.
 fn default_agent() -> Agent {
-    Agent::config_builder()
-        .http_status_as_error(false)
-        .redirect_auth_headers(RedirectAuthHeaders::Never)
-        .save_redirect_history(true)
-        .build()
-        .into()
+    Agent::config_builder().http_status_as_error(false).redirect_auth_headers(RedirectAuthHeaders::Never).build().into()
 }
 
 impl Client {
     /// Starts configuring a client for `config`. Whatever agent it is given
-    /// ([`http`](auth_driver::ClientBuilder::http)), every request the client sends overrides
-    /// three settings: statuses are responses (`http_status_as_error(false)`), redirects never
-    /// carry `Authorization` (`RedirectAuthHeaders::Never`), and the redirect history is kept;
-    /// auth requests also follow no redirect and time out after the policy's `auth_timeout`.
+    /// ([`http`](auth_driver::ClientBuilder::http)), every request the client sends has two
+    /// settings: statuses are responses (`http_status_as_error(false)`) and redirects never
+    /// carry `Authorization` (`RedirectAuthHeaders::Never`); an agent configured otherwise has
+    /// them overridden on each request (configure yours that way to spare that). Auth requests
+    /// also follow no redirect and time out after the policy's `auth_timeout`.
     /// Keep the agent's own timeouts within reason (days, not `Duration::MAX`): ureq 3 adds them
     /// to the current instant and panics when that overflows.
     pub fn builder(config: Config) -> ClientBuilder {
@@ -120,10 +118,10 @@ impl Client {
     pub fn send<B: ReplayBody>(&self, request: Request<B>) -> Result<Response<Body>, Error> {
         let (parts, body) = request.into_parts();
         let template = Request::from_parts(parts, ());
-        let call = Call::request(template.uri().clone(), true, self.expect);
-        let outcome = self.run(call, &template, |request| match body.replay() {
-            None => self.agent.run(self.configured(request, false)),
-            Some(bytes) => self.agent.run(self.configured(request, false).map(|()| bytes)),
+        let call = self.hub.session().gate().request(template.uri(), true, self.expect)?;
+        let outcome = self.run(call, template, true, |request| match body.replay() {
+            None => self.dispatch(request, false),
+            Some(bytes) => self.dispatch(request.map(|()| bytes), false),
         })?;
         outcome.map_err(Error::Transport)
     }
@@ -135,50 +133,70 @@ impl Client {
         let (parts, body) = request.into_parts();
         let template = Request::from_parts(parts, ());
         let mut body = Some(body);
-        let call = Call::request(template.uri().clone(), false, self.expect);
-        let outcome = self.run(call, &template, |request| match body.take() {
-            Some(body) => self.agent.run(self.configured(request, false).map(move |()| body)),
-            None => self.agent.run(self.configured(request, false)), // never: no resend
+        let call = self.hub.session().gate().request(template.uri(), false, self.expect)?;
+        let outcome = self.run(call, template, false, |request| match body.take() {
+            Some(body) => self.dispatch(request.map(move |()| body), false),
+            None => self.dispatch(request, false), // never: no resend
         })?;
         outcome.map_err(Error::Transport)
     }
 
-    /// `request` with the settings every request of the client gets, whatever the agent says.
-    pub(crate) fn configured(&self, request: Request<()>, status_as_error: bool) -> Request<()> {
-        let mut request = self
-            .agent
-            .configure_request(request)
-            .http_status_as_error(status_as_error)
-            .redirect_auth_headers(RedirectAuthHeaders::Never)
-            .save_redirect_history(true)
-            .build();
-        request.extensions_mut().insert(PassThrough);
-        request
+    /// Runs `request` on the client's agent with the settings every request of the client gets,
+    /// whatever the agent says, marked for an [`AuthMiddleware`] on the same agent to let it
+    /// through.
+    pub(crate) fn dispatch<S: AsSendBody>(&self, request: Request<S>, status_as_error: bool) -> Outcome {
+        if self.override_settings || status_as_error {
+            let request = self
+                .agent
+                .configure_request(request)
+                .http_status_as_error(status_as_error)
+                .redirect_auth_headers(RedirectAuthHeaders::Never)
+                .build();
+            return Sending::run(uri_identity(request.uri()), || self.agent.run(request));
+        }
+        Sending::run(uri_identity(request.uri()), || self.agent.run(request))
     }
 
     /// The caller's loop for one API request: each attempt the session allows goes out through
-    /// `send` with the credential attached to a copy of `template`, and its answer is reported.
+    /// `send` with the credential attached to `template` — to a copy of it while a resend may
+    /// follow (a bearer request's first attempt, `replayable`) — and its answer is reported.
     /// Returns the last attempt's outcome.
     pub(crate) fn run(
         &self,
         mut call: Call,
-        template: &Request<()>,
+        template: Request<()>,
+        replayable: bool,
         mut send: impl FnMut(Request<()>) -> Outcome,
     ) -> Result<Outcome, Error> {
         let mut step = self.hub.poll_blocking(&mut call);
-        let mut last = None;
+        let mut attempts = Attempts::new(template);
+        let mut last: Option<Outcome> = None;
         loop {
             step = match step {
                 Step::Attach(credential) => {
+                    // The resend goes where the first attempt went: the URI the call keeps, or
+                    // the one its rejection came from (judged, and so resent, only when no
+                    // redirect led to it).
+                    let answered = last.as_ref().and_then(|outcome| outcome.as_ref().ok());
+                    let uri = || call.uri().or(answered.map(ResponseExt::get_uri)).cloned();
+                    let keep = |first: &Request<()>| replayable.then(|| ResendParts::of(first));
+                    let Some(mut request) = attempts.next(&credential, keep, |kept| Some(kept.to(uri()?))) else {
+                        break; // The session allowed more attempts than the body can be sent.
+                    };
                     drop(last.take()); // A rejected first answer frees its connection before the resend.
-                    let mut request = copy_of(template);
                     let sent = self.hub.outstanding(credential.attach(&mut request));
+                    let asked = uri_identity(request.uri());
                     let outcome = send(request);
-                    let Some((status, redirected)) = answer_of(&outcome) else {
+                    let Some((status, redirected)) = answer_of(&outcome, asked) else {
                         return Ok(outcome); // No answer: `sent` drops and is released.
                     };
-                    last = Some(outcome);
-                    sent.report(&mut call, status, redirected)
+                    match sent.report(&mut call, status, redirected) {
+                        Step::Ready(_) => return Ok(outcome),
+                        step => {
+                            last = Some(outcome);
+                            step
+                        }
+                    }
                 }
                 Step::Drive(drive) => {
                     self.drive(drive)?;
@@ -186,10 +204,11 @@ impl Client {
                 }
                 Step::Wait(_) => self.hub.poll_blocking(&mut call),
                 Step::Failed(error) => return Err(error.into()),
-                // Ready comes only after an answer was reported, so `last` holds it.
-                Step::Ready(_) => return last.ok_or(Error::Auth(auth_core::AuthError::SessionExpired)),
+                Step::Ready(_) => break,
             };
         }
+        // Ready comes only after an answer was reported, so `last` holds it.
+        last.ok_or(Error::Auth(auth_core::AuthError::SessionExpired))
     }
 
     /// A call that yields a value (a token, a handshake, a switch).
@@ -220,15 +239,14 @@ impl Client {
     /// answer, not an error.
     fn send_auth(&self, request: AuthRequest) -> Result<Response<Vec<u8>>, ureq::Error> {
         let timeout = request.timeout();
-        let mut request = self
+        let request = self
             .agent
             .configure_request(request.into_request())
             .http_status_as_error(false)
             .max_redirects(0)
             .timeout_global(Some(timeout))
             .build();
-        request.extensions_mut().insert(PassThrough);
-        let mut response = self.agent.run(request)?;
+        let mut response = Sending::run(uri_identity(request.uri()), || self.agent.run(request))?;
         let mut body = Vec::new();
         let limit = u64::try_from(MAX_AUTH_BODY).unwrap_or(u64::MAX).saturating_add(1);
         response.body_mut().with_config().reader().take(limit).read_to_end(&mut body).map_err(ureq::Error::Io)?;
@@ -292,12 +310,13 @@ impl Client {
 
 /// The status to report for an attempt's outcome, and whether it came from a redirect (its
 /// final hop went out without our `Authorization` header, so it is not judged); `None`: no
-/// answer at all.
-pub(crate) fn answer_of(outcome: &Outcome) -> Option<(StatusCode, bool)> {
+/// answer at all. `asked`: the [`uri_identity`] of the URI the attempt was sent to; only a
+/// rejection needs to know whether it came through a redirect, so only its URI is looked up.
+pub(crate) fn answer_of(outcome: &Outcome, asked: usize) -> Option<(StatusCode, bool)> {
     match outcome {
         Ok(response) => {
-            let redirected = response.get_redirect_history().is_some_and(|history| history.len() > 1);
-            Some((response.status(), redirected))
+            let status = response.status();
+            Some((status, auth_core::rejects(status) && uri_identity(response.get_uri()) != asked))
         }
         Err(ureq::Error::StatusCode(code)) => StatusCode::from_u16(*code).ok().map(|status| (status, false)),
         Err(_) => None,

@@ -10,7 +10,9 @@ use ureq::{Body, RequestExt, SendBody};
 
 use auth_core::Call;
 
-use crate::client::{Client, PassThrough, copy_of};
+use auth_driver::{Sending, uri_identity};
+
+use crate::client::{Client, copy_of};
 
 /// How many body bytes the middleware keeps in memory to be able to retry a request
 /// (64 KiB). Larger bodies are streamed through once and never retried.
@@ -93,7 +95,7 @@ impl AuthMiddleware {
 impl Middleware for AuthMiddleware {
     fn handle(&self, request: Request<SendBody>, next: MiddlewareNext) -> Result<Response<Body>, ureq::Error> {
         let client = &self.client;
-        if request.extensions().get::<PassThrough>().is_some() || !client.is_api_origin(request.uri()) {
+        if Sending::is(uri_identity(request.uri())) || !client.is_api_origin(request.uri()) {
             return next.handle(request);
         }
 
@@ -108,13 +110,12 @@ impl Middleware for AuthMiddleware {
         let mut first = Some((next, reader));
         let mut status_as_error = false;
         let call = Call::request(template.uri().clone(), replayable, client.expect);
-        let outcome = client.run(call, &template, |mut request| match first.take() {
+        let outcome = client.run(call, template, replayable, |mut request| match first.take() {
             // The first attempt: down the chain, through the user's agent, whose settings hold
             // except that a redirect must not carry our header.
             Some((next, reader)) => {
                 if let Some(config) = copy_of(&request).middleware_config() {
-                    request =
-                        config.redirect_auth_headers(RedirectAuthHeaders::Never).save_redirect_history(true).build();
+                    request = config.redirect_auth_headers(RedirectAuthHeaders::Never).build();
                 }
                 let outcome = if !replayable {
                     let mut rest = io::Cursor::new(&buffered[..]).chain(reader);
@@ -133,10 +134,9 @@ impl Middleware for AuthMiddleware {
             // The one resend (`MiddlewareNext` is spent): through the client's agent.
             None => {
                 frame(&mut request, buffered.len());
-                let request = client.configured(request, status_as_error);
                 match buffered.is_empty() {
-                    true => client.agent().run(request),
-                    false => client.agent().run(request.map(|()| &buffered[..])),
+                    true => client.dispatch(request, status_as_error),
+                    false => client.dispatch(request.map(|()| &buffered[..]), status_as_error),
                 }
             }
         });

@@ -217,7 +217,7 @@ impl BearerSession {
             consider(retry_at);
         }
         if let Some(switch) = self.switches.pending()
-            && self.outstanding > 0
+            && self.outstanding() > 0
         {
             consider(later(switch.requested_at, self.policy.auth_timeout));
         }
@@ -240,7 +240,8 @@ impl BearerSession {
     /// Records `now` and gives up on an auth request that outlived its deadline. Returns the
     /// monotonic instant every schedule is judged by.
     pub(super) fn observe(&mut self, now: Now) -> OffsetDateTime {
-        let now = self.clock.observe(now);
+        self.clock.observe(now);
+        let now = self.clock.now();
         if let Some(flight) = self.in_flight.take_if(|f| f.deadline <= now) {
             let _entered = flight.span.enter();
             self.transient(&flight, TransientCause::Timeout, None, now);
@@ -280,7 +281,8 @@ impl BearerSession {
                 (AccountSwitch::Masquerade { .. }, Some(_)) => {
                     // Wait for the requests that carry the old account to come back, so none
                     // of them runs on the new one (SPEC.md §4), but not forever.
-                    let drained = self.outstanding == 0 || now >= later(switch.requested_at, self.policy.auth_timeout);
+                    let drained =
+                        self.outstanding() == 0 || now >= later(switch.requested_at, self.policy.auth_timeout);
                     return if drained { Wanted::Send(Exchange::Masquerade(switch.account)) } else { Wanted::Nothing };
                 }
                 // Relogin, or no token to masquerade with: a login can name the account.
@@ -379,6 +381,7 @@ impl BearerSession {
         if let Some(account) = account {
             let switched = self.switches.pending().is_some_and(|s| s.account == account);
             self.switches.arrived(account);
+            self.note_switching();
             if switched {
                 tracing::info!(
                     account = account.0,
@@ -445,6 +448,7 @@ impl BearerSession {
             "account switch refused"
         );
         self.switches.refuse(AuthError::AccountSwitchRejected(error));
+        self.note_switching();
     }
 
     /// A failure that may pass: keep whatever token is in service, back off, try again

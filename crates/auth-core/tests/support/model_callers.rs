@@ -3,7 +3,9 @@
 //! when told to, waits until woken, and may vanish at any point. Every step a call is given is
 //! checked here (invariants 2, 4, 6, 7, 8, 10 of `model_coordinator.rs`).
 
-use auth_core::{AccountId, AuthError, Call, Credential, Drive, MAX_WAIT, Ready, Receipt, Step};
+use std::sync::Arc;
+
+use auth_core::{AccountId, AuthError, Call, Credential, Drive, MAX_WAIT, Ready, Receipt, Settled, Step};
 use http::StatusCode;
 use time::OffsetDateTime;
 
@@ -121,14 +123,16 @@ impl Shared {
         self.callers[caller].live = Some(live);
     }
 
+    /// The drivers make a request's call with the session's gate; the odd callers here use
+    /// `Call::request` instead, so that both kinds of call are exercised.
     pub(super) fn start_request(&mut self, caller: usize, replayable: bool, expect: bool) {
         if self.callers[caller].live.is_none() {
             let expect = self.callers[caller].told.filter(|_| expect);
-            self.begin(
-                caller,
-                Call::request(self.uri.clone(), replayable, expect),
-                Want::Request { replayable, expect },
-            );
+            let call = match caller % 2 {
+                0 => self.coordinator.gate().request(&self.uri, replayable, expect).unwrap(),
+                _ => Call::request(self.uri.clone(), replayable, expect),
+            };
+            self.begin(caller, call, Want::Request { replayable, expect });
         }
     }
 
@@ -304,20 +308,44 @@ impl Shared {
         }
     }
 
+    /// The API answers the caller's request. As the drivers do, the caller first settles the
+    /// answer without the coordinator (a plain answer to a fresh token's request), and reports
+    /// it only when that is refused.
     pub(super) fn api_result(&mut self, caller: usize, status: u16, redirected: bool) {
         let clock = self.clock();
         let Some(live) = self.callers[caller].live.as_mut() else { return };
         let Some(receipt) = live.receipt.take() else { return };
         let code = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
-        self.coordinator.handle_api_response(&mut live.call, receipt, code, redirected, clock);
+        let ledger = Arc::clone(self.coordinator.ledger());
+        match ledger.settle(&mut live.call, receipt, code, redirected) {
+            Ok(settled) => {
+                // Only an answer the coordinator would have accepted as it is.
+                let rejected = matches!((code.as_u16(), redirected), (401 | 403, false));
+                assert!(!rejected, "caller {caller}: a rejection settled without the coordinator");
+                if settled == Settled::Wake {
+                    self.coordinator.handle_return();
+                }
+            }
+            Err(receipt) => self.coordinator.handle_api_response(&mut live.call, receipt, code, redirected, clock),
+        }
         live.answered = Some((code.as_u16(), redirected));
         self.books.reported += 1;
+    }
+
+    /// Gives a credential back without an answer, as the drivers' drop guard does: without
+    /// the coordinator, unless the receipt is not its own.
+    fn give_back(&mut self, receipt: Receipt) {
+        match Arc::clone(self.coordinator.ledger()).release(receipt) {
+            Ok(Settled::Quiet) => {}
+            Ok(Settled::Wake) => self.coordinator.handle_return(),
+            Err(receipt) => self.coordinator.release(receipt),
+        }
     }
 
     /// The request got no answer: the credential is released and the call is over.
     pub(super) fn api_lost(&mut self, caller: usize) {
         let Some(receipt) = self.callers[caller].live.as_mut().and_then(|live| live.receipt.take()) else { return };
-        self.coordinator.release(receipt);
+        self.give_back(receipt);
         self.books.released += 1;
         self.callers[caller].live = None;
     }
@@ -330,7 +358,7 @@ impl Shared {
         }
         let Some(live) = self.callers[caller].live.take() else { return };
         if let Some(receipt) = live.receipt {
-            self.coordinator.release(receipt);
+            self.give_back(receipt);
             self.books.released += 1;
         }
         if let Want::Switch(_) = live.want {

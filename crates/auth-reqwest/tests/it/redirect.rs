@@ -66,3 +66,29 @@ async fn the_middleware_does_not_leak_on_redirects_either() {
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert!(!foreign.journal()[0].authorization_present);
 }
+
+/// `send` answers in `http` types; `reqwest::Response::from` turns the answer back into
+/// reqwest's, whose `url()` callers log. It must be the URL the answer came from, not reqwest's
+/// placeholder (`http://no.url.provided.local/`).
+#[tokio::test]
+async fn the_response_of_send_keeps_its_url() {
+    let h = Harness::new();
+    let client = h.client(h.alice()).await;
+    let url = h.url("/reports/call-data?day=1");
+    let response = client.send(http::Request::get(&url).body(Vec::new()).unwrap()).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let response = reqwest::Response::from(response);
+    assert_eq!(response.url().as_str(), url);
+    let body: serde_json::Value = serde_json::from_str(&response.text().await.unwrap()).unwrap();
+    assert_eq!(body["served"]["user"], "alice", "and its body reads as ever");
+}
+
+#[tokio::test]
+async fn after_a_redirect_the_response_of_send_has_the_url_it_ended_at() {
+    let h = Harness::new();
+    let client = h.client(h.alice()).await;
+    let target = h.url("/reports/call-data");
+    let asked = h.url(&format!("/redirect?to={}", encode(&target)));
+    let response = client.send(http::Request::get(&asked).body(Vec::new()).unwrap()).await.unwrap();
+    assert_eq!(reqwest::Response::from(response).url().as_str(), target);
+}
