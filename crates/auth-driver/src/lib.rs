@@ -14,6 +14,12 @@
 //!   ([`Outstanding`], [`Driving`]), and nothing else: every decision is the coordinator's;
 //! - [`ClientBuilder`]: how an adapter's client is configured and started (the clock, the
 //!   store, the jitter seed, its HTTP client), written once for all adapters ([`Adapter`]);
+//! - the attempts of one API request ([`Attempts`], [`ResendParts`]: what the one resend needs,
+//!   kept only while one may follow) and what tells, without a copy, whether an answer came
+//!   through a redirect ([`uri_identity`], [`fingerprint`]); [`Sending`], the mark by which a
+//!   blocking driver's own middleware lets its requests through;
+//! - behind the `tokio` feature, what a driver on Tokio needs besides its send: the wake-up
+//!   (`Changed`), the blocking pool for the store, and the hub's `wait`, `drive` and `finish`;
 //! - [`exports`]: what an application names, which each adapter re-exports at its root, and
 //!   the one rule for time in the API (instants are `time::OffsetDateTime`, durations you pass
 //!   are `std::time::Duration`).
