@@ -293,7 +293,7 @@ impl BearerSession {
 
     /// The token in service as a credential, if it may still be attached at `now_nanos`.
     #[inline]
-    fn hand_out(&mut self, now_nanos: i128) -> Option<Credential> {
+    fn hand_out(&mut self, now_nanos: i64) -> Option<Credential> {
         // A fresh token's plain answer needs nothing from the session: a stale one's caller
         // drives the refresh after its answer (`Coordinator::poll_call`).
         let (token, quiet) = self.tokens.usable_at(now_nanos)?;

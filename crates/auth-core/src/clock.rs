@@ -33,24 +33,28 @@ use time::OffsetDateTime;
 /// its offset from it: a driver that reads its clocks as integers
 /// ([`from_unix_nanos`](Self::from_unix_nanos)) hands them over without any calendar
 /// arithmetic, and the session compares integers on the per-request path. They become dates
-/// only when asked for ([`monotonic`](Self::monotonic), [`wall`](Self::wall)), saturating at
-/// the ends of what an `OffsetDateTime` can hold.
+/// only when asked for ([`monotonic`](Self::monotonic), [`wall`](Self::wall)).
+///
+/// The integers are `i64` nanoseconds, which span the years 1677 to 2262 (as in `chrono`'s
+/// `timestamp_nanos`): one machine word, so the per-request comparisons are one instruction
+/// each. A reading outside that span saturates at its ends, and so does the wall reading's
+/// offset from the monotonic one (292 years either way); a session never panics on either.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Now {
-    monotonic: i128,
+    monotonic: i64,
     /// `wall - monotonic`, in nanoseconds.
-    offset: i128,
+    offset: i64,
 }
 
 impl Now {
     /// A reading of both clocks.
     pub fn new(monotonic: OffsetDateTime, wall: OffsetDateTime) -> Now {
-        Now::from_unix_nanos(monotonic.unix_timestamp_nanos(), wall.unix_timestamp_nanos())
+        Now::from_unix_nanos(nanos_of(monotonic), nanos_of(wall))
     }
 
     /// A reading of both clocks, each in nanoseconds since the Unix epoch: the cheap way for a
     /// driver to hand over its readings.
-    pub fn from_unix_nanos(monotonic: i128, wall: i128) -> Now {
+    pub fn from_unix_nanos(monotonic: i64, wall: i64) -> Now {
         Now { monotonic, offset: wall.saturating_sub(monotonic) }
     }
 
@@ -58,7 +62,7 @@ impl Now {
     /// clock's offset from it (`wall - monotonic`, in nanoseconds): the cheapest way for a
     /// driver that keeps that offset (as `auth_driver::SystemClock` does) to hand a reading over.
     #[inline]
-    pub fn from_offset_nanos(monotonic: i128, wall_offset: i128) -> Now {
+    pub fn from_offset_nanos(monotonic: i64, wall_offset: i64) -> Now {
         Now { monotonic, offset: wall_offset }
     }
 
@@ -73,12 +77,12 @@ impl Now {
     }
 
     /// The monotonic reading in nanoseconds since the Unix epoch.
-    pub fn monotonic_nanos(&self) -> i128 {
+    pub fn monotonic_nanos(&self) -> i64 {
         self.monotonic
     }
 
     /// The wall-clock reading in nanoseconds since the Unix epoch.
-    pub fn wall_nanos(&self) -> i128 {
+    pub fn wall_nanos(&self) -> i64 {
         self.monotonic.saturating_add(self.offset)
     }
 }
@@ -92,16 +96,21 @@ impl fmt::Debug for Now {
 impl From<OffsetDateTime> for Now {
     /// Both clocks at `t`.
     fn from(t: OffsetDateTime) -> Now {
-        Now { monotonic: t.unix_timestamp_nanos(), offset: 0 }
+        Now { monotonic: nanos_of(t), offset: 0 }
     }
 }
 
-/// The date `nanos` after the Unix epoch, in UTC, saturating at the ends of representable time.
-pub(crate) fn from_unix_nanos(nanos: i128) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap_or_else(|_| {
-        let end = if nanos < 0 { time::PrimitiveDateTime::MIN } else { time::PrimitiveDateTime::MAX };
-        end.assume_utc()
-    })
+/// The date `nanos` after the Unix epoch, in UTC.
+pub(crate) fn from_unix_nanos(nanos: i64) -> OffsetDateTime {
+    // Every `i64` of nanoseconds is a date an `OffsetDateTime` holds.
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(nanos)).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+/// `t` in nanoseconds since the Unix epoch, saturating at the ends of an `i64` (the years 1677
+/// and 2262).
+pub(crate) fn nanos_of(t: OffsetDateTime) -> i64 {
+    let nanos = t.unix_timestamp_nanos();
+    i64::try_from(nanos).unwrap_or(if nanos < 0 { i64::MIN } else { i64::MAX })
 }
 
 /// The latest monotonic instant the session has been told about, and how the wall clock
@@ -110,10 +119,10 @@ pub(crate) fn from_unix_nanos(nanos: i128) -> OffsetDateTime {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Timeline {
     /// The latest monotonic instant, in Unix nanoseconds.
-    latest: i128,
+    latest: i64,
     /// `wall - monotonic` of the latest reading, which places wall-clock times on the
     /// monotonic timeline.
-    offset: i128,
+    offset: i64,
 }
 
 impl Timeline {
@@ -124,7 +133,7 @@ impl Timeline {
     /// Records `now` and returns the monotonic instant to act on, in Unix nanoseconds: `now`'s,
     /// or the latest one seen if `now`'s is earlier. The wall clock may go anywhere.
     #[inline]
-    pub(crate) fn observe(&mut self, now: Now) -> i128 {
+    pub(crate) fn observe(&mut self, now: Now) -> i64 {
         if now.monotonic > self.latest {
             self.latest = now.monotonic;
         }
@@ -138,23 +147,18 @@ impl Timeline {
     }
 
     /// [`now`](Self::now) as Unix nanoseconds.
-    pub(crate) fn now_nanos(&self) -> i128 {
+    pub(crate) fn now_nanos(&self) -> i64 {
         self.latest
     }
 
     /// The wall-clock time of the monotonic instant `t`, by the latest reading.
     pub(crate) fn wall_time_of(&self, t: OffsetDateTime) -> OffsetDateTime {
-        from_unix_nanos(t.unix_timestamp_nanos().saturating_add(self.offset()))
+        shifted(t, time::Duration::nanoseconds(self.offset))
     }
 
     /// The monotonic instant of the wall-clock time `t`, by the latest reading.
     pub(crate) fn monotonic_time_of(&self, t: OffsetDateTime) -> OffsetDateTime {
-        from_unix_nanos(t.unix_timestamp_nanos().saturating_sub(self.offset()))
-    }
-
-    /// `wall - monotonic` of the latest reading, in nanoseconds.
-    fn offset(&self) -> i128 {
-        self.offset
+        shifted(t, -time::Duration::nanoseconds(self.offset))
     }
 }
 
@@ -220,7 +224,26 @@ mod tests {
         let mut clock = Timeline::new(Now::new(start, end));
         assert_eq!(clock.wall_time_of(end), end);
         clock.observe(Now::new(end, start));
-        assert_eq!(clock.now(), end);
+        assert_eq!(clock.now(), from_unix_nanos(i64::MAX), "a reading saturates at the end of the span");
         assert_eq!(clock.monotonic_time_of(end), end);
+    }
+
+    #[test]
+    fn readings_outside_the_span_saturate_at_its_ends() {
+        let (start, end) = (time::PrimitiveDateTime::MIN.assume_utc(), time::PrimitiveDateTime::MAX.assume_utc());
+        let last = from_unix_nanos(i64::MAX);
+        assert_eq!(last.year(), 2262);
+        let first = from_unix_nanos(i64::MIN);
+        assert_eq!((Now::from(end).monotonic(), Now::from(end).wall()), (last, last));
+        assert_eq!((Now::from(start).monotonic(), Now::from(start).wall()), (first, first));
+        // The wall reading is kept as its offset from the monotonic one, which saturates too
+        // (292 years either way): clocks that far apart read no further apart than that.
+        let apart = Now::new(end, start);
+        assert_eq!(apart.monotonic(), last);
+        assert_eq!(apart.wall_nanos() - apart.monotonic_nanos(), i64::MIN);
+        assert_eq!(nanos_of(start), i64::MIN);
+        // Inside the span, nothing is lost.
+        let t = OffsetDateTime::from_unix_timestamp_nanos(1_800_000_000_123_456_789).unwrap();
+        assert_eq!(from_unix_nanos(nanos_of(t)), t);
     }
 }

@@ -15,7 +15,7 @@ use std::time::Duration;
 use http::HeaderValue;
 use time::OffsetDateTime;
 
-use crate::clock::{Timeline, earlier, later, shifted};
+use crate::clock::{Timeline, earlier, later, nanos_of, shifted};
 use crate::config::{AccountId, RefreshPolicy};
 use crate::error::Malformed;
 use crate::request::TokenGeneration;
@@ -47,9 +47,9 @@ pub(crate) struct Schedule {
     /// From here on the token is expired (never attached).
     pub(crate) cutoff_at: OffsetDateTime,
     /// `stale_at` as Unix nanoseconds, for the per-request check.
-    pub(crate) stale_nanos: i128,
+    pub(crate) stale_nanos: i64,
     /// `cutoff_at` as Unix nanoseconds, for the per-request check.
-    pub(crate) cutoff_nanos: i128,
+    pub(crate) cutoff_nanos: i64,
 }
 
 impl Schedule {
@@ -76,17 +76,17 @@ impl Schedule {
             expires_at,
             stale_at,
             cutoff_at,
-            stale_nanos: stale_at.unix_timestamp_nanos(),
-            cutoff_nanos: cutoff_at.unix_timestamp_nanos(),
+            stale_nanos: nanos_of(stale_at),
+            cutoff_nanos: nanos_of(cutoff_at),
         }
     }
 
     pub(crate) fn state(&self, now: OffsetDateTime) -> TokenState {
-        self.state_at(now.unix_timestamp_nanos())
+        self.state_at(nanos_of(now))
     }
 
     /// [`state`](Self::state) for an instant in Unix nanoseconds (the per-request path).
-    pub(crate) fn state_at(&self, now_nanos: i128) -> TokenState {
+    pub(crate) fn state_at(&self, now_nanos: i64) -> TokenState {
         if now_nanos >= self.cutoff_nanos {
             TokenState::Expired
         } else if now_nanos >= self.stale_nanos {
@@ -107,9 +107,9 @@ pub(crate) struct Token {
     pub(crate) invalidated: bool,
     /// Until when it may be attached, in Unix nanoseconds: its cutoff, or never once
     /// invalidated (one comparison on the per-request path).
-    usable_until: i128,
+    usable_until: i64,
     /// Until when it is fresh, likewise: when it turns stale, or never once invalidated.
-    fresh_until: i128,
+    fresh_until: i64,
 }
 
 impl Token {
@@ -121,8 +121,8 @@ impl Token {
     /// Never hands it out again.
     fn invalidate(&mut self) {
         self.invalidated = true;
-        self.usable_until = i128::MIN;
-        self.fresh_until = i128::MIN;
+        self.usable_until = i64::MIN;
+        self.fresh_until = i64::MIN;
     }
 
     fn usable(&self, now: OffsetDateTime) -> bool {
@@ -132,7 +132,7 @@ impl Token {
     /// [`usable`](Self::usable) for an instant in Unix nanoseconds (the per-request path):
     /// `Some(fresh)`, or `None` when it may not be attached.
     #[inline]
-    fn usable_at(&self, now_nanos: i128) -> Option<bool> {
+    fn usable_at(&self, now_nanos: i64) -> Option<bool> {
         // Fresh is the common case: one comparison.
         if now_nanos < self.fresh_until {
             Some(true)
@@ -196,7 +196,7 @@ impl Tokens {
     /// [`usable`](Self::usable) for an instant in Unix nanoseconds (the per-request path),
     /// and whether it is still fresh then.
     #[inline]
-    pub(crate) fn usable_at(&self, now_nanos: i128) -> Option<(&Token, bool)> {
+    pub(crate) fn usable_at(&self, now_nanos: i64) -> Option<(&Token, bool)> {
         let token = self.token.as_ref()?;
         Some((token, token.usable_at(now_nanos)?))
     }
@@ -434,11 +434,8 @@ mod tests {
         assert_eq!(schedule.expires_at, at(3600));
         assert_eq!(tokens.generation(), TokenGeneration(1));
         assert_eq!(tokens.refresh().and_then(|r| r.expires_at), Some(at(7200)));
-        assert_eq!(
-            tokens.usable_at(at(3589).unix_timestamp_nanos()).map(|(t, _)| t.header.to_str().ok()),
-            Some(Some("Bearer t1"))
-        );
-        assert!(tokens.usable_at(at(3590).unix_timestamp_nanos()).is_none(), "never at or past its cutoff");
+        assert_eq!(tokens.usable_at(nanos_of(at(3589))).map(|(t, _)| t.header.to_str().ok()), Some(Some("Bearer t1")));
+        assert!(tokens.usable_at(nanos_of(at(3590))).is_none(), "never at or past its cutoff");
 
         assert_eq!(install(&mut tokens, pair("bad\ntoken", "r2")), Err(Malformed::InvalidField("token")));
         assert_eq!(tokens.generation(), TokenGeneration(1), "an unusable grant changes nothing");

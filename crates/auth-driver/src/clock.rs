@@ -40,27 +40,27 @@ pub const WALL_TOLERANCE: Duration = Duration::from_secs(1);
 /// How often (in monotonic time) [`SystemClock`] looks at the wall clock.
 pub const WALL_CHECK: Duration = Duration::from_millis(100);
 
-/// The wall clock now, in nanoseconds since the Unix epoch (negative before it).
-fn wall_nanos() -> i128 {
+/// The wall clock now, in nanoseconds since the Unix epoch (negative before it), saturating
+/// at the ends of an `i64` (the years 1677 and 2262).
+fn wall_nanos() -> i64 {
+    let saturated = |nanos: u128| i64::try_from(nanos).unwrap_or(i64::MAX);
     match SystemTime::now().duration_since(UNIX_EPOCH) {
-        Ok(since) => i128::try_from(since.as_nanos()).unwrap_or(i128::MAX),
-        Err(before) => -i128::try_from(before.duration().as_nanos()).unwrap_or(i128::MAX),
+        Ok(since) => saturated(since.as_nanos()),
+        Err(before) => saturated(before.duration().as_nanos()).saturating_neg(),
     }
 }
 
 /// Looks at the wall clock: the offset to use from now on (`offset` unless the wall clock moved
 /// more than [`WALL_TOLERANCE`] away from `monotonic + offset`), and when to look next.
 #[cold]
-fn check_wall(elapsed: u64, monotonic: i128, offset: i64) -> i64 {
+fn check_wall(elapsed: u64, monotonic: i64, offset: i64) -> i64 {
     let check = u64::try_from(WALL_CHECK.as_nanos()).unwrap_or(u64::MAX);
     NEXT_CHECK.store(elapsed.saturating_add(check), Ordering::Relaxed);
-    let wall = wall_nanos();
-    let tolerance = i128::try_from(WALL_TOLERANCE.as_nanos()).unwrap_or(i128::MAX);
-    if (wall - (monotonic + i128::from(offset))).abs() <= tolerance {
+    let adopted = wall_nanos().saturating_sub(monotonic);
+    let tolerance = u64::try_from(WALL_TOLERANCE.as_nanos()).unwrap_or(u64::MAX);
+    if adopted.abs_diff(offset) <= tolerance {
         return offset;
     }
-    let adopted = wall - monotonic;
-    let adopted = i64::try_from(adopted).unwrap_or(if adopted < 0 { i64::MIN } else { i64::MAX });
     OFFSET_NANOS.store(adopted, Ordering::Relaxed);
     adopted
 }
@@ -74,16 +74,15 @@ static NEXT_CHECK: AtomicU64 = AtomicU64::new(0);
 impl Clock for SystemClock {
     fn now(&self) -> Now {
         /// The first reading: the instant, and the wall clock then.
-        static ORIGIN: OnceLock<(Instant, i128)> = OnceLock::new();
+        static ORIGIN: OnceLock<(Instant, i64)> = OnceLock::new();
         let (instant, origin) = *ORIGIN.get_or_init(|| (Instant::now(), wall_nanos()));
-        // Nanoseconds fit an `i128` many times over (a `u64` of them is 584 years): no overflow.
         let elapsed = u64::try_from(instant.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        let monotonic = origin + i128::from(elapsed);
+        let monotonic = origin.saturating_add_unsigned(elapsed);
         let mut offset = OFFSET_NANOS.load(Ordering::Relaxed);
         if elapsed >= NEXT_CHECK.load(Ordering::Relaxed) {
             offset = check_wall(elapsed, monotonic, offset);
         }
-        Now::from_offset_nanos(monotonic, i128::from(offset))
+        Now::from_offset_nanos(monotonic, offset)
     }
 }
 
@@ -105,21 +104,21 @@ impl ManualClock {
         Self::new(OffsetDateTime::now_utc())
     }
 
-    /// Lets time pass: moves both clocks forward by `by` (saturating at the end of time).
+    /// Lets time pass: moves both clocks forward by `by` (saturating, as every [`Now`] does).
     pub fn advance(&self, by: Duration) {
         let step = time::Duration::try_from(by).unwrap_or(time::Duration::MAX);
         self.update(|now| Now::new(saturating_add(now.monotonic(), step), saturating_add(now.wall(), step)));
     }
 
     /// Steps the wall clock alone forward by `by`, as NTP, a resumed VM or a user does; the
-    /// monotonic clock does not move (saturating at the end of time).
+    /// monotonic clock does not move (saturating, as every [`Now`] does).
     pub fn step_wall_forward(&self, by: Duration) {
         let step = time::Duration::try_from(by).unwrap_or(time::Duration::MAX);
         self.update(|now| Now::new(now.monotonic(), saturating_add(now.wall(), step)));
     }
 
-    /// Steps the wall clock alone back by `by`; the monotonic clock does not move (saturating
-    /// at the start of time).
+    /// Steps the wall clock alone back by `by`; the monotonic clock does not move (saturating,
+    /// as every [`Now`] does).
     pub fn step_wall_back(&self, by: Duration) {
         let step = time::Duration::try_from(by).map_or(time::Duration::MIN, |step| -step);
         self.update(|now| Now::new(now.monotonic(), saturating_add(now.wall(), step)));
@@ -172,10 +171,13 @@ mod tests {
         assert_eq!(clock.now().wall(), OffsetDateTime::UNIX_EPOCH - year);
         clock.step_wall_forward(2 * year);
         assert_eq!(clock.now().wall(), OffsetDateTime::UNIX_EPOCH + year);
+        // Readings saturate at the ends of the session's span (the years 1677 to 2262), and the
+        // wall clock's offset from the monotonic one at 292 years either way.
         clock.advance(Duration::MAX);
+        assert_eq!(clock.now().monotonic().year(), 2262);
         clock.step_wall_back(Duration::MAX);
-        assert_eq!(clock.now().monotonic(), time::PrimitiveDateTime::MAX.assume_utc());
-        assert_eq!(clock.now().wall(), time::PrimitiveDateTime::MIN.assume_utc());
+        assert_eq!(clock.now().monotonic().year(), 2262);
+        assert_eq!(clock.now().wall_nanos() - clock.now().monotonic_nanos(), i64::MIN);
     }
 
     #[test]
