@@ -93,12 +93,18 @@ pub fn uri_identity(uri: &Uri) -> usize {
 /// answers with a copy of the URL it was given (reqwest): an answer whose URL has another
 /// fingerprint came through a redirect. Cheaper than keeping a copy of the URL.
 pub fn fingerprint(text: &str) -> u64 {
+    let mix = |hash: u64, word: u64| (hash ^ word).wrapping_mul(0x0000_0100_0000_01b3);
     let bytes = text.as_bytes();
     let mut hash = 0xcbf2_9ce4_8422_2325_u64 ^ bytes.len() as u64;
-    for chunk in bytes.chunks(8) {
-        let mut word = [0u8; 8];
-        word[..chunk.len()].copy_from_slice(chunk);
-        hash = (hash ^ u64::from_le_bytes(word)).wrapping_mul(0x0000_0100_0000_01b3);
+    // Whole words are loaded as such, and the tail is shifted in byte by byte: copying a
+    // piece of unknown length into a word would call `memcpy` for every word.
+    let mut words = bytes.chunks_exact(8);
+    for word in &mut words {
+        hash = mix(hash, u64::from_le_bytes(*word.first_chunk().unwrap_or(&[0; 8])));
+    }
+    let tail = words.remainder();
+    if !tail.is_empty() {
+        hash = mix(hash, tail.iter().rev().fold(0, |word, &byte| word << 8 | u64::from(byte)));
     }
     hash
 }
