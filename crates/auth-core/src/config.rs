@@ -292,14 +292,37 @@ impl BaseUrl {
         };
         // This runs on every request: URIs built from the base URL have the very same scheme
         // and authority text, so compare that first (inline, without a call into `memcmp`),
-        // and parse host and port only otherwise. `http` spells the two schemes it knows in
-        // static text (in lower case, whatever the URI said), so the same scheme comes with the
-        // same address and length; any other address goes the long way.
+        // and parse host and port only otherwise.
+        self.spelled_alike(scheme, authority) || self.same_origin_slow(scheme, authority)
+    }
+
+    /// The path and query of `uri` if `uri` spells this API's origin exactly as the base URL
+    /// does ([`origin`](Self::origin)) and its path is path-absolute: one slash first, not two
+    /// (`//x` names a host, and so does `/\x` to a URL parser). Resolved against the origin,
+    /// they make the URL the whole of `uri` makes, without its host parsed again: for an HTTP
+    /// stack with a URL type of its own. `None`: parse the whole of `uri`.
+    pub fn path_on_origin<'a>(&self, uri: &'a Uri) -> Option<&'a str> {
+        let (Some(scheme), Some(authority)) = (uri.scheme(), uri.authority()) else {
+            return None;
+        };
+        let path = uri.path_and_query().map_or("/", http::uri::PathAndQuery::as_str);
+        match path.as_bytes() {
+            [b'/', b'/' | b'\\', ..] => None,
+            [b'/', ..] if self.spelled_alike(scheme, authority) => Some(path),
+            _ => None,
+        }
+    }
+
+    /// Whether `scheme` and `authority` are the base URL's very text. `http` spells the two
+    /// schemes it knows in static text (in lower case, whatever the URI said), so the same
+    /// scheme comes with the same address and length; any other address is another spelling,
+    /// or another scheme.
+    #[inline]
+    fn spelled_alike(&self, scheme: &UriScheme, authority: &Authority) -> bool {
         let text = scheme.as_str();
-        (text.as_ptr() as usize == self.scheme_text
+        text.as_ptr() as usize == self.scheme_text
             && text.len() == self.scheme_len
-            && same_bytes(authority.as_str().as_bytes(), self.authority.as_str().as_bytes()))
-            || self.same_origin_slow(scheme, authority)
+            && same_bytes(authority.as_str().as_bytes(), self.authority.as_str().as_bytes())
     }
 
     #[inline(never)]
@@ -695,6 +718,25 @@ mod tests {
         assert!(matches!(err, ConfigError::InvalidRefreshPolicy { field: "stale_margin_fraction", .. }));
         let policy = RefreshPolicy { backoff_initial: Duration::ZERO, ..RefreshPolicy::default() };
         assert!(Config::bearer(DEFAULT_BASE_URL, "a", pw()).refresh_policy(policy).build().is_err());
+    }
+
+    #[test]
+    fn only_a_path_absolute_uri_on_the_origin_as_spelled_has_a_path_on_it() {
+        let base = BaseUrl::parse("https://api.example.com").unwrap();
+        let path = |uri: &str| base.path_on_origin(&uri.parse().unwrap()).map(str::to_owned);
+        assert_eq!(path("https://api.example.com/reports?x=1").as_deref(), Some("/reports?x=1"));
+        assert_eq!(path("https://api.example.com").as_deref(), Some("/"));
+        for other in [
+            "https://api.example.com//evil.example/x",
+            "https://api.example.com/\\evil.example/x",
+            "https://API.example.com/x",
+            "https://api.example.com:443/x",
+            "http://api.example.com/x",
+            "https://evil.example/x",
+            "/x",
+        ] {
+            assert_eq!(path(other), None, "{other}");
+        }
     }
 
     #[test]

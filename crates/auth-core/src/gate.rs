@@ -99,6 +99,11 @@ impl Gate {
         Gate { base, rules, session }
     }
 
+    /// The API's base URL, which this gate admits requests to.
+    pub fn base_url(&self) -> &BaseUrl {
+        &self.base
+    }
+
     /// Whether credentials go to a request for `target` (the configured API origin: same
     /// scheme, host and port).
     #[inline]

@@ -27,6 +27,9 @@ pub struct Client {
     http: reqwest::Client,
     /// The account this handle's requests are for ([`Client::on_account`]).
     pub(crate) expect: Option<AccountId>,
+    /// The API's origin as a URL, parsed once: [`send`](Client::send) parses only the path and
+    /// query of a URI on it (`None`: a URL reqwest does not take, never to be joined).
+    origin: Option<Arc<reqwest::Url>>,
 }
 
 /// Configures a [`Client`]; from [`Client::builder`]. Its HTTP client
@@ -46,7 +49,8 @@ impl Adapter for Client {
                 Some(store) => on_blocking_pool(move || store.load()).await??,
                 None => None,
             };
-            Ok(Client { hub: Arc::new(parts.start(stored, Changed::default())?), http, expect: None })
+            let origin = reqwest::Url::parse(&parts.config.base_url().origin()).ok().map(Arc::new);
+            Ok(Client { hub: Arc::new(parts.start(stored, Changed::default())?), http, expect: None, origin })
         })
     }
 }
@@ -116,7 +120,7 @@ impl Client {
         let (parts, body) = request.into_parts();
         let body = body.into();
         let call = self.hub.session().gate().request(&parts.uri, replayable(Some(&body)), self.expect)?;
-        let mut request = reqwest::Request::new(parts.method, url_of(&parts.uri)?);
+        let mut request = reqwest::Request::new(parts.method, self.url_of(&parts.uri)?);
         *request.headers_mut() = parts.headers;
         *request.version_mut() = parts.version;
         *request.body_mut() = Some(body);
@@ -242,6 +246,21 @@ impl Client {
         self.hub.session()
     }
 
+    /// `uri` as a reqwest URL. On the API's origin as configured, only its path and query are
+    /// parsed, against the origin's URL: the URL the whole text makes, for a third of the work
+    /// (the host is not parsed again). Otherwise its parts are put together and parsed once
+    /// (not printed first).
+    fn url_of(&self, uri: &Uri) -> Result<reqwest::Url, Error> {
+        if let Some(url) = self.origin.as_deref().and_then(|origin| joined(origin, self.gate().base_url(), uri)) {
+            return Ok(url);
+        }
+        with_uri_text(uri, reqwest::Url::parse).or_else(|_| {
+            // Not a URL to reqwest: its own conversion says why.
+            let request = http::Request::get(uri.clone()).body("").map_err(|_| AuthError::ForeignOrigin)?;
+            reqwest::Request::try_from(request).map(|request| request.url().clone()).map_err(Error::Transport)
+        })
+    }
+
     /// What the session admits to its credentials.
     pub(crate) fn gate(&self) -> &auth_core::Gate {
         self.hub.session().gate()
@@ -345,13 +364,10 @@ impl Resend {
     }
 }
 
-/// `uri` as a reqwest URL: its parts put together and parsed once (not printed first).
-fn url_of(uri: &Uri) -> Result<reqwest::Url, Error> {
-    with_uri_text(uri, reqwest::Url::parse).or_else(|_| {
-        // Not a URL to reqwest: its own conversion says why.
-        let request = http::Request::get(uri.clone()).body("").map_err(|_| AuthError::ForeignOrigin)?;
-        reqwest::Request::try_from(request).map(|request| request.url().clone()).map_err(Error::Transport)
-    })
+/// `uri` as a URL, from its path and query resolved against `origin` (`base`'s origin as a URL)
+/// if `uri` is on that origin as `base` spells it (`None` otherwise).
+fn joined(origin: &reqwest::Url, base: &auth_core::BaseUrl, uri: &Uri) -> Option<reqwest::Url> {
+    origin.join(base.path_on_origin(uri)?).ok()
 }
 
 /// `response` in `http` types, keeping its URL where `reqwest::Response::from` finds it again
@@ -378,7 +394,36 @@ pub(crate) fn apply(header: HeaderValue, account: Option<AccountId>, request: &m
 #[cfg(test)]
 mod tests {
     use super::*;
-    use auth_core::{Authorization, Config, Password, Session};
+    use auth_core::{Authorization, BaseUrl, Config, Password, Session};
+    use proptest::prelude::*;
+
+    proptest! {
+        /// A URI on the configured origin becomes, from its path and query alone, the very URL
+        /// its whole text parses to (or none where that text parses to none): dot segments,
+        /// escapes, backslashes, a second slash, characters reqwest escapes.
+        #[test]
+        fn a_joined_url_is_the_parsed_one(
+            base in prop::sample::select(vec![
+                "http://127.0.0.1:8080", "https://API.Example.com", "https://api.example.com:443",
+                "http://[::1]:9", "https://api.example.com/v1/",
+            ]),
+            path in "/[a-zA-Z0-9/\\\\.%?#&=:@!$'()*+,;~_\\-\\[\\]{}|^`\"<> ]{0,16}",
+        ) {
+            let Ok(uri) = format!("{}{path}", base.trim_end_matches('/')).parse::<Uri>() else {
+                return Ok(()); // Not a URI: `send` never gets it.
+            };
+            let config = BaseUrl::parse(base).unwrap();
+            let origin = reqwest::Url::parse(&config.origin()).unwrap();
+            let parsed = with_uri_text(&uri, reqwest::Url::parse).ok();
+            match joined(&origin, &config, &uri) {
+                Some(url) => prop_assert_eq!(Some(url), parsed, "{}", uri),
+                None => prop_assert!(
+                    config.path_on_origin(&uri).is_none() || parsed.is_none(),
+                    "joining failed for a URL reqwest takes: {}", uri
+                ),
+            }
+        }
+    }
 
     /// `apply` on a reqwest request gives the same URL and header as the core's
     /// `Credential::attach` on an `http` request.
