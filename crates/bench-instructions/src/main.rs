@@ -22,10 +22,11 @@ use auth_core::{Authorization, Config, Now, Password, Session};
 use http::header::{AUTHORIZATION, CONTENT_TYPE};
 use http::{HeaderValue, Request, Response};
 use http_body_util::BodyExt;
+use reqwest::ResponseBuilderExt;
 use time::OffsetDateTime;
 
 const USAGE: &str = "usage: bench-instructions <path> <base-url> <n>\n\
-    paths: core-floor core ureq-raw ureq-client reqwest-raw reqwest-send reqwest-execute";
+    paths: core-floor core ureq-raw ureq-client reqwest-raw reqwest-raw-http reqwest-send reqwest-execute";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -50,6 +51,7 @@ fn main() -> ExitCode {
         "ureq-raw" => ureq_raw(base, &url, n),
         "ureq-client" => ureq_client(base, &url, n),
         "reqwest-raw" => async_main(reqwest_raw(base, &url, n)),
+        "reqwest-raw-http" => async_main(reqwest_raw_http(base, &url, n)),
         "reqwest-send" => async_main(reqwest_send(base, &url, n)),
         "reqwest-execute" => async_main(reqwest_execute(base, &url, n)),
         _ => {
@@ -201,6 +203,25 @@ async fn reqwest_raw(base: &str, url: &str, n: u64) {
     for _ in 0..=n {
         let response = raw.get(url).header(AUTHORIZATION, header.clone()).send().await.expect("raw");
         black_box(response.bytes().await.expect("body"));
+    }
+}
+
+/// [`reqwest_raw`] with `http` types in and out, and the same response as
+/// [`reqwest_send`]'s: what a plain client costs an application written against `http`
+/// types. It converts the way reqwest documents (`reqwest::Request::try_from`,
+/// `http::Response::from`), and keeps the response's URL, which that conversion drops, the one
+/// way reqwest offers (`ResponseBuilderExt::url`).
+async fn reqwest_raw_http(base: &str, url: &str, n: u64) {
+    let raw = auth_reqwest::http_client_builder(&config(base)).build().expect("raw client");
+    let login = raw.post(format!("{base}/auth/login")).header(CONTENT_TYPE, "application/json").body(LOGIN_BODY);
+    let header = bearer_header(&token_of(&login.send().await.expect("login").text().await.expect("login body")));
+    for _ in 0..=n {
+        let request = Request::get(url).header(AUTHORIZATION, header.clone()).body(Vec::new()).expect("request");
+        let response = raw.execute(request.try_into().expect("a reqwest request")).await.expect("raw");
+        let kept = http::Response::builder().url(response.url().clone()).body(()).expect("the URL");
+        let mut response = http::Response::from(response);
+        response.extensions_mut().extend(kept.into_parts().0.extensions);
+        black_box(response.into_body().collect().await.expect("body").to_bytes());
     }
 }
 
