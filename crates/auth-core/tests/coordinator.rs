@@ -452,6 +452,38 @@ fn a_refresh_whose_spent_state_the_store_refuses_is_never_sent_and_the_store_win
 }
 
 #[test]
+fn a_spent_state_saved_with_its_answer_lost_is_never_sent_and_the_store_wins() {
+    // Paused in the middle of the spent state's save (the fleet test's SIGSTOP): the write
+    // landed, its answer was lost (a socket read with a timeout fails with EINTR after
+    // SIGCONT). The store cannot say whether it recorded the spend: the request is withdrawn.
+    let mut shared = Shared::logged_in(bearer_config());
+    shared.advance(3600);
+    let mut call = shared.request(None);
+    let Step::Drive(mut drive) = shared.poll(&mut call) else { panic!("a refresh to drive") };
+    let DriveStep::Save(spent) = shared.next_step(&mut drive) else { panic!("the spent state first") };
+    shared.store = Some(spent);
+    // Meanwhile our lease ran out; another host found the spend recorded and, as nobody can
+    // tell whether that refresh left, logged in.
+    let mut other = other_host(shared.store.clone(), shared.now);
+    let mut its_call = other.request(None);
+    assert!(matches!(other.finish(&mut its_call), Ok(Ready::Response)));
+    assert_eq!(other.sent, [Exchange::Login]);
+    shared.store = other.store.clone();
+    shared.coordinator.handle_store_refused(&mut drive, Refusal::Unrecorded, shared.now);
+    loop {
+        match shared.next_step(&mut drive) {
+            DriveStep::Send(request) => panic!("a refresh whose spend may not be recorded is sent: {request:?}"),
+            DriveStep::Save(_) => panic!("nothing of ours may overwrite what the store holds"),
+            DriveStep::UnlockStore => {}
+            DriveStep::Done => break,
+            step => panic!("unexpected {step:?}"),
+        }
+    }
+    assert_eq!(shared.sent, [Exchange::Login], "the spent refresh token never left");
+    assert_eq!(shared.attach(&mut call, StatusCode::OK).0, "Bearer tok-11-secret", "the stored session is adopted");
+}
+
+#[test]
 fn new_tokens_the_store_refuses_give_way_to_the_session_it_holds() {
     let (mut shared, mut call, mut drive) = refresh_out();
     // Paused past our lease while the refresh was out: another host found the refresh token

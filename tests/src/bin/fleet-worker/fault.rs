@@ -10,7 +10,15 @@
 //! | `kill-before-spent-save` | a refresh is decided (lock held, store loaded), its spent state not yet saved | SIGKILL itself |
 //! | `kill-after-spent-save` | the spent state is saved, the refresh not yet sent | SIGKILL itself |
 //! | `kill-before-new-pair-save` | the refresh was sent and answered, the new pair not yet saved | SIGKILL itself |
-//! | `stop-before-spent-save` | as `kill-before-spent-save` | SIGSTOP itself (the test sends SIGCONT) |
+//! | `stop-before-spent-save` | as `kill-before-spent-save` | SIGSTOP itself, and holds the step until the test creates `<name>.continue` (then sends SIGCONT) |
+//!
+//! A signal sent to the whole process, as kill(1) sends it, does not stop the thread that sent
+//! it when kill(1) returns: the kernel stops each thread as it gets round to it, and on a busy
+//! machine the sender can run on for milliseconds, through the very step the fault is to come
+//! before (the spent state then lands in the store before the pause, which is
+//! `kill-after-spent-save`'s case, not this one). Hence the hold: the step waits for the test,
+//! whenever the process stops. A SIGKILL has the same delay; there the thread sleeps until it
+//! comes.
 //!
 //! A spent state is a snapshot saved under the lock without a refresh token; the new pair is
 //! the save with a refresh token that follows it in the same exchange. One wrapper serves one
@@ -91,10 +99,21 @@ impl Faulty {
             eprintln!("fleet-worker {pid}: could not send itself {signal} ({sent:?})");
             std::process::exit(3);
         }
-        if let Act::Kill = act {
-            // The signal is on its way (kill(1) has returned): nothing of ours runs again.
-            loop {
-                std::thread::sleep(Duration::from_secs(1));
+        match act {
+            Act::Kill => {
+                // The signal is on its way (kill(1) has returned): nothing of ours runs again.
+                loop {
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+            }
+            Act::Stop => {
+                // The stop is on its way too, but this thread may run on before it lands (see
+                // the module docs): the step waits for the test to end the pause.
+                let resume = self.control.join(format!("{name}.continue"));
+                while !resume.exists() {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                self.counters.add(format!("fault.{name}.continued"));
             }
         }
     }

@@ -17,6 +17,7 @@
 //! | `FLEET_THREADS` | threads + tasks (default 16) |
 //! | `FLEET_PACE_MS` | pause between two requests of one thread or task (default 0) |
 //! | `FLEET_CONTROL` | the control directory: `stop`, the fault files, the status files |
+//! | `FLEET_TRACE` | optional: `1` writes the libraries' `debug` events to stderr, timed (the test keeps each worker's stderr; the events carry no secret) |
 //!
 //! While it runs it writes `status-<pid>.json` in the control directory every 100 ms; when the
 //! file `stop` appears there it stops its threads, prints the final counters as one JSON line
@@ -97,7 +98,16 @@ fn run() -> Result<(), String> {
     let settings = Settings::from_env()?;
     let counters = Arc::new(Counters::default());
     let events = EventCounter(Arc::clone(&counters)).with_filter(tracing::level_filters::LevelFilter::INFO);
-    tracing::subscriber::set_global_default(tracing_subscriber::registry().with(events)).map_err(|e| e.to_string())?;
+    // Opt-in, to find out after a failed run who did what when: the test keeps the stderr.
+    let trace = (std::env::var("FLEET_TRACE").as_deref() == Ok("1")).then(|| {
+        tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_ansi(false)
+            .with_thread_ids(true)
+            .with_filter(tracing::level_filters::LevelFilter::DEBUG)
+    });
+    let subscriber = tracing_subscriber::registry().with(events).with(trace);
+    tracing::subscriber::set_global_default(subscriber).map_err(|e| e.to_string())?;
 
     let config = Config::bearer(&settings.api, &settings.user, Password::new(&settings.password))
         .build()
