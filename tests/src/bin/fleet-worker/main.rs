@@ -35,6 +35,7 @@ use std::time::Duration;
 
 use auth_core::{Config, Password};
 use auth_store::{FileStore, SessionStore};
+use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::{Layer, SubscriberExt};
 
 use crate::counters::{Counters, EventCounter, variant_name};
@@ -98,13 +99,19 @@ fn run() -> Result<(), String> {
     let settings = Settings::from_env()?;
     let counters = Arc::new(Counters::default());
     let events = EventCounter(Arc::clone(&counters)).with_filter(tracing::level_filters::LevelFilter::INFO);
-    // Opt-in, to find out after a failed run who did what when: the test keeps the stderr.
+    // Opt-in, to find out after a failed run who did what when: the test keeps the stderr. Our
+    // libraries' events only, which never carry a secret (an HTTP stack's may quote a request).
     let trace = (std::env::var("FLEET_TRACE").as_deref() == Ok("1")).then(|| {
         tracing_subscriber::fmt::layer()
             .with_writer(std::io::stderr)
             .with_ansi(false)
             .with_thread_ids(true)
-            .with_filter(tracing::level_filters::LevelFilter::DEBUG)
+            .with_filter(
+                Targets::new().with_targets(
+                    ["auth_core", "auth_driver", "auth_store", "auth_redis", "auth_ureq", "auth_reqwest"]
+                        .map(|library| (library, tracing::Level::DEBUG)),
+                ),
+            )
     });
     let subscriber = tracing_subscriber::registry().with(events).with(trace);
     tracing::subscriber::set_global_default(subscriber).map_err(|e| e.to_string())?;
