@@ -1,13 +1,53 @@
 //! Cancel safety: a caller dropped while it drives a login/refresh never wedges the session.
 
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use auth_emulator::{Emulator, Endpoint};
 use http::StatusCode;
+use tokio::sync::Notify;
 
 use crate::support::{Harness, PAST_EXPIRY};
 
-const REFRESH_LATENCY: Duration = Duration::from_millis(400);
+/// The emulator's refresh endpoint held: each refresh that arrives says so
+/// ([`arrived`](Held::arrived)) and is answered only once the test [`release`](Held::release)s
+/// it (or drops this), so "while the refresh is on the wire" holds however slow the machine.
+struct Held<'a> {
+    emu: &'a Emulator,
+    arrived: Arc<Notify>,
+    released: Arc<(Mutex<bool>, Condvar)>,
+}
+
+impl<'a> Held<'a> {
+    fn refresh(emu: &'a Emulator) -> Self {
+        let (arrived, released) = (Arc::new(Notify::new()), Arc::new((Mutex::new(false), Condvar::new())));
+        let hook = (Arc::clone(&arrived), Arc::clone(&released));
+        emu.on_request(Endpoint::Refresh, move || {
+            hook.0.notify_one();
+            let (lock, released) = &*hook.1;
+            // Bounded, so that a failing test cannot hang the emulator's thread for good.
+            let held = lock.lock().unwrap();
+            drop(released.wait_timeout_while(held, Duration::from_secs(30), |released| !*released).unwrap());
+        });
+        Held { emu, arrived, released }
+    }
+
+    async fn arrived(&self) {
+        self.arrived.notified().await;
+    }
+
+    fn release(&self) {
+        *self.released.0.lock().unwrap() = true;
+        self.released.1.notify_all();
+    }
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        self.release();
+        self.emu.clear_request_hook(Endpoint::Refresh);
+    }
+}
 
 #[tokio::test]
 async fn a_send_dropped_mid_refresh_leaves_the_session_usable() {
@@ -15,12 +55,17 @@ async fn a_send_dropped_mid_refresh_leaves_the_session_usable() {
     let client = h.client(h.alice()).await;
     assert_eq!(h.report(&client).await.0, StatusCode::OK);
 
-    h.emu.set_endpoint_latency(Endpoint::Refresh, Some(REFRESH_LATENCY));
+    let held = Held::refresh(&h.emu);
     h.advance(PAST_EXPIRY);
     // This send drives the refresh; it is dropped while the refresh is on the wire.
     let request = http::Request::get(h.url("/reports/call-data")).body("").unwrap();
-    let dropped = tokio::time::timeout(Duration::from_millis(100), client.send(request)).await;
-    assert!(dropped.is_err(), "cancelled before the refresh answered");
+    let mut send = Box::pin(client.send(request));
+    tokio::select! {
+        _ = &mut send => panic!("answered while its refresh is held"),
+        () = held.arrived() => {}
+    }
+    drop(send);
+    held.release();
 
     // The next send is not wedged: it gets the refreshed token.
     let next = tokio::time::timeout(Duration::from_secs(10), h.report(&client)).await.expect("not wedged");
@@ -38,7 +83,7 @@ async fn a_waiter_dropped_while_another_task_drives_changes_nothing() {
     let h = Harness::new();
     let client = h.client(h.alice()).await;
     assert_eq!(h.report(&client).await.0, StatusCode::OK);
-    h.emu.set_endpoint_latency(Endpoint::Refresh, Some(REFRESH_LATENCY));
+    let held = Held::refresh(&h.emu);
     h.advance(PAST_EXPIRY);
 
     let driver = {
@@ -49,12 +94,13 @@ async fn a_waiter_dropped_while_another_task_drives_changes_nothing() {
             client.send(request).await.map(|r| r.status())
         })
     };
-    tokio::time::sleep(Duration::from_millis(50)).await; // let the driver start
+    held.arrived().await; // The driver's refresh is on the wire, and stays there.
     let request = http::Request::get(h.url("/reports/call-data")).body("").unwrap();
     assert!(
         tokio::time::timeout(Duration::from_millis(50), client.send(request)).await.is_err(),
-        "the waiter was cancelled"
+        "the waiter cannot be answered before the refresh, which is held: it is cancelled waiting"
     );
+    held.release();
     assert_eq!(driver.await.unwrap().unwrap(), StatusCode::OK);
     assert_eq!(h.report(&client).await.0, StatusCode::OK);
     assert_eq!(h.emu.count(Endpoint::Refresh), 1);
