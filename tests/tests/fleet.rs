@@ -17,8 +17,8 @@ use auth_emulator::{Emulator, Endpoint, JournalEntry, Outcome};
 use auth_redis::testing::RedisServer;
 
 use support::{
-    Counters, Fleet, Summary, Totals, api_outcomes, auth_served, count, millis, process_state, signal, slice,
-    wait_until,
+    Counters, Fleet, Summary, Totals, api_outcomes, auth_served, control_dir, count, millis, process_state, signal,
+    slice, wait_until,
 };
 
 /// The adapters of the 8 workers: half of them both at once in one process.
@@ -46,7 +46,7 @@ fn a_fleet_shares_one_session_through_the_store_and_survives_three_faults() {
         .journal_byte_budget(512 << 20)
         .start();
     let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-    let control = std::env::temp_dir().join(format!("fleet-{}-{nanos}", std::process::id()));
+    let control = control_dir(&format!("fleet-{}-{nanos}", std::process::id()));
     let env = [
         ("FLEET_API", emu.url()),
         ("FLEET_USER", "alice".to_owned()),

@@ -226,6 +226,23 @@ impl Drop for Fleet {
     }
 }
 
+/// A new control directory named `name`: on tmpfs (`/dev/shm`) where there is one, else in the
+/// temporary directory.
+///
+/// The status files in it are the test's only view of the workers, rewritten every 100 ms (a
+/// new file renamed over the old). On a disk file system a rename can wait for the journal's
+/// commit, and when Redis stops (`SHUTDOWN` syncs its append-only file to the same disk) on a
+/// busy machine that commit took seconds: a worker's status then stayed seconds old while its
+/// callers ran on, and phase 3 waited 10 s for counters that had long moved. On tmpfs nothing
+/// waits for a disk.
+pub fn control_dir(name: &str) -> PathBuf {
+    let shm = Path::new("/dev/shm").join(name);
+    if std::fs::create_dir(&shm).is_ok() {
+        return shm;
+    }
+    std::env::temp_dir().join(name)
+}
+
 /// Sends `signal` (`-STOP`, `-CONT`) to `pid` with kill(1).
 pub fn signal(pid: u32, signal: &str) {
     let status = Command::new("kill").args([signal, &pid.to_string()]).status().expect("run kill");
