@@ -17,8 +17,8 @@ use auth_emulator::{Emulator, Endpoint, JournalEntry, Outcome};
 use auth_redis::testing::RedisServer;
 
 use support::{
-    Counters, Fleet, Summary, Totals, api_outcomes, auth_served, control_dir, count, millis, process_state, signal,
-    slice, wait_until,
+    Counters, Fleet, Summary, Totals, api_outcomes, control_dir, count, first_auth_served, millis, process_state,
+    signal, slice, wait_until,
 };
 
 /// The adapters of the 8 workers: half of them both at once in one process.
@@ -223,10 +223,12 @@ fn kill(emu: &Emulator, fleet: &mut Fleet, summary: &mut Summary, fault: &str, l
     };
     let survivors = fleet.statuses_after(SystemTime::now());
 
-    let resumed = wait_until("the fleet to log in or refresh after the kill", LEASE + Duration::from_secs(10), || {
-        let after = auth_served(&slice(&emu.journal(), claimed_at, SystemTime::now() + Duration::from_secs(60)));
-        after.first().copied().ok_or_else(|| "no login or refresh yet".to_owned())
-    });
+    let resumed = first_auth_served(
+        emu,
+        claimed_at,
+        "the fleet to log in or refresh after the kill",
+        LEASE + Duration::from_secs(10),
+    );
     let gap = millis(claimed_at, resumed.0);
     assert!(
         gap <= (LEASE + LEASE_MARGIN).as_millis() as i64,
@@ -371,10 +373,8 @@ fn outage(emu: &Emulator, fleet: &Fleet, redis: &mut RedisServer, summary: &mut 
     let at_restart = fleet.statuses_after(restarted_at);
 
     let refreshes = emu.refreshes_served();
-    let recovered = wait_until("a refresh through Redis after its restart", Duration::from_secs(10), || {
-        let after = auth_served(&slice(&emu.journal(), restarting_at, SystemTime::now() + Duration::from_secs(60)));
-        after.first().copied().ok_or_else(|| "none yet".to_owned())
-    });
+    let recovered =
+        first_auth_served(emu, restarting_at, "a refresh through Redis after its restart", Duration::from_secs(10));
     wait_until("two refreshes after the restart", Duration::from_secs(10), || {
         let n = emu.refreshes_served();
         if n >= refreshes + 2 { Ok(()) } else { Err(format!("{} so far", n - refreshes)) }

@@ -269,6 +269,27 @@ pub fn auth_served(entries: &[JournalEntry]) -> Vec<(SystemTime, Endpoint)> {
         .collect()
 }
 
+/// Waits for the first login or refresh the emulator served at or after `since` (for at most
+/// `limit`), and returns when it came and which it was.
+///
+/// It reads the journal only when the emulator's totals say a login or refresh was served
+/// since its last look. A copy of the journal (hundreds of thousands of entries by the later
+/// phases) holds the journal's lock, which every request the emulator answers takes to record
+/// itself: copied every 10 ms, it stalls the server for most of the wait, and requests sent
+/// with a token the client rightly deems valid reach it only after the token's expiry.
+pub fn first_auth_served(emu: &Emulator, since: SystemTime, what: &str, limit: Duration) -> (SystemTime, Endpoint) {
+    let mut looked_at = None;
+    wait_until(what, limit, || {
+        let served = emu.logins_served() + emu.refreshes_served();
+        if looked_at == Some(served) {
+            return Err("no login or refresh yet".to_owned());
+        }
+        looked_at = Some(served);
+        let entries = slice(&emu.journal(), since, SystemTime::now() + Duration::from_secs(60));
+        auth_served(&entries).first().copied().ok_or_else(|| "no login or refresh yet".to_owned())
+    })
+}
+
 /// How many entries of `entries` match.
 pub fn count(entries: &[JournalEntry], pred: impl Fn(&JournalEntry) -> bool) -> usize {
     entries.iter().filter(|e| pred(e)).count()
