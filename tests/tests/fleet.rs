@@ -17,8 +17,8 @@ use auth_emulator::{Emulator, Endpoint, JournalEntry, Outcome};
 use auth_redis::testing::RedisServer;
 
 use support::{
-    Counters, Fleet, Summary, Totals, api_outcomes, auth_served, count, millis, process_state, signal, slice,
-    wait_until,
+    Counters, Fleet, Summary, Totals, api_outcomes, control_dir, count, first_auth_served, millis, process_state,
+    signal, slice, wait_until,
 };
 
 /// The adapters of the 8 workers: half of them both at once in one process.
@@ -46,7 +46,7 @@ fn a_fleet_shares_one_session_through_the_store_and_survives_three_faults() {
         .journal_byte_budget(512 << 20)
         .start();
     let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-    let control = std::env::temp_dir().join(format!("fleet-{}-{nanos}", std::process::id()));
+    let control = control_dir(&format!("fleet-{}-{nanos}", std::process::id()));
     let env = [
         ("FLEET_API", emu.url()),
         ("FLEET_USER", "alice".to_owned()),
@@ -76,18 +76,27 @@ fn a_fleet_shares_one_session_through_the_store_and_survives_three_faults() {
     );
     summary.row("start", "logins", emu.logins_served());
 
-    // `FLEET_ONLY=pause` runs the last phase alone, to loop it while chasing a flake in it.
-    if std::env::var("FLEET_ONLY").as_deref() != Ok("pause") {
+    // `FLEET_ONLY=<phase>` (`kill`, `outage`, `pause`) runs one phase alone, to loop it while
+    // chasing a flake in it; unset, every phase runs.
+    let only = std::env::var("FLEET_ONLY").ok();
+    let runs = |phase: &str| only.as_deref().is_none_or(|only| only == phase);
+    if only.is_none() {
         steady(&emu, &fleet, &redis.url(), &mut summary);
+    }
+    if runs("kill") {
         let mut next = ADAPTERS.len() + 1;
         for (fault, logins) in
             [("kill-before-spent-save", 0), ("kill-after-spent-save", 1), ("kill-before-new-pair-save", 1)]
         {
             kill(&emu, &mut fleet, &mut summary, fault, logins, &mut next);
         }
+    }
+    if runs("outage") {
         outage(&emu, &fleet, &mut redis, &mut summary);
     }
-    pause(&emu, &fleet, &mut summary);
+    if runs("pause") {
+        pause(&emu, &fleet, &mut summary);
+    }
 
     let finals = fleet.stop(Duration::from_secs(20));
     let mut total = Counters::default();
@@ -214,10 +223,12 @@ fn kill(emu: &Emulator, fleet: &mut Fleet, summary: &mut Summary, fault: &str, l
     };
     let survivors = fleet.statuses_after(SystemTime::now());
 
-    let resumed = wait_until("the fleet to log in or refresh after the kill", LEASE + Duration::from_secs(10), || {
-        let after = auth_served(&slice(&emu.journal(), claimed_at, SystemTime::now() + Duration::from_secs(60)));
-        after.first().copied().ok_or_else(|| "no login or refresh yet".to_owned())
-    });
+    let resumed = first_auth_served(
+        emu,
+        claimed_at,
+        "the fleet to log in or refresh after the kill",
+        LEASE + Duration::from_secs(10),
+    );
     let gap = millis(claimed_at, resumed.0);
     assert!(
         gap <= (LEASE + LEASE_MARGIN).as_millis() as i64,
@@ -328,14 +339,18 @@ fn outage(emu: &Emulator, fleet: &Fleet, redis: &mut RedisServer, summary: &mut 
         if generations.len() == 1 { Ok(()) } else { Err(format!("generations {generations:?}")) }
     });
     let refreshes = emu.refreshes_served();
+    // The baseline is read while Redis is still up: `stop` can take a second or more on a
+    // loaded machine (`SHUTDOWN` writes the append-only file), and every worker may find Redis
+    // gone, and even outlive its token, before it returns.
+    let before_stop = fleet.statuses();
+    let stopping_at = SystemTime::now();
     redis.stop();
     assert_eq!(emu.refreshes_served(), refreshes, "a refresh slipped in before Redis stopped");
     let stopped_at = SystemTime::now();
-    let at_stop = fleet.statuses_after(stopped_at);
     let unavailable = |c: &Counters| c.get("store.lock.unavailable");
     wait_until("every worker to find Redis unavailable", Duration::from_secs(10), || {
         let statuses = fleet.statuses();
-        let waiting = statuses.iter().filter(|(pid, c)| unavailable(c) <= unavailable(&at_stop[pid])).count();
+        let waiting = statuses.iter().filter(|(pid, c)| unavailable(c) <= unavailable(&before_stop[pid])).count();
         if waiting == 0 { Ok(()) } else { Err(format!("{waiting} workers have not tried it yet")) }
     });
     let noticed_at = SystemTime::now();
@@ -344,28 +359,29 @@ fn outage(emu: &Emulator, fleet: &Fleet, redis: &mut RedisServer, summary: &mut 
         let failed = fleet
             .statuses()
             .iter()
-            .any(|(pid, c)| c.get("error.store.unavailable") > at_stop[pid].get("error.store.unavailable"));
+            .any(|(pid, c)| c.get("error.store.unavailable") > before_stop[pid].get("error.store.unavailable"));
         if failed { Ok(()) } else { Err("no caller failed yet".to_owned()) }
     });
     // The workers retry all along: the first may get through before `restart` has seen the
     // server answer, so the recovery is timed from when the restart began.
+    // Every worker's counters up to here, while Redis is still down: what a caller was told then
+    // came from the tokens in memory or from the store's failure, nothing else.
+    let before_restart = fleet.statuses_after(SystemTime::now());
     let restarting_at = SystemTime::now();
     redis.restart().expect("restart redis-server");
     let restarted_at = SystemTime::now();
     let at_restart = fleet.statuses_after(restarted_at);
 
     let refreshes = emu.refreshes_served();
-    let recovered = wait_until("a refresh through Redis after its restart", Duration::from_secs(10), || {
-        let after = auth_served(&slice(&emu.journal(), restarting_at, SystemTime::now() + Duration::from_secs(60)));
-        after.first().copied().ok_or_else(|| "none yet".to_owned())
-    });
+    let recovered =
+        first_auth_served(emu, restarting_at, "a refresh through Redis after its restart", Duration::from_secs(10));
     wait_until("two refreshes after the restart", Duration::from_secs(10), || {
         let n = emu.refreshes_served();
         if n >= refreshes + 2 { Ok(()) } else { Err(format!("{} so far", n - refreshes)) }
     });
     let ended_at = SystemTime::now();
     let after = fleet.statuses_after(ended_at);
-    let entries = slice(&emu.journal(), stopped_at, ended_at);
+    let entries = slice(&emu.journal(), stopping_at, ended_at);
     // Milliseconds: the workers retry all along. Bounded by a lease in any case (a lock whose
     // answer was lost across the restart would be held by nobody until it lapses).
     let back = millis(restarting_at, recovered.0);
@@ -374,14 +390,21 @@ fn outage(emu: &Emulator, fleet: &Fleet, redis: &mut RedisServer, summary: &mut 
 
     let served_down =
         count(&entries, |e| e.endpoint == Endpoint::Api && e.outcome == Outcome::Ok && e.at < restarting_at);
-    let served_stale = count(&entries, |e| {
-        e.endpoint == Endpoint::Api && e.outcome == Outcome::Ok && e.at >= noticed_at && e.at < restarting_at
-    });
-    assert!(served_stale > 0, "no request was served with the tokens in memory once Redis was known down");
     let mut down = Counters::default();
     for (pid, counters) in &at_restart {
-        let delta = counters.since(&at_stop[pid]);
+        let delta = counters.since(&before_stop[pid]);
         assert!(delta.get("status.200") > 0, "worker {pid} served nothing while Redis was down: {delta:?}");
+        // The guarantee itself, judged by each worker when a caller fails: no caller gets the
+        // store's error while the token in memory is still in service. (Whether a worker learns
+        // of the outage while its token is valid depends on how long `SHUTDOWN` keeps Redis
+        // answering, or hanging, on a loaded machine: a worker told "busy" just before may only
+        // learn of it once its token expired.)
+        let outage = before_restart[pid].since(&before_stop[pid]);
+        let while_valid: Vec<_> = outage.0.keys().filter(|k| k.ends_with(".token_valid")).collect();
+        assert!(
+            while_valid.is_empty(),
+            "worker {pid} failed callers with the store's error while its token was valid: {outage:?}"
+        );
         assert!(
             delta.get("event.store_failed.lock.unavailable") > 0,
             "worker {pid} did not report Redis down as an event: {delta:?}"
@@ -415,10 +438,19 @@ fn outage(emu: &Emulator, fleet: &Fleet, redis: &mut RedisServer, summary: &mut 
     summary.row(
         phase,
         "down for (+ its start)",
-        format!("{} ms (+ {} ms)", millis(stopped_at, restarting_at), millis(restarting_at, restarted_at)),
+        format!("{} ms (+ {} ms)", millis(stopping_at, restarting_at), millis(restarting_at, restarted_at)),
     );
-    summary.row(phase, "every worker saw Unavailable after", format!("{} ms", millis(stopped_at, noticed_at)));
-    summary.row(phase, "API 200s while down (after all knew)", format!("{served_down} ({served_stale})"));
+    summary.row(phase, "SHUTDOWN took", format!("{} ms", millis(stopping_at, stopped_at)));
+    summary.row(
+        phase,
+        "every worker saw Unavailable after (test saw it)",
+        format!("{} ms", millis(stopping_at, noticed_at)),
+    );
+    summary.row(
+        phase,
+        "API 200s while down (sent once Unavailable was known)",
+        format!("{served_down} ({})", down.get("served.store_down")),
+    );
     summary.row(phase, "callers while down: requests / 200s / errors", caller_figures(&down));
     summary.row(phase, "store Unavailable (lock, load, save)", unavailable_figures(&down));
     summary.row(phase, "Unavailable events (driver)", down.sum("event.store_failed.lock.unavailable"));

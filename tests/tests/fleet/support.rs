@@ -226,6 +226,23 @@ impl Drop for Fleet {
     }
 }
 
+/// A new control directory named `name`: on tmpfs (`/dev/shm`) where there is one, else in the
+/// temporary directory.
+///
+/// The status files in it are the test's only view of the workers, rewritten every 100 ms (a
+/// new file renamed over the old). On a disk file system a rename can wait for the journal's
+/// commit, and when Redis stops (`SHUTDOWN` syncs its append-only file to the same disk) on a
+/// busy machine that commit took seconds: a worker's status then stayed seconds old while its
+/// callers ran on, and phase 3 waited 10 s for counters that had long moved. On tmpfs nothing
+/// waits for a disk.
+pub fn control_dir(name: &str) -> PathBuf {
+    let shm = Path::new("/dev/shm").join(name);
+    if std::fs::create_dir(&shm).is_ok() {
+        return shm;
+    }
+    std::env::temp_dir().join(name)
+}
+
 /// Sends `signal` (`-STOP`, `-CONT`) to `pid` with kill(1).
 pub fn signal(pid: u32, signal: &str) {
     let status = Command::new("kill").args([signal, &pid.to_string()]).status().expect("run kill");
@@ -250,6 +267,27 @@ pub fn auth_served(entries: &[JournalEntry]) -> Vec<(SystemTime, Endpoint)> {
         .filter(|e| matches!(e.endpoint, Endpoint::Login | Endpoint::Refresh) && e.outcome == Outcome::Ok)
         .map(|e| (e.at, e.endpoint))
         .collect()
+}
+
+/// Waits for the first login or refresh the emulator served at or after `since` (for at most
+/// `limit`), and returns when it came and which it was.
+///
+/// It reads the journal only when the emulator's totals say a login or refresh was served
+/// since its last look. A copy of the journal (hundreds of thousands of entries by the later
+/// phases) holds the journal's lock, which every request the emulator answers takes to record
+/// itself: copied every 10 ms, it stalls the server for most of the wait, and requests sent
+/// with a token the client rightly deems valid reach it only after the token's expiry.
+pub fn first_auth_served(emu: &Emulator, since: SystemTime, what: &str, limit: Duration) -> (SystemTime, Endpoint) {
+    let mut looked_at = None;
+    wait_until(what, limit, || {
+        let served = emu.logins_served() + emu.refreshes_served();
+        if looked_at == Some(served) {
+            return Err("no login or refresh yet".to_owned());
+        }
+        looked_at = Some(served);
+        let entries = slice(&emu.journal(), since, SystemTime::now() + Duration::from_secs(60));
+        auth_served(&entries).first().copied().ok_or_else(|| "no login or refresh yet".to_owned())
+    })
 }
 
 /// How many entries of `entries` match.

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use tracing::field::{Field, Visit};
@@ -16,12 +17,25 @@ pub struct Counters {
     /// The first message seen under a key (an error's `Display`: never a secret), so that the
     /// test can check what a user would read.
     samples: Mutex<BTreeMap<String, String>>,
+    /// Whether the process's last store call found the store unavailable (the next call that
+    /// gets an answer, even a refusal, clears it).
+    store_down: AtomicBool,
 }
 
 impl Counters {
     /// Adds one to `key`.
     pub fn add(&self, key: impl Into<String>) {
         *self.map.lock().unwrap_or_else(PoisonError::into_inner).entry(key.into()).or_default() += 1;
+    }
+
+    /// Records how a store call ended: `true` when the store was unavailable.
+    pub fn note_store(&self, unavailable: bool) {
+        self.store_down.store(unavailable, Ordering::SeqCst);
+    }
+
+    /// Whether the process's last store call found the store unavailable.
+    pub fn store_down(&self) -> bool {
+        self.store_down.load(Ordering::SeqCst)
     }
 
     /// Adds one to each of `keys`, in one look.

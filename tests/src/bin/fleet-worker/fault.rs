@@ -73,6 +73,8 @@ impl Faulty {
     }
 
     fn count<T>(&self, operation: &str, outcome: &Result<T, StoreError>) {
+        let unavailable = matches!(outcome, Err(StoreError::Unavailable { .. }));
+        self.counters.note_store(unavailable);
         match outcome {
             Ok(_) => self.counters.add(format!("store.{operation}.ok")),
             Err(error) => {

@@ -33,7 +33,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use auth_core::{Config, Password};
+use auth_core::{Config, Password, TokenState};
 use auth_store::{FileStore, SessionStore};
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::{Layer, SubscriberExt};
@@ -227,15 +227,15 @@ fn ureq_loop(client: &auth_ureq::Client, url: &str, counters: &Counters, stop: &
             Ok(request) => request,
             Err(_) => return counters.add("error.request"),
         };
+        let store_down = counters.store_down();
         match client.send(request) {
             Ok(response) => {
                 let status = response.status().as_u16();
                 let _ = response.into_body().read_to_vec();
-                count_status(counters, status);
+                count_status(counters, status, store_down);
             }
             Err(error) => {
-                counters.add("requests");
-                counters.add_with_sample(error_key(&error), || error.to_string());
+                count_error(counters, &error, client.session().token_state());
                 std::thread::sleep(AFTER_ERROR);
             }
         }
@@ -255,15 +255,15 @@ async fn reqwest_loop(
             Ok(request) => request,
             Err(_) => return counters.add("error.request"),
         };
+        let store_down = counters.store_down();
         match client.execute(request).await {
             Ok(response) => {
                 let status = response.status().as_u16();
                 let _ = response.bytes().await;
-                count_status(counters, status);
+                count_status(counters, status, store_down);
             }
             Err(error) => {
-                counters.add("requests");
-                counters.add_with_sample(error_key(&error), || error.to_string());
+                count_error(counters, &error, client.session().token_state());
                 tokio::time::sleep(AFTER_ERROR).await;
             }
         }
@@ -271,8 +271,29 @@ async fn reqwest_loop(
     }
 }
 
-fn count_status(counters: &Counters, status: u16) {
+/// Counts a response; a 200 to a request sent once the process's last store call had found
+/// the store unavailable also counts as `served.store_down` (served with the token in memory).
+fn count_status(counters: &Counters, status: u16, store_down: bool) {
     counters.add_all(["requests", &format!("status.{status}")]);
+    if store_down && status == 200 {
+        counters.add("served.store_down");
+    }
+}
+
+/// Counts a caller's error. A store error while the token in memory is still in service
+/// (`token`, read after the error: a token only ages) also counts as
+/// `error.store.<kind>.token_valid`: the caller could have been served without the store.
+fn count_error<T: std::error::Error + 'static>(
+    counters: &Counters,
+    error: &auth_driver::Error<T>,
+    token: Option<TokenState>,
+) {
+    counters.add("requests");
+    let key = error_key(error);
+    if matches!(error, auth_driver::Error::Store(_)) && matches!(token, Some(TokenState::Fresh | TokenState::Stale)) {
+        counters.add(format!("{key}.token_valid"));
+    }
+    counters.add_with_sample(key, || error.to_string());
 }
 
 /// `error.<kind>` for a client error: its variant, and the store error's kind.
