@@ -86,16 +86,24 @@ impl Clock for SystemClock {
     }
 }
 
-/// A clock that only moves when told to. Clones share the same time.
+/// A clock that only moves when told to. Clones share the same time, and the count of their
+/// readings ([`readings`](Self::readings)).
 #[derive(Clone, Debug)]
 pub struct ManualClock {
     now: Arc<Mutex<Now>>,
+    readings: Arc<AtomicU64>,
 }
 
 impl ManualClock {
     /// A clock standing at `start` (both readings).
     pub fn new(start: OffsetDateTime) -> Self {
-        ManualClock { now: Arc::new(Mutex::new(Now::from(start))) }
+        ManualClock { now: Arc::new(Mutex::new(Now::from(start))), readings: Arc::default() }
+    }
+
+    /// How many times this clock and its clones have been read ([`Clock::now`]): a test's way
+    /// to check how often a client looks at the time.
+    pub fn readings(&self) -> u64 {
+        self.readings.load(Ordering::SeqCst)
     }
 
     /// A clock standing at the current wall-clock time (so that tokens and server clocks
@@ -145,6 +153,7 @@ fn saturating_add(t: OffsetDateTime, d: time::Duration) -> OffsetDateTime {
 
 impl Clock for ManualClock {
     fn now(&self) -> Now {
+        self.readings.fetch_add(1, Ordering::SeqCst);
         *self.now.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -160,6 +169,7 @@ mod tests {
         clock.advance(Duration::from_secs(90));
         let later = OffsetDateTime::UNIX_EPOCH + time::Duration::seconds(90);
         assert_eq!(other.now(), Now::from(later));
+        assert_eq!((clock.readings(), other.readings()), (1, 1), "one reading, counted for both");
     }
 
     #[test]

@@ -280,30 +280,17 @@ async fn a_foreign_origin_is_refused_before_any_io() {
     assert!(other.journal().is_empty());
 }
 
-/// A clock that counts its readings.
-#[derive(Debug)]
-struct Counting {
-    clock: auth_driver::ManualClock,
-    reads: std::sync::atomic::AtomicUsize,
-}
-
-impl auth_driver::Clock for Counting {
-    fn now(&self) -> auth_core::Now {
-        self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        self.clock.now()
-    }
-}
-
 /// The per-request cost goal (issue 17): with a fresh token, a request reads the clock once
 /// (its 200 is settled without the session, which would read it again), through `send` and
 /// `execute` alike.
 #[tokio::test]
 async fn a_request_with_a_fresh_token_reads_the_clock_once() {
     let h = Harness::new();
-    let clock = std::sync::Arc::new(Counting { clock: h.clock.clone(), reads: Default::default() });
-    let client = Client::builder(h.alice().build().unwrap()).clock(clock.clone()).build().await.unwrap();
+    let clock = h.clock.clone();
+    let client =
+        Client::builder(h.alice().build().unwrap()).clock(std::sync::Arc::new(clock.clone())).build().await.unwrap();
     client.bearer_token().await.unwrap();
-    let reads = || clock.reads.load(std::sync::atomic::Ordering::SeqCst);
+    let reads = || clock.readings();
     let before = reads();
     let url = h.url("/reports/call-data");
     let response = client.send(http::Request::get(&url).body(Vec::new()).unwrap()).await.unwrap();

@@ -280,35 +280,21 @@ fn bearer_token_refreshes_a_stale_token_first() {
     assert_eq!(client.session().snapshot().unwrap().generation().as_u64(), 2);
 }
 
-/// A clock that counts its readings.
-#[derive(Debug)]
-struct Counting {
-    clock: auth_driver::ManualClock,
-    reads: std::sync::atomic::AtomicUsize,
-}
-
-impl auth_driver::Clock for Counting {
-    fn now(&self) -> auth_core::Now {
-        self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        self.clock.now()
-    }
-}
-
 /// The per-request cost goal (issue 17): with a fresh token, a request reads the clock once
 /// (its 200 is settled without the session, which would read it again).
 #[test]
 fn a_request_with_a_fresh_token_reads_the_clock_once() {
     let s = Scenario::new();
-    let clock = std::sync::Arc::new(Counting { clock: s.clock.clone(), reads: Default::default() });
-    let client = auth_ureq::Client::builder(s.alice()).clock(clock.clone()).build().unwrap();
+    let clock = s.clock.clone();
+    let client = auth_ureq::Client::builder(s.alice()).clock(std::sync::Arc::new(clock.clone())).build().unwrap();
     client.bearer_token().unwrap();
-    let before = clock.reads.load(std::sync::atomic::Ordering::SeqCst);
+    let before = clock.readings();
     for _ in 0..3 {
         assert_eq!(client.send(s.get("/reports/call-data")).unwrap().status(), StatusCode::OK);
     }
-    assert_eq!(clock.reads.load(std::sync::atomic::Ordering::SeqCst) - before, 3, "one reading per request");
+    assert_eq!(clock.readings() - before, 3, "one reading per request");
     // A rejection is the session's business: it reads the clock to judge it.
     s.emu.revoke_all();
     assert_eq!(client.send(s.get("/reports/call-data")).unwrap().status(), StatusCode::OK);
-    assert!(clock.reads.load(std::sync::atomic::Ordering::SeqCst) - before > 4);
+    assert!(clock.readings() - before > 4);
 }
