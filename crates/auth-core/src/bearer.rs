@@ -43,8 +43,7 @@ use crate::clock::{Now, Timeline, from_unix_nanos};
 use crate::config::{AccountId, AccountSwitch, BaseUrl, Config, RefreshPolicy};
 use crate::error::AuthError;
 use crate::request::{
-    ApiVerdict, Authorization, Credential, Event, Issued, Ledger, Receipt, RetryAuthorization, RetryPermit,
-    TokenGeneration,
+    ApiVerdict, Authorization, Credential, Event, Issued, Ledger, Receipt, RetryPermit, TokenGeneration,
 };
 use crate::rng::Rng;
 use crate::secret::Password;
@@ -299,23 +298,6 @@ impl BearerSession {
         let (token, quiet) = self.tokens.usable_at(now_nanos)?;
         let receipt = Receipt { generation: token.generation, ledger: self.issued.count_out(), flags: u8::from(quiet) };
         Some(Credential { header: token.header.clone(), account: self.account, account_param: false, receipt })
-    }
-
-    /// A credential for the one resend after a 401/403, spending `permit`: its answer is final.
-    pub(crate) fn authorize_retry(
-        &mut self,
-        uri: &Uri,
-        permit: RetryPermit,
-        now: Now,
-    ) -> Result<RetryAuthorization, AuthError> {
-        Ok(match self.authorize(uri, now)? {
-            Authorization::Ready(mut credential) => {
-                credential.receipt.flags |= Receipt::RETRY;
-                tracing::debug!(generation = credential.generation().as_u64(), "resend permit used");
-                RetryAuthorization::Ready(credential)
-            }
-            Authorization::Pending => RetryAuthorization::Pending(permit),
-        })
     }
 
     /// Starts moving the session to `account` (SPEC.md §4). A later switch supersedes this

@@ -118,6 +118,21 @@ pub enum Authorization {
     Pending,
 }
 
+impl Authorization {
+    /// This answer for the one resend of a rejected request: its credential marked as the
+    /// resend's (its answer is final), or `Pending` with `permit` given back.
+    pub(crate) fn for_resend(self, permit: RetryPermit) -> RetryAuthorization {
+        match self {
+            Authorization::Ready(mut credential) => {
+                credential.receipt.flags |= Receipt::RETRY;
+                tracing::debug!(generation = credential.generation().as_u64(), "resend permit used");
+                RetryAuthorization::Ready(credential)
+            }
+            Authorization::Pending => RetryAuthorization::Pending(permit),
+        }
+    }
+}
+
 /// The answer of [`Session::authorize_retry`](crate::Session::authorize_retry).
 #[derive(Debug)]
 #[must_use]

@@ -294,14 +294,7 @@ impl Session {
         permit: RetryPermit,
         now: Now,
     ) -> Result<RetryAuthorization, AuthError> {
-        Ok(match self.authorize_admitted(account_param, now)? {
-            Authorization::Ready(mut credential) => {
-                credential.receipt.flags |= Receipt::RETRY;
-                tracing::debug!(generation = credential.generation().as_u64(), "resend permit used");
-                RetryAuthorization::Ready(credential)
-            }
-            Authorization::Pending => RetryAuthorization::Pending(permit),
-        })
+        Ok(self.authorize_admitted(account_param, now)?.for_resend(permit))
     }
 
     /// [`ready_credential`](Self::ready_credential) for a request its [`Gate`] admitted.
@@ -323,13 +316,7 @@ impl Session {
         permit: RetryPermit,
         now: impl Into<Now>,
     ) -> Result<RetryAuthorization, AuthError> {
-        match &mut self.inner {
-            Inner::Bearer(b) => b.authorize_retry(uri, permit, now.into()),
-            Inner::Static(s) => s.authorize(uri).map(|mut credential| {
-                credential.receipt.flags |= Receipt::RETRY;
-                RetryAuthorization::Ready(credential)
-            }),
-        }
+        Ok(self.authorize(uri, now)?.for_resend(permit))
     }
 
     /// Reports the status of an API response sent with a credential, by its [`Receipt`], and
