@@ -436,19 +436,24 @@ fn a_refresh_whose_spent_state_the_store_refuses_is_never_sent_and_the_store_win
     assert_eq!(other.sent, [Exchange::Refresh]);
     shared.store = other.store.clone();
     shared.coordinator.handle_store_refused(&mut drive, Refusal::Fenced, shared.now);
+    assert_eq!(withdrawn(&mut shared, &mut drive), ["unlock"]);
+    assert_eq!(shared.sent, [Exchange::Login], "the refresh token was presented once, by the other host");
+    assert_eq!(shared.attach(&mut call, StatusCode::OK).0, "Bearer tok-11-secret", "the stored pair is adopted");
+}
+
+/// The rest of a drive whose spent state the store refused or did not record: the refresh is
+/// withdrawn unsent and nothing of ours overwrites the store. The steps taken, by name.
+fn withdrawn(shared: &mut Shared, drive: &mut Drive) -> Vec<&'static str> {
     let mut steps = Vec::new();
     loop {
-        match shared.next_step(&mut drive) {
-            DriveStep::Send(request) => panic!("a refresh whose spend was not recorded is sent: {request:?}"),
+        match shared.next_step(drive) {
+            DriveStep::Send(request) => panic!("a refresh whose spend may not be recorded is sent: {request:?}"),
             DriveStep::Save(_) => panic!("nothing of ours may overwrite what the store holds"),
             DriveStep::UnlockStore => steps.push("unlock"),
-            DriveStep::Done => break,
+            DriveStep::Done => return steps,
             step => panic!("unexpected {step:?}"),
         }
     }
-    assert_eq!(steps, ["unlock"]);
-    assert_eq!(shared.sent, [Exchange::Login], "the refresh token was presented once, by the other host");
-    assert_eq!(shared.attach(&mut call, StatusCode::OK).0, "Bearer tok-11-secret", "the stored pair is adopted");
 }
 
 #[test]
@@ -470,15 +475,7 @@ fn a_spent_state_saved_with_its_answer_lost_is_never_sent_and_the_store_wins() {
     assert_eq!(other.sent, [Exchange::Login]);
     shared.store = other.store.clone();
     shared.coordinator.handle_store_refused(&mut drive, Refusal::Unrecorded, shared.now);
-    loop {
-        match shared.next_step(&mut drive) {
-            DriveStep::Send(request) => panic!("a refresh whose spend may not be recorded is sent: {request:?}"),
-            DriveStep::Save(_) => panic!("nothing of ours may overwrite what the store holds"),
-            DriveStep::UnlockStore => {}
-            DriveStep::Done => break,
-            step => panic!("unexpected {step:?}"),
-        }
-    }
+    assert_eq!(withdrawn(&mut shared, &mut drive), ["unlock"]);
     assert_eq!(shared.sent, [Exchange::Login], "the spent refresh token never left");
     assert_eq!(shared.attach(&mut call, StatusCode::OK).0, "Bearer tok-11-secret", "the stored session is adopted");
 }
