@@ -111,8 +111,14 @@ impl Faulty {
             Act::Stop => {
                 // The stop is on its way too, but this thread may run on before it lands (see
                 // the module docs): the step waits for the test to end the pause.
+                // Bounded: a test that died before ending the pause leaves no worker behind.
                 let resume = self.control.join(format!("{name}.continue"));
+                let deadline = std::time::Instant::now() + Duration::from_secs(120);
                 while !resume.exists() {
+                    if std::time::Instant::now() > deadline {
+                        eprintln!("fleet-worker {pid}: the pause was never ended ({} missing)", resume.display());
+                        std::process::exit(3);
+                    }
                     std::thread::sleep(Duration::from_millis(1));
                 }
                 self.counters.add(format!("fault.{name}.continued"));
